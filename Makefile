@@ -1,0 +1,90 @@
+# pushrelay: GNU Make build. Honours CC, CROSS_COMPILE, PKG_CONFIG, CFLAGS,
+# LDFLAGS, PREFIX, DESTDIR. Objects go under $(BUILD); `make asan` uses its
+# own build directory so both variants can coexist.
+
+VERSION     := 0.1.0
+CROSS_COMPILE ?=
+CC          := $(if $(filter default,$(origin CC)),$(CROSS_COMPILE)gcc,$(CC))
+PKG_CONFIG  ?= pkg-config
+PREFIX      ?= /usr
+DESTDIR     ?=
+BUILD       ?= build
+PYTHON      ?= /usr/bin/python3
+
+CFLAGS      ?= -O2
+WARN        := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CPPFLAGS    += -D_GNU_SOURCE -DPUSHRELAY_VERSION='"$(VERSION)"' -I. -MMD -MP
+
+# Debian ships no .pc files for Paho C; fall back to plain -l flags.
+PC_LIBS     := sqlite3
+PC_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PC_LIBS) 2>/dev/null)
+PC_LDLIBS   := $(shell $(PKG_CONFIG) --libs $(PC_LIBS) 2>/dev/null || echo -lsqlite3)
+LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lpthread
+
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+LIB_SRCS    := $(wildcard platform/*.c storage/*.c relay/*.c)
+LIB_SRCS    := $(filter-out relay/main.c,$(LIB_SRCS))
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ    := $(BUILD)/relay/main.o
+BIN         := $(BUILD)/pushrelay
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean install test unit system asan demo deps bench fuzz
+all: $(BIN) pushrelay
+
+pushrelay: $(BIN)
+	cp $(BIN) $@
+
+$(BIN): $(LIB_OBJS) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(CMOCKA_LIBS) $(LDLIBS)
+
+# Installs the Debian packages the build and the tests need, when missing.
+deps:
+	@sh tests/setup-deps.sh
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+system: $(BIN)
+	PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) system
+
+# ASan+UBSan build of the binary and the unit tests, then the whole suite.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+asan: deps
+	$(MAKE) BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="$(ASAN_FLAGS)" build/asan/pushrelay
+	ASAN_OPTIONS=detect_leaks=1 $(MAKE) BUILD=build/asan \
+	    CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" unit system
+
+demo: deps all
+	$(PYTHON) tests/demo.py --bin $(abspath $(BIN))
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pushrelay
+	install -d $(DESTDIR)/etc/config
+	install -m 0600 docs/examples/pushrelay.conf $(DESTDIR)/etc/config/pushrelay.example
+
+clean:
+	rm -rf build pushrelay
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,141 @@
+/*
+ * conf: turns a UCI configuration file into a plain struct conf.
+ *
+ * The job of this module is the schema: which sections and options exist,
+ * their types, defaults and ranges, and the cross-option checks (routes that
+ * loop back, missing required options). Reading the UCI syntax itself is
+ * platform/uci's job. A struct conf holds values only: no fds, no pointers
+ * into the runtime, so a reload can build a new one and diff it against the
+ * old. Every value remembers the line it came from so later validation can
+ * still say "file:line: option 'x': ...".
+ *
+ * Ownership: conf_load() returns a struct conf that the caller owns and
+ * frees with conf_free(). All strings inside are owned by the struct.
+ * Thread: any thread, no shared state.
+ */
+#ifndef PUSHRELAY_CONF_H
+#define PUSHRELAY_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONF_DEFAULT_FILE	"/etc/config/pushrelay"
+#define CONF_ID_MAX		64
+
+enum conf_err {
+	CONF_OK = 0,
+	CONF_ERR_IO = -1,	/* file could not be opened or read */
+	CONF_ERR_SYNTAX = -2,	/* UCI syntax error(s) */
+	CONF_ERR_INVALID = -3,	/* schema or validation error(s) */
+	CONF_ERR_NOMEM = -4,
+};
+
+enum conf_store_full {
+	CONF_DROP_OLDEST = 0,
+	CONF_DROP_NEWEST,
+};
+
+enum conf_sync {
+	CONF_SYNC_OFF = 0,
+	CONF_SYNC_NORMAL,
+	CONF_SYNC_FULL,
+};
+
+enum conf_mode {
+	CONF_MODE_RAW = 0,
+	CONF_MODE_BATCH,	/* accepted by the parser only once batching lands */
+};
+
+/* Log levels, in increasing verbosity; same numbering as platform/log.h. */
+enum conf_log_level {
+	CONF_LOG_ERR = 0,
+	CONF_LOG_WARN,
+	CONF_LOG_INFO,
+	CONF_LOG_DEBUG,
+};
+
+/* One uplink or downlink route. Strings have %i expanded already. */
+struct conf_route {
+	int line;		/* line of the "config uplink|downlink" header */
+	char *name;		/* section name, NULL when anonymous (added) */
+	char *topic;		/* subscription pattern, relative to a prefix */
+	char *local_prefix;	/* "" when none */
+	char *remote_prefix;	/* "" when none */
+	int qos;		/* 0..2: cap on the QoS carried across */
+	enum conf_mode mode;	/* uplink only; downlink is always raw */
+	uint32_t ttl_s;		/* 0 = no limit */
+	int priority;		/* uplink only; higher drains first */
+};
+
+struct conf_broker {
+	int line;		/* line of the "config broker" header, 0 if absent */
+	char **address;		/* "host:port" strings, tried in order */
+	size_t n_address;	/* >= 1 */
+	char *client_id;	/* %i expanded */
+	char *username;		/* "" when none */
+	char *password;		/* "" when none; never printed */
+	int keepalive;		/* seconds, 5..65535 */
+	int protocol;		/* 5 or 311 */
+	int reconnect_min;	/* seconds, >= 1 */
+	int reconnect_max;	/* seconds, >= reconnect_min */
+};
+
+struct conf {
+	char *file;		/* path as given to conf_load() */
+
+	/* config relay */
+	char *id;		/* 1-64 of [A-Za-z0-9._-] */
+	char *store;		/* SQLite queue path */
+	uint64_t store_max_bytes; /* topic+payload bytes of queued messages */
+	enum conf_store_full store_full;
+	enum conf_sync sync;
+	char *control;		/* control socket path */
+	enum conf_log_level log_level;
+	char *status_topic;	/* %i expanded; "" disables */
+
+	struct conf_broker local;
+	struct conf_broker central;
+
+	struct conf_route *uplink;
+	size_t n_uplink;
+	struct conf_route *downlink;
+	size_t n_downlink;
+};
+
+/*
+ * conf_load: read and validate the UCI file at path.
+ * path: borrowed. out: receives a new struct conf on success (caller frees
+ * with conf_free()); left untouched on error.
+ * errs: if not NULL, every error found is written to it, one per line, as
+ * "FILE:LINE: option NAME: what is wrong" or "FILE:LINE: syntax: ...",
+ * or "FILE: ..." when no line applies. All errors are reported, not only
+ * the first.
+ * Returns CONF_OK, or CONF_ERR_IO, CONF_ERR_SYNTAX, CONF_ERR_INVALID,
+ * CONF_ERR_NOMEM. Does not block beyond reading the file.
+ */
+int conf_load(const char *path, struct conf **out, FILE *errs);
+
+/*
+ * conf_parse: as conf_load(), but from len bytes of buf (added so that
+ * tests and callers that already hold the text need no file).
+ * file: borrowed; used in error messages and copied into conf->file.
+ * Never returns CONF_ERR_IO.
+ */
+int conf_parse(const char *file, const char *buf, size_t len,
+    struct conf **out, FILE *errs);
+
+/* conf_free: release everything conf_load() allocated. NULL is a no-op. */
+void conf_free(struct conf *c);
+
+/*
+ * conf_print: write the effective configuration (defaults filled in) in UCI
+ * syntax to f, as `pushrelay check` shows it. Passwords are masked as
+ * '********' when set. c and f are borrowed.
+ */
+void conf_print(const struct conf *c, FILE *f);
+
+/* conf_strerror: static text for a conf_err code. */
+const char *conf_strerror(int err);
+
+#endif

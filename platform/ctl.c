@@ -1,0 +1,284 @@
+/* ctl: the control socket, server and client; see ctl.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "platform/ctl.h"
+
+#define CTL_REQ_MAX	256
+
+struct ctl_client {
+	int fd;			/* -1 when the slot is free */
+	size_t len;
+	char req[CTL_REQ_MAX];
+};
+
+struct ctl {
+	int fd;
+	char *path;
+	struct ctl_client cl[CTL_CLIENTS_MAX];
+	char reply[CTL_REPLY_MAX];
+};
+
+static int
+ctl_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path)) {
+		snprintf(err, errlen, "control socket %s: path too long", path);
+		return CTL_ERR_SYS;
+	}
+	strcpy(sa->sun_path, path);
+	return CTL_OK;
+}
+
+/* A socket file nobody answers on is stale; one that answers is busy. */
+static int
+ctl_check_stale(const struct sockaddr_un *sa, const char *path, char *err,
+    size_t errlen)
+{
+	int fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return CTL_OK;
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "control socket %s: another relay is "
+		    "running (it answers there)", path);
+		return CTL_ERR_BUSY;
+	}
+	unlink(path);
+	return CTL_OK;
+}
+
+static int
+ctl_bind(struct ctl *c, const struct sockaddr_un *sa, char *err,
+    size_t errlen)
+{
+	mode_t old;
+	int rc;
+
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1) {
+		snprintf(err, errlen, "control socket %s: socket: %s",
+		    c->path, strerror(errno));
+		return CTL_ERR_SYS;
+	}
+	/* The umask closes the window between bind() and chmod(). */
+	old = umask(0177);
+	rc = bind(c->fd, (const struct sockaddr *)sa, sizeof(*sa));
+	umask(old);
+	if (rc == -1 || chmod(c->path, 0600) == -1 || listen(c->fd, 8) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", c->path,
+		    strerror(errno));
+		return CTL_ERR_SYS;
+	}
+	return CTL_OK;
+}
+
+int
+ctl_listen(struct ctl **out, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct ctl *c;
+	int rc, i;
+
+	if ((rc = ctl_addr(path, &sa, err, errlen)) != CTL_OK ||
+	    (rc = ctl_check_stale(&sa, path, err, errlen)) != CTL_OK)
+		return rc;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(path)) == NULL) {
+		free(c);
+		snprintf(err, errlen, "control socket %s: out of memory", path);
+		return CTL_ERR_SYS;
+	}
+	for (i = 0; i < CTL_CLIENTS_MAX; i++)
+		c->cl[i].fd = -1;
+	if ((rc = ctl_bind(c, &sa, err, errlen)) != CTL_OK) {
+		if (c->fd != -1)
+			close(c->fd);
+		free(c->path);
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return CTL_OK;
+}
+
+static void
+ctl_client_close(struct ctl_client *cl)
+{
+	if (cl->fd != -1)
+		close(cl->fd);
+	cl->fd = -1;
+	cl->len = 0;
+}
+
+void
+ctl_free(struct ctl *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CTL_CLIENTS_MAX; i++)
+		ctl_client_close(&c->cl[i]);
+	close(c->fd);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}
+
+size_t
+ctl_pollfds(const struct ctl *c, struct pollfd *pfd)
+{
+	size_t n = 0;
+	int i;
+
+	pfd[n].fd = c->fd;
+	pfd[n++].events = POLLIN;
+	for (i = 0; i < CTL_CLIENTS_MAX; i++) {
+		if (c->cl[i].fd == -1)
+			continue;
+		pfd[n].fd = c->cl[i].fd;
+		pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void
+ctl_accept(struct ctl *c)
+{
+	int fd, i;
+
+	while ((fd = accept4(c->fd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		for (i = 0; i < CTL_CLIENTS_MAX && c->cl[i].fd != -1; i++)
+			;
+		if (i == CTL_CLIENTS_MAX) {
+			close(fd);	/* Too many at once: the client retries. */
+			continue;
+		}
+		c->cl[i].fd = fd;
+		c->cl[i].len = 0;
+	}
+}
+
+/*
+ * Reads what the client sent; on a full line, answers it. The reply is
+ * small and the socket buffer large, so one non-blocking write suffices;
+ * a client that does not read its reply simply loses it.
+ */
+static void
+ctl_serve(struct ctl *c, struct ctl_client *cl, ctl_handler fn, void *arg)
+{
+	ssize_t r;
+	size_t n;
+	char *nl;
+
+	r = read(cl->fd, cl->req + cl->len, sizeof(cl->req) - 1 - cl->len);
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		ctl_client_close(cl);
+		return;
+	}
+	cl->len += (size_t)r;
+	cl->req[cl->len] = '\0';
+	if ((nl = strchr(cl->req, '\n')) == NULL) {
+		if (cl->len == sizeof(cl->req) - 1)
+			ctl_client_close(cl);	/* Overlong request. */
+		return;
+	}
+	*nl = '\0';
+	n = fn(arg, cl->req, c->reply, sizeof(c->reply));
+	if (write(cl->fd, c->reply, n) == -1) {
+		/* The client went away: nothing to tell anyone. */
+	}
+	ctl_client_close(cl);
+}
+
+void
+ctl_dispatch(struct ctl *c, const struct pollfd *pfd, size_t n,
+    ctl_handler fn, void *arg)
+{
+	size_t k;
+	int i;
+
+	for (k = 0; k < n; k++) {
+		if (pfd[k].revents == 0)
+			continue;
+		if (pfd[k].fd == c->fd) {
+			ctl_accept(c);
+			continue;
+		}
+		for (i = 0; i < CTL_CLIENTS_MAX; i++)
+			if (c->cl[i].fd == pfd[k].fd)
+				ctl_serve(c, &c->cl[i], fn, arg);
+	}
+}
+
+static int
+ctl_read_all(int fd, char *out, size_t cap, const char *path, char *err,
+    size_t errlen)
+{
+	size_t len = 0;
+	ssize_t r;
+
+	while (len < cap - 1 && (r = read(fd, out + len, cap - 1 - len)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "control socket %s: read: %s",
+			    path, errno == EAGAIN ? "timed out" :
+			    strerror(errno));
+			return CTL_ERR_SYS;
+		}
+		len += (size_t)r;
+	}
+	out[len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "control socket %s: empty reply", path);
+		return CTL_ERR_PROTO;
+	}
+	return CTL_OK;
+}
+
+int
+ctl_request(const char *path, const char *req, char *out, size_t cap,
+    int timeout_ms, char *err, size_t errlen)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	if ((rc = ctl_addr(path, &sa, err, errlen)) != CTL_OK)
+		return rc;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", path,
+		    strerror(errno));
+		return CTL_ERR_SYS;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    write(fd, req, strlen(req)) == -1 || write(fd, "\n", 1) == -1) {
+		snprintf(err, errlen, "control socket %s: %s%s", path,
+		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
+		    " (is the relay running?)" : "");
+		close(fd);
+		return CTL_ERR_SYS;
+	}
+	rc = ctl_read_all(fd, out, cap, path, err, errlen);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,372 @@
+/*
+ * forward: the message pipeline of the relay. Events from Paho's threads
+ * arrive here from the main loop; received messages are routed and
+ * pushed to the queue; the before-sleep step commits them, then drains
+ * the queue into whichever link is up; acknowledgements delete.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "platform/clock.h"
+#include "platform/log.h"
+#include "relay/relay.h"
+
+#define FORWARD_LOG_EVERY_MS	60000
+
+static const char *const forward_dirname[] = { "uplink", "downlink" };
+
+/* ---- Connections. ---- */
+
+static const struct conf_broker *
+forward_broker(const struct relay *r, enum link_side side)
+{
+	return side == LINK_LOCAL ? &r->conf->local : &r->conf->central;
+}
+
+void
+forward_connect(struct relay *r, enum link_side side)
+{
+	const struct conf_broker *b = forward_broker(r, side);
+	struct link_will will = { NULL, NULL };
+
+	if (side == LINK_CENTRAL && r->conf->status_topic[0] != '\0') {
+		will.topic = r->conf->status_topic;
+		will.payload = "offline";
+	}
+	if (link_connect(r->link[side], b, &will, r->err,
+	    sizeof(r->err)) != LINK_OK) {
+		log_err("%s", r->err);
+		relay_timer_arm(r, &r->reconnect[side],
+		    backoff_next(&r->backoff[side]));
+	}
+}
+
+void
+forward_link_lost(struct relay *r, enum link_side side)
+{
+	link_drop(r->link[side]);
+	/* What was in flight on that link goes out again after reconnecting. */
+	queue_release_all(r->queue, relay_out_dir(side));
+	if (r->state == RELAY_RUNNING)
+		relay_timer_arm(r, &r->reconnect[side],
+		    backoff_next(&r->backoff[side]));
+}
+
+void
+forward_subscribe(struct relay *r, enum link_side side)
+{
+	enum route_dir d = side == LINK_LOCAL ? ROUTE_UP : ROUTE_DOWN;
+	char *const *filters;
+	const int *qos;
+	size_t n;
+
+	n = route_filters(r->routes, d, &filters, &qos);
+	if (n > 0 && link_subscribe(r->link[side], filters, qos, n, r->err,
+	    sizeof(r->err)) != LINK_OK)
+		log_err("%s", r->err);
+}
+
+void
+forward_status(struct relay *r, const char *state)
+{
+	struct queue_msg m;
+	int64_t now = clock_wall_ms();
+
+	if (r->conf->status_topic[0] == '\0')
+		return;
+	memset(&m, 0, sizeof(m));
+	m.topic = r->conf->status_topic;
+	m.payload = state;
+	m.payload_len = strlen(state);
+	m.qos = 1;
+	m.retain = 1;
+	if (link_publish(r->link[LINK_CENTRAL], &m, now, 0, r->err,
+	    sizeof(r->err)) != LINK_OK)
+		log_warn("%s", r->err);
+}
+
+static void
+forward_on_connected(struct relay *r, enum link_side side,
+    const struct handoff_ev *ev)
+{
+	const struct conf_broker *b = forward_broker(r, side);
+
+	log_info("%s broker %s: connected (session %s)", link_name(
+	    r->link[side]), b->address[0], ev->session_present ? "resumed" :
+	    "new");
+	r->connect_failed[side] = 0;
+	backoff_reset(&r->backoff[side]);
+	forward_subscribe(r, side);
+	if (side == LINK_CENTRAL)
+		forward_status(r, "online");
+}
+
+static void
+forward_on_connect_failed(struct relay *r, enum link_side side,
+    const struct handoff_ev *ev)
+{
+	const struct conf_broker *b = forward_broker(r, side);
+	int64_t delay;
+
+	link_drop(r->link[side]);
+	delay = backoff_next(&r->backoff[side]);
+	/* Say it once per outage, then only at debug level. */
+	if (r->connect_failed[side]++ == 0)
+		log_warn("%s broker %s: cannot connect: %s; retrying",
+		    link_name(r->link[side]), b->address[0],
+		    ev->text != NULL ? ev->text : "unknown reason");
+	else
+		log_debug("%s broker: connect failed again: %s; next try in "
+		    "%" PRId64 " ms", link_name(r->link[side]),
+		    ev->text != NULL ? ev->text : "unknown reason", delay);
+	if (r->state == RELAY_RUNNING)
+		relay_timer_arm(r, &r->reconnect[side], delay);
+}
+
+static void
+forward_on_lost(struct relay *r, enum link_side side,
+    const struct handoff_ev *ev)
+{
+	log_warn("%s broker %s: connection lost: %s; reconnecting",
+	    link_name(r->link[side]), forward_broker(r, side)->address[0],
+	    ev->text != NULL ? ev->text : "unknown reason");
+	r->st.reconnects[side]++;
+	forward_link_lost(r, side);
+}
+
+/* ---- Messages in. ---- */
+
+static void
+forward_drop_log(struct relay *r, struct log_rate *rate, const char *what,
+    const char *dir, const char *topic)
+{
+	uint64_t supp = 0;
+
+	if (log_ratelimit(rate, r->now_ms, FORWARD_LOG_EVERY_MS, &supp))
+		log_warn("queue: %s %s message dropped (topic %s); %" PRIu64
+		    " more since the last report", what, dir, topic, supp);
+}
+
+static int64_t
+forward_deadline(const struct conf_route *rt, const struct handoff_ev *ev)
+{
+	int64_t d = 0, e;
+
+	if (rt->ttl_s > 0)
+		d = ev->ts_ms + (int64_t)rt->ttl_s * 1000;
+	if (ev->has_expiry) {
+		e = ev->ts_ms + (int64_t)ev->expiry_s * 1000;
+		if (d == 0 || e < d)
+			d = e;
+	}
+	return d;
+}
+
+static void
+forward_store(struct relay *r, enum queue_dir qd,
+    const struct conf_route *rt, const struct handoff_ev *ev)
+{
+	struct queue_msg m;
+	uint64_t evicted = 0;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.dir = qd;
+	m.priority = qd == QUEUE_UP ? rt->priority : 0;
+	m.topic = r->topic_buf;
+	m.payload = ev->payload;
+	m.payload_len = ev->payload_len;
+	m.props = ev->props;
+	m.props_len = ev->props_len;
+	m.qos = ev->qos < rt->qos ? ev->qos : rt->qos;
+	m.retain = ev->retain;
+	m.ts_ms = ev->ts_ms;
+	m.expire_ms = forward_deadline(rt, ev);
+	rc = queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err));
+	r->dirty = 1;
+	if (evicted > 0) {
+		r->st.dropped_full += evicted;
+		forward_drop_log(r, &r->rate.full, "store full: oldest",
+		    forward_dirname[qd], r->topic_buf);
+	}
+	if (rc == QUEUE_ERR_FULL) {
+		r->st.dropped_full++;
+		forward_drop_log(r, &r->rate.full, "store full: new",
+		    forward_dirname[qd], r->topic_buf);
+	} else if (rc != QUEUE_OK) {
+		uint64_t supp;
+
+		if (log_ratelimit(&r->rate.queue_err, r->now_ms,
+		    FORWARD_LOG_EVERY_MS, &supp))
+			log_err("%s", r->err);
+	}
+}
+
+static void
+forward_on_message(struct relay *r, enum link_side side,
+    const struct handoff_ev *ev)
+{
+	enum route_dir rd = side == LINK_LOCAL ? ROUTE_UP : ROUTE_DOWN;
+	enum queue_dir qd = side == LINK_LOCAL ? QUEUE_UP : QUEUE_DOWN;
+	const struct conf_route *rt;
+
+	r->st.received[qd]++;
+	if (r->oldest_uncommitted_us == 0)
+		r->oldest_uncommitted_us = ev->t_us;
+	rt = route_map(r->routes, rd, ev->topic, r->topic_buf,
+	    sizeof(r->topic_buf));
+	if (rt == NULL) {
+		r->st.dropped_noroute++;
+		forward_drop_log(r, &r->rate.noroute, "no route:",
+		    forward_dirname[qd], ev->topic);
+		return;
+	}
+	forward_store(r, qd, rt, ev);
+}
+
+/* ---- Acknowledgements. ---- */
+
+static void
+forward_on_pub(struct relay *r, enum link_side side,
+    const struct handoff_ev *ev, int64_t cookie)
+{
+	enum queue_dir qd = relay_out_dir(side);
+
+	if (cookie == 0)
+		return;		/* The status message: not from the queue. */
+	if (ev->type == HANDOFF_PUB_DONE) {
+		r->st.forwarded[qd]++;
+	} else if (ev->code >= 0x80) {
+		/* The broker refused it (MQTT 5 reason code): never deliverable. */
+		r->st.dropped_rejected++;
+		forward_drop_log(r, &r->rate.rejected, "refused by broker:",
+		    forward_dirname[qd], "?");
+	} else {
+		/*
+		 * Paho gave up on it (connection going down): it stays in the
+		 * queue and goes out again after the reconnect.
+		 */
+		log_debug("%s: publish aborted (code %d); will resend",
+		    __func__, ev->code);
+		return;
+	}
+	if (queue_ack(r->queue, cookie, r->err, sizeof(r->err)) != QUEUE_OK)
+		log_err("%s", r->err);
+	r->dirty = 1;
+}
+
+void
+forward_event(struct relay *r, struct handoff_ev *ev)
+{
+	enum link_side side = ev->side == LINK_LOCAL ? LINK_LOCAL :
+	    LINK_CENTRAL;
+	int64_t cookie = 0;
+
+	if (!link_event(r->link[side], ev, &cookie))
+		return;		/* Stale: from a connection already gone. */
+	switch (ev->type) {
+	case HANDOFF_MSG:
+		forward_on_message(r, side, ev);
+		break;
+	case HANDOFF_CONNECTED:
+		forward_on_connected(r, side, ev);
+		break;
+	case HANDOFF_CONNECT_FAILED:
+		forward_on_connect_failed(r, side, ev);
+		break;
+	case HANDOFF_LOST:
+		forward_on_lost(r, side, ev);
+		break;
+	case HANDOFF_PUB_DONE:
+	case HANDOFF_PUB_FAILED:
+		forward_on_pub(r, side, ev, cookie);
+		break;
+	case HANDOFF_SUB_DONE:
+		log_debug("%s broker: subscriptions acknowledged",
+		    link_name(r->link[side]));
+		break;
+	case HANDOFF_SUB_FAILED:
+		log_err("%s broker: subscribe refused: %s (code %d)",
+		    link_name(r->link[side]), ev->text != NULL ? ev->text :
+		    "?", ev->code);
+		break;
+	case HANDOFF_DISCONNECTED:
+		link_drop(r->link[side]);
+		break;
+	}
+}
+
+/* ---- Before sleep: commit, then send. ---- */
+
+void
+forward_commit(struct relay *r)
+{
+	int64_t w;
+
+	if (!r->dirty)
+		return;
+	if (queue_commit(r->queue, r->err, sizeof(r->err)) != QUEUE_OK) {
+		log_err("%s", r->err);
+		return;
+	}
+	r->dirty = 0;
+	r->st.commits++;
+	if (r->oldest_uncommitted_us != 0) {
+		/* The crash-loss window: Paho's PUBACK went out before this. */
+		w = clock_mono_us() - r->oldest_uncommitted_us;
+		if (w > r->st.window_us_max)
+			r->st.window_us_max = w;
+		r->st.window_us_sum += (uint64_t)w;
+		r->st.window_n++;
+		r->oldest_uncommitted_us = 0;
+	}
+}
+
+struct forward_send {
+	struct relay *r;
+	struct link *l;
+	int64_t wall_ms;
+};
+
+static int
+forward_send_one(void *arg, const struct queue_msg *m)
+{
+	struct forward_send *s = arg;
+	int rc;
+
+	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
+	    sizeof(s->r->err));
+	if (rc == LINK_ERR_PAHO)
+		log_err("%s", s->r->err);
+	return rc != LINK_OK;
+}
+
+void
+forward_pump(struct relay *r)
+{
+	struct forward_send s;
+	uint64_t expired = 0;
+	int side, n;
+
+	if (r->state != RELAY_RUNNING)
+		return;
+	s.r = r;
+	s.wall_ms = clock_wall_ms();
+	for (side = 0; side < 2; side++) {
+		s.l = r->link[side];
+		if (link_state(s.l) != LINK_UP || link_window_free(s.l) == 0)
+			continue;
+		n = queue_fetch(r->queue, relay_out_dir(side), s.wall_ms,
+		    link_window_free(s.l), forward_send_one, &s, &expired,
+		    r->err, sizeof(r->err));
+		if (n < 0)
+			log_err("%s", r->err);
+	}
+	if (expired > 0) {
+		r->st.dropped_expired += expired;
+		r->dirty = 1;
+		forward_drop_log(r, &r->rate.expired, "expired:", "queued",
+		    "*");
+	}
+}

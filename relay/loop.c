@@ -1,0 +1,326 @@
+/*
+ * loop: start-up, the poll loop, timers, signals and the stop sequence of
+ * the relay. Each iteration: read the clock once, run due timers, poll,
+ * drain the hand-off FIFO and the control socket, then the before-sleep
+ * step (commit, then send).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform/clock.h"
+#include "platform/log.h"
+#include "relay/relay.h"
+
+/*
+ * The only process-wide mutable state of the relay: a signal handler has
+ * no argument, so it reaches the flags and the wake-up fd through these.
+ */
+static volatile sig_atomic_t loop_sig_stop;
+static volatile sig_atomic_t loop_sig_hup;
+static struct handoff *loop_sig_handoff;
+
+/* Upper bound of one poll, so a lost wake-up costs at most this. */
+#define LOOP_POLL_MAX_MS	1000
+
+static void
+loop_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		loop_sig_hup = 1;
+	else
+		loop_sig_stop = 1;
+	if (loop_sig_handoff != NULL)
+		handoff_wake(loop_sig_handoff);
+}
+
+static void
+loop_signals(struct relay *r)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = loop_on_signal;
+	sigemptyset(&sa.sa_mask);
+	loop_sig_handoff = r->handoff;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+void
+relay_timer_arm(struct relay *r, struct relay_timer *t, int64_t in_ms)
+{
+	t->due_ms = r->now_ms + in_ms;
+	t->armed = 1;
+}
+
+/* Returns 1 and disarms t when it is due. */
+static int
+loop_timer_due(struct relay *r, struct relay_timer *t)
+{
+	if (!t->armed || t->due_ms > r->now_ms)
+		return 0;
+	t->armed = 0;
+	return 1;
+}
+
+static int64_t
+loop_timeout(const struct relay *r)
+{
+	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
+	    &r->expire, &r->stop };
+	int64_t best = LOOP_POLL_MAX_MS, left;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (!t[i]->armed)
+			continue;
+		left = t[i]->due_ms - r->now_ms;
+		if (left < best)
+			best = left < 0 ? 0 : left;
+	}
+	return best;
+}
+
+static void
+loop_expire(struct relay *r)
+{
+	uint64_t n = 0;
+
+	if (queue_expire(r->queue, clock_wall_ms(), &n, r->err,
+	    sizeof(r->err)) != QUEUE_OK)
+		log_err("%s", r->err);
+	if (n > 0) {
+		r->st.dropped_expired += n;
+		r->dirty = 1;
+		log_info("queue: %" PRIu64 " expired messages dropped", n);
+	}
+	relay_timer_arm(r, &r->expire, RELAY_EXPIRE_EVERY_MS);
+}
+
+/* The stop sequence, as a small state machine driven by each wake-up. */
+static void
+loop_stop_step(struct relay *r)
+{
+	int side, waiting = 0;
+
+	if (r->state == RELAY_DRAINING) {
+		for (side = 0; side < 2; side++)
+			if (link_state(r->link[side]) == LINK_UP &&
+			    link_inflight(r->link[side]) > 0)
+				waiting = 1;
+		if (waiting && r->stop.armed)
+			return;
+		if (waiting)
+			log_warn("stop: in-flight messages not acknowledged "
+			    "in time; they stay queued");
+		if (link_state(r->link[LINK_CENTRAL]) == LINK_UP)
+			forward_status(r, "offline");
+		for (side = 0; side < 2; side++)
+			if (link_disconnect(r->link[side], 1000) != LINK_OK)
+				link_drop(r->link[side]);
+		r->state = RELAY_CLOSING;
+		relay_timer_arm(r, &r->stop, 1500);
+		return;
+	}
+	if (r->state == RELAY_CLOSING) {
+		for (side = 0; side < 2; side++)
+			if (link_state(r->link[side]) != LINK_DOWN)
+				waiting = 1;
+		if (!waiting || !r->stop.armed)
+			r->state = RELAY_DONE;
+	}
+}
+
+static void
+loop_begin_stop(struct relay *r)
+{
+	log_info("stopping: waiting up to %d ms for in-flight messages",
+	    RELAY_STOP_GRACE_MS);
+	r->state = RELAY_DRAINING;
+	r->reconnect[0].armed = r->reconnect[1].armed = 0;
+	relay_timer_arm(r, &r->stop, RELAY_STOP_GRACE_MS);
+}
+
+static size_t
+loop_ctl_handler(void *arg, const char *req, char *out, size_t cap)
+{
+	const struct relay *r = arg;
+
+	if (strcmp(req, "status json") == 0)
+		return status_render(r, 1, out, cap);
+	if (strcmp(req, "status") == 0)
+		return status_render(r, 0, out, cap);
+	return (size_t)snprintf(out, cap, "error: unknown request\n");
+}
+
+static void
+loop_drain_handoff(struct relay *r)
+{
+	struct handoff_ev *ev;
+
+	handoff_drain_fd(r->handoff);
+	while ((ev = handoff_pop(r->handoff)) != NULL) {
+		forward_event(r, ev);
+		handoff_ev_free(ev);
+	}
+}
+
+static void
+loop_timers(struct relay *r)
+{
+	int side;
+
+	for (side = 0; side < 2; side++)
+		if (loop_timer_due(r, &r->reconnect[side]))
+			forward_connect(r, (enum link_side)side);
+	if (loop_timer_due(r, &r->expire))
+		loop_expire(r);
+	if (r->stop.armed && r->stop.due_ms <= r->now_ms)
+		r->stop.armed = 0;
+}
+
+static void
+loop_iterate(struct relay *r)
+{
+	struct pollfd pfd[1 + CTL_POLLFDS];
+	size_t n;
+	int rc;
+
+	r->now_ms = clock_mono_ms();
+	loop_timers(r);
+	pfd[0].fd = handoff_fd(r->handoff);
+	pfd[0].events = POLLIN;
+	n = 1 + ctl_pollfds(r->ctl, pfd + 1);
+	rc = poll(pfd, n, (int)loop_timeout(r));
+	r->now_ms = clock_mono_ms();
+	if (rc == -1 && errno != EINTR)
+		log_err_errno("poll");
+	if (rc > 0 && pfd[0].revents != 0)
+		loop_drain_handoff(r);
+	if (rc > 0)
+		ctl_dispatch(r->ctl, pfd + 1, n - 1, loop_ctl_handler, r);
+	if (loop_sig_hup) {
+		loop_sig_hup = 0;
+		reload_apply(r);
+	}
+	if (loop_sig_stop && r->state == RELAY_RUNNING)
+		loop_begin_stop(r);
+	/* Before sleep: make received messages durable, then send. */
+	forward_commit(r);
+	forward_pump(r);
+	if (r->state != RELAY_RUNNING)
+		loop_stop_step(r);
+}
+
+static int
+loop_open(struct relay *r)
+{
+	struct queue_conf qc;
+	int recovered = 0, side;
+
+	qc.path = r->conf->store;
+	qc.max_bytes = r->conf->store_max_bytes;
+	qc.policy = r->conf->store_full == CONF_DROP_NEWEST ?
+	    QUEUE_DROP_NEWEST : QUEUE_DROP_OLDEST;
+	qc.sync = (enum queue_sync)r->conf->sync;
+	if (queue_open(&r->queue, &qc, &recovered, r->err,
+	    sizeof(r->err)) != QUEUE_OK) {
+		log_err("%s", r->err);
+		return -1;
+	}
+	if (recovered)
+		log_err("%s; started a fresh queue", r->err);
+	if (ctl_listen(&r->ctl, r->conf->control, r->err,
+	    sizeof(r->err)) != CTL_OK) {
+		log_err("%s", r->err);
+		return -1;
+	}
+	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
+	r->routes = route_new(r->conf);
+	for (side = 0; side < 2; side++)
+		r->link[side] = link_new((enum link_side)side, r->handoff,
+		    RELAY_WINDOW);
+	if (r->handoff == NULL || r->routes == NULL || r->link[0] == NULL ||
+	    r->link[1] == NULL) {
+		log_err("start: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+loop_close(struct relay *r)
+{
+	struct handoff_ev *ev;
+	int side;
+
+	for (side = 0; side < 2; side++)
+		link_free(r->link[side]);
+	/* Messages Paho acknowledged before the links closed: keep them. */
+	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
+		if (ev->type == HANDOFF_MSG)
+			forward_event(r, ev);
+		handoff_ev_free(ev);
+	}
+	if (r->queue != NULL)
+		forward_commit(r);
+	queue_free(r->queue);
+	ctl_free(r->ctl);
+	route_free(r->routes);
+	loop_sig_handoff = NULL;
+	handoff_free(r->handoff);
+	conf_free(r->conf);
+}
+
+static void
+loop_start_links(struct relay *r)
+{
+	int side;
+	const struct conf_broker *b;
+
+	for (side = 0; side < 2; side++) {
+		b = side == LINK_LOCAL ? &r->conf->local : &r->conf->central;
+		backoff_init(&r->backoff[side],
+		    (int64_t)b->reconnect_min * 1000,
+		    (int64_t)b->reconnect_max * 1000,
+		    (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 16) ^
+		    (uint64_t)side);
+		forward_connect(r, (enum link_side)side);
+	}
+}
+
+int
+relay_run(struct conf *c)
+{
+	struct relay *r;
+	int rc = 1;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_err("start: out of memory");
+		conf_free(c);
+		return 1;
+	}
+	r->conf = c;
+	r->now_ms = r->started_ms = clock_mono_ms();
+	if (loop_open(r) == 0) {
+		loop_signals(r);
+		log_info("relay %s started (pid %d)", c->id, (int)getpid());
+		loop_start_links(r);
+		relay_timer_arm(r, &r->expire, RELAY_EXPIRE_EVERY_MS);
+		while (r->state != RELAY_DONE)
+			loop_iterate(r);
+		log_info("relay stopped");
+		rc = 0;
+	}
+	loop_close(r);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,174 @@
+/*
+ * main: the pushrelay command line. One binary, subcommands:
+ * run, check, status, version, help. Exit codes: 0 success, 1 runtime
+ * failure, 2 usage or configuration error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform/conf.h"
+#include "platform/ctl.h"
+#include "platform/log.h"
+#include "relay/relay.h"
+
+#define EXIT_USAGE	2
+
+struct main_opts {
+	const char *file;
+	int verbose;
+	int json;
+};
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pushrelay COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  run [-c FILE] [-v]          run the relay in the foreground\n"
+	    "  check [-c FILE]             validate FILE and print the "
+	    "effective configuration\n"
+	    "  status [-c FILE] [--json]   show the running relay's state\n"
+	    "  version                     print the version\n"
+	    "  help                        print this help\n"
+	    "\n"
+	    "FILE defaults to %s. Logs go to syslog, and to stderr\n"
+	    "when it is a terminal or -v is given.\n"
+	    "Exit codes: 0 success, 1 runtime failure, 2 usage or "
+	    "configuration error.\n", CONF_DEFAULT_FILE);
+}
+
+static int
+main_parse(int argc, char **argv, struct main_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	o->file = CONF_DEFAULT_FILE;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:vj", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->file = optarg;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pushrelay: unexpected argument '%s'\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads the file, printing every error; NULL when it is not valid. */
+static struct conf *
+main_load(const char *file)
+{
+	struct conf *c = NULL;
+
+	if (conf_load(file, &c, stderr) != CONF_OK)
+		return NULL;
+	return c;
+}
+
+static int
+main_run(const struct main_opts *o)
+{
+	struct conf *c;
+	int dest = LOG_TO_SYSLOG;
+
+	if ((c = main_load(o->file)) == NULL)
+		return EXIT_USAGE;
+	if (o->verbose || isatty(STDERR_FILENO))
+		dest |= LOG_TO_STDERR;
+	log_open("pushrelay", dest, (enum log_level)c->log_level);
+	return relay_run(c);
+}
+
+static int
+main_check(const struct main_opts *o)
+{
+	struct conf *c;
+
+	if ((c = main_load(o->file)) == NULL)
+		return EXIT_USAGE;
+	conf_print(c, stdout);
+	conf_free(c);
+	return 0;
+}
+
+static int
+main_status(const struct main_opts *o)
+{
+	char reply[CTL_REPLY_MAX], err[512];
+	struct conf *c;
+	int rc;
+
+	if ((c = main_load(o->file)) == NULL)
+		return EXIT_USAGE;
+	rc = ctl_request(c->control, o->json ? "status json" : "status",
+	    reply, sizeof(reply), 5000, err, sizeof(err));
+	conf_free(c);
+	if (rc != CTL_OK) {
+		fprintf(stderr, "pushrelay: status: %s\n", err);
+		return 1;
+	}
+	fputs(reply, stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts o;
+	const char *cmd;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "-h") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("pushrelay %s\n", PUSHRELAY_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "status") != 0) {
+		fprintf(stderr, "pushrelay: unknown command '%s'\n", cmd);
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (main_parse(argc - 1, argv + 1, &o) != 0) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return main_run(&o);
+	if (strcmp(cmd, "check") == 0)
+		return main_check(&o);
+	return main_status(&o);
+}

@@ -1,0 +1,134 @@
+/*
+ * relay: the daemon's one context and its main loop.
+ *
+ * struct relay owns every piece of runtime state: the configuration in
+ * force, the route table, the queue, the two links, the hand-off FIFO,
+ * the control socket, timers and counters. Every callback of the main
+ * loop receives it; nothing else in the process holds mutable state,
+ * except the signal flags that a signal handler must reach without an
+ * argument (relay/loop.c) and the log settings (platform/log.c).
+ *
+ * The work is split by job: loop.c runs the poll loop, timers, signals
+ * and the lifecycle; forward.c moves messages between the links and the
+ * queue; status.c renders the status reply; reload.c applies a new
+ * configuration. Thread: main loop only.
+ */
+#ifndef PUSHRELAY_RELAY_H
+#define PUSHRELAY_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform/conf.h"
+#include "platform/ctl.h"
+#include "platform/log.h"
+#include "relay/backoff.h"
+#include "relay/handoff.h"
+#include "relay/link.h"
+#include "relay/route.h"
+#include "storage/queue.h"
+
+/* Messages in flight per link; also Paho's maxInflight. */
+#define RELAY_WINDOW		1024
+/* Bytes of received messages waiting in the hand-off FIFO at most. */
+#define RELAY_HANDOFF_BYTES	(8u * 1024 * 1024)
+/* How long a stop waits for in-flight acknowledgements. */
+#define RELAY_STOP_GRACE_MS	5000
+/* How often expired messages are purged from the queue. */
+#define RELAY_EXPIRE_EVERY_MS	10000
+/* Longest topic the relay maps (MQTT's own limit). */
+#define RELAY_TOPIC_MAX		65536
+
+enum relay_state {
+	RELAY_RUNNING = 0,
+	RELAY_DRAINING,		/* stop asked: waiting for in-flight acks */
+	RELAY_CLOSING,		/* DISCONNECT sent, waiting for it */
+	RELAY_DONE,
+};
+
+struct relay_timer {
+	int64_t due_ms;		/* monotonic deadline */
+	int armed;
+};
+
+struct relay_stats {
+	uint64_t received[2];	/* by enum queue_dir */
+	uint64_t forwarded[2];
+	uint64_t dropped_full;
+	uint64_t dropped_expired;
+	uint64_t dropped_rejected;	/* the broker refused a publish */
+	uint64_t dropped_noroute;	/* no route matched the topic */
+	uint64_t reconnects[2];	/* by enum link_side */
+	uint64_t commits;
+	int64_t window_us_max;	/* Paho hand-over to durable commit */
+	uint64_t window_us_sum;
+	uint64_t window_n;
+};
+
+/* Rate limiters for repeating log lines, one per reason. */
+struct relay_rates {
+	struct log_rate full;
+	struct log_rate expired;
+	struct log_rate rejected;
+	struct log_rate noroute;
+	struct log_rate queue_err;
+};
+
+struct relay {
+	struct conf *conf;		/* owned; replaced on reload */
+	struct route_table *routes;	/* owned; borrows conf */
+	struct queue *queue;		/* owned */
+	struct handoff *handoff;	/* owned */
+	struct link *link[2];		/* owned; by enum link_side */
+	struct ctl *ctl;		/* owned */
+	struct backoff backoff[2];
+	struct relay_timer reconnect[2];
+	struct relay_timer expire;
+	struct relay_timer stop;
+	int connect_failed[2];		/* failures since the last success */
+	enum relay_state state;
+	int dirty;			/* uncommitted queue writes */
+	int64_t now_ms;			/* monotonic, read once per wake-up */
+	int64_t started_ms;
+	int64_t oldest_uncommitted_us;	/* first message of the open tx */
+	struct relay_stats st;
+	struct relay_rates rate;
+	char topic_buf[RELAY_TOPIC_MAX];	/* route_map output */
+	char err[512];			/* scratch for error text */
+};
+
+/*
+ * relay_run: run the daemon on configuration c (taken over: the relay
+ * frees it). Returns the process exit code: 0 after a clean stop, 1 when
+ * start-up failed (logged).
+ */
+int relay_run(struct conf *c);
+
+/* forward.c: the message pipeline. */
+void forward_event(struct relay *r, struct handoff_ev *ev);
+void forward_commit(struct relay *r);
+void forward_pump(struct relay *r);
+void forward_link_lost(struct relay *r, enum link_side side);
+void forward_subscribe(struct relay *r, enum link_side side);
+void forward_connect(struct relay *r, enum link_side side);
+/* Publishes state ("online", "offline") retained at the status topic. */
+void forward_status(struct relay *r, const char *state);
+
+/* status.c: render the status reply (JSON when json != 0). */
+size_t status_render(const struct relay *r, int json, char *out,
+    size_t cap);
+
+/* reload.c: re-read the configuration file; keeps the old one on error. */
+void reload_apply(struct relay *r);
+
+/* Timer helpers (loop.c). */
+void relay_timer_arm(struct relay *r, struct relay_timer *t, int64_t in_ms);
+
+/* The queue direction a link's publishes drain. */
+static inline enum queue_dir
+relay_out_dir(enum link_side side)
+{
+	return side == LINK_CENTRAL ? QUEUE_UP : QUEUE_DOWN;
+}
+
+#endif

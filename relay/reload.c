@@ -1,0 +1,159 @@
+/*
+ * reload: SIGHUP re-reads the configuration file. A file that fails to
+ * load is reported and the running configuration stays; a good one is
+ * diffed against it: log level, queue limits and routes change in place,
+ * a changed broker section reconnects that side only, and options that
+ * only a restart can change (store, control) say so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform/log.h"
+#include "relay/relay.h"
+
+static int
+reload_str_differs(const char *a, const char *b)
+{
+	return strcmp(a, b) != 0;
+}
+
+static int
+reload_broker_differs(const struct conf_broker *a, const struct conf_broker *b)
+{
+	size_t i;
+
+	if (a->n_address != b->n_address || a->keepalive != b->keepalive ||
+	    a->protocol != b->protocol ||
+	    reload_str_differs(a->client_id, b->client_id) ||
+	    reload_str_differs(a->username, b->username) ||
+	    reload_str_differs(a->password, b->password))
+		return 1;
+	for (i = 0; i < a->n_address; i++)
+		if (reload_str_differs(a->address[i], b->address[i]))
+			return 1;
+	return 0;
+}
+
+static void
+reload_log_errors(const char *text)
+{
+	const char *p = text, *nl;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		log_err("reload: %.*s", nl != NULL ? (int)(nl - p) :
+		    (int)strlen(p), p);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+}
+
+static struct conf *
+reload_load(const char *file)
+{
+	struct conf *nc = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *errs;
+	int rc;
+
+	if ((errs = open_memstream(&buf, &len)) == NULL) {
+		log_err_errno("reload: open_memstream");
+		return NULL;
+	}
+	rc = conf_load(file, &nc, errs);
+	fclose(errs);
+	if (rc != CONF_OK) {
+		reload_log_errors(buf != NULL ? buf : "");
+		log_err("reload: %s: %s; keeping the running configuration",
+		    file, conf_strerror(rc));
+		nc = NULL;
+	}
+	free(buf);
+	return nc;
+}
+
+/* Unsubscribes the filters of the old table that the new one lacks. */
+static void
+reload_unsubscribe(struct relay *r, enum link_side side,
+    const struct route_table *old, const struct route_table *nt)
+{
+	enum route_dir d = side == LINK_LOCAL ? ROUTE_UP : ROUTE_DOWN;
+	char *const *of, *const *nf;
+	char *gone[64];
+	const int *oq, *nq;
+	size_t on, nn, i, j, k = 0;
+
+	on = route_filters(old, d, &of, &oq);
+	nn = route_filters(nt, d, &nf, &nq);
+	for (i = 0; i < on && k < 64; i++) {
+		for (j = 0; j < nn && strcmp(of[i], nf[j]) != 0; j++)
+			;
+		if (j == nn)
+			gone[k++] = of[i];
+	}
+	if (k > 0 && link_unsubscribe(r->link[side], gone, k, r->err,
+	    sizeof(r->err)) != LINK_OK)
+		log_warn("reload: %s", r->err);
+}
+
+static void
+reload_restart_only(const struct conf *o, const struct conf *n)
+{
+	if (reload_str_differs(o->store, n->store))
+		log_warn("reload: option store: change takes effect at restart");
+	if (reload_str_differs(o->control, n->control))
+		log_warn("reload: option control: change takes effect at "
+		    "restart");
+}
+
+void
+reload_apply(struct relay *r)
+{
+	struct conf *nc, *oc = r->conf;
+	struct route_table *nt, *ot = r->routes;
+	int changed[2], side;
+
+	log_info("reload: reading %s", oc->file);
+	if ((nc = reload_load(oc->file)) == NULL)
+		return;
+	if ((nt = route_new(nc)) == NULL) {
+		log_err("reload: out of memory; keeping the running "
+		    "configuration");
+		conf_free(nc);
+		return;
+	}
+	changed[LINK_LOCAL] = reload_broker_differs(&oc->local, &nc->local);
+	changed[LINK_CENTRAL] = reload_broker_differs(&oc->central,
+	    &nc->central) || reload_str_differs(oc->status_topic,
+	    nc->status_topic);
+	reload_restart_only(oc, nc);
+	for (side = 0; side < 2; side++)
+		if (!changed[side] && link_state(r->link[side]) == LINK_UP)
+			reload_unsubscribe(r, (enum link_side)side, ot, nt);
+	r->conf = nc;
+	r->routes = nt;
+	log_set_level((enum log_level)nc->log_level);
+	queue_set_limits(r->queue, nc->store_max_bytes,
+	    nc->store_full == CONF_DROP_NEWEST ? QUEUE_DROP_NEWEST :
+	    QUEUE_DROP_OLDEST);
+	for (side = 0; side < 2; side++) {
+		const struct conf_broker *b = side == LINK_LOCAL ?
+		    &nc->local : &nc->central;
+
+		backoff_init(&r->backoff[side], (int64_t)b->reconnect_min *
+		    1000, (int64_t)b->reconnect_max * 1000,
+		    r->backoff[side].rng);
+		if (changed[side]) {
+			forward_link_lost(r, (enum link_side)side);
+			relay_timer_arm(r, &r->reconnect[side], 0);
+		} else if (link_state(r->link[side]) == LINK_UP) {
+			forward_subscribe(r, (enum link_side)side);
+		}
+	}
+	route_free(ot);
+	conf_free(oc);
+	log_info("reload: configuration applied");
+}

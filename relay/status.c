@@ -1,0 +1,128 @@
+/* status: the reply to `pushrelay status`, as JSON or as text. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "platform/clock.h"
+#include "relay/relay.h"
+
+/* An append-only writer into a caller's buffer; truncates safely. */
+struct status_buf {
+	char *p;
+	size_t cap;
+	size_t len;
+};
+
+static void
+status_put(struct status_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+status_put(struct status_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->len >= b->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+	if (b->len >= b->cap)
+		b->len = b->cap - 1;
+}
+
+static const char *
+status_bool(int v)
+{
+	return v ? "true" : "false";
+}
+
+static void
+status_json_queue(struct status_buf *b, const struct relay *r,
+    enum queue_dir d, const char *name)
+{
+	uint64_t msgs, bytes;
+
+	queue_stats(r->queue, d, &msgs, &bytes);
+	status_put(b, "\"%s\":{\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"inflight\":%zu}", name, msgs, bytes,
+	    queue_inflight(r->queue, d));
+}
+
+static void
+status_json(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+
+	/* The id is [A-Za-z0-9._-] only, so it needs no JSON escaping. */
+	status_put(b, "{\"id\":\"%s\",\"version\":\"%s\",\"uptime_s\":%"
+	    PRId64 ",", r->conf->id, PUSHRELAY_VERSION,
+	    (clock_mono_ms() - r->started_ms) / 1000);
+	status_put(b, "\"local\":{\"connected\":%s,\"reconnects\":%" PRIu64
+	    ",\"inflight\":%zu},", status_bool(link_state(r->link[LINK_LOCAL])
+	    == LINK_UP), s->reconnects[LINK_LOCAL],
+	    link_inflight(r->link[LINK_LOCAL]));
+	status_put(b, "\"central\":{\"connected\":%s,\"reconnects\":%" PRIu64
+	    ",\"inflight\":%zu},", status_bool(
+	    link_state(r->link[LINK_CENTRAL]) == LINK_UP),
+	    s->reconnects[LINK_CENTRAL], link_inflight(r->link[LINK_CENTRAL]));
+	status_put(b, "\"queue\":{");
+	status_json_queue(b, r, QUEUE_UP, "uplink");
+	status_put(b, ",");
+	status_json_queue(b, r, QUEUE_DOWN, "downlink");
+	status_put(b, "},\"received\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
+	    PRIu64 "},", s->received[QUEUE_UP], s->received[QUEUE_DOWN]);
+	status_put(b, "\"forwarded\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
+	    PRIu64 "},", s->forwarded[QUEUE_UP], s->forwarded[QUEUE_DOWN]);
+	status_put(b, "\"dropped\":{\"full\":%" PRIu64 ",\"expired\":%" PRIu64
+	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 ",\"handoff_"
+	    "retries\":%" PRIu64 "},", s->dropped_full, s->dropped_expired,
+	    s->dropped_rejected, s->dropped_noroute,
+	    handoff_refused(r->handoff));
+	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"window_us_"
+	    "max\":%" PRId64 ",\"window_us_avg\":%" PRIu64 "}}\n", s->commits,
+	    s->window_us_max, s->window_n > 0 ? s->window_us_sum /
+	    s->window_n : 0);
+}
+
+static void
+status_text(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+	uint64_t um, ub, dm, db;
+
+	queue_stats(r->queue, QUEUE_UP, &um, &ub);
+	queue_stats(r->queue, QUEUE_DOWN, &dm, &db);
+	status_put(b, "relay %s, up %" PRId64 " s\n", r->conf->id,
+	    (clock_mono_ms() - r->started_ms) / 1000);
+	status_put(b, "local    %s (%s), %" PRIu64 " reconnects\n",
+	    link_state(r->link[LINK_LOCAL]) == LINK_UP ? "connected" :
+	    "disconnected", r->conf->local.address[0], s->reconnects[0]);
+	status_put(b, "central  %s (%s), %" PRIu64 " reconnects\n",
+	    link_state(r->link[LINK_CENTRAL]) == LINK_UP ? "connected" :
+	    "disconnected", r->conf->central.address[0], s->reconnects[1]);
+	status_put(b, "queued   uplink %" PRIu64 " msgs / %" PRIu64 " B, "
+	    "downlink %" PRIu64 " msgs / %" PRIu64 " B\n", um, ub, dm, db);
+	status_put(b, "received uplink %" PRIu64 ", downlink %" PRIu64 "\n",
+	    s->received[0], s->received[1]);
+	status_put(b, "sent     uplink %" PRIu64 ", downlink %" PRIu64 "\n",
+	    s->forwarded[0], s->forwarded[1]);
+	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
+	    ", refused %" PRIu64 ", no route %" PRIu64 "\n", s->dropped_full,
+	    s->dropped_expired, s->dropped_rejected, s->dropped_noroute);
+}
+
+size_t
+status_render(const struct relay *r, int json, char *out, size_t cap)
+{
+	struct status_buf b = { out, cap, 0 };
+
+	if (json)
+		status_json(&b, r);
+	else
+		status_text(&b, r);
+	return b.len;
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing pushrelay need,
+# only when one is missing. Safe to run again; needs root to install.
+set -e
+PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev libcmocka-dev
+mosquitto mosquitto-clients python3-pytest python3-paho-mqtt procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "setup-deps: need root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing
