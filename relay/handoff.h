@@ -50,6 +50,7 @@ struct handoff_ev {
 	int slot;		/* PUB_*: index of the in-flight slot */
 	int code;		/* library or MQTT reason code, 0 if none */
 	int session_present;	/* CONNECTED */
+	int recv_max;		/* CONNECTED: broker's Receive Maximum, 0 = none */
 	int64_t t_us;		/* MSG: monotonic us when Paho handed it over */
 	int64_t ts_ms;		/* MSG: wall-clock receive time */
 	int qos;		/* MSG */

@@ -45,6 +45,7 @@ struct link {
 	int *free_idx;		/* stack of free slot indices */
 	size_t n_free;
 	size_t window;
+	size_t limit;		/* <= window: the broker's Receive Maximum */
 	uint64_t next_serial;
 };
 
@@ -152,6 +153,15 @@ link_on_connect5(void *ctx, MQTTAsync_successData5 *r)
 	ev->side = (int)g->l->side;
 	ev->gen = g->gen;
 	ev->session_present = r != NULL ? r->alt.connect.sessionPresent : 0;
+	/*
+	 * Paho caps its own in-flight count at the broker's Receive Maximum
+	 * and holds further publishes in its command queue, where they wait
+	 * up to a second for the send thread: the relay must stay below it.
+	 */
+	if (r != NULL && MQTTProperties_hasProperty(&r->properties,
+	    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+		ev->recv_max = MQTTProperties_getNumericValue(&r->properties,
+		    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
 	handoff_push(g->l->h, ev);
 }
 
@@ -347,6 +357,7 @@ link_new(enum link_side side, struct handoff *h, size_t window)
 	l->side = side;
 	l->h = h;
 	l->window = window;
+	l->limit = window;
 	l->protocol = 5;
 	for (i = 0; i < window; i++) {
 		l->slots[i].l = l;
@@ -618,7 +629,7 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t now_ms,
 
 	if (l->state != LINK_UP)
 		return LINK_ERR_STATE;
-	if (l->n_free == 0)
+	if (link_window_free(l) == 0)
 		return LINK_ERR_WINDOW;
 	s = &l->slots[l->free_idx[--l->n_free]];
 	s->cookie = cookie;
@@ -657,6 +668,8 @@ link_event(struct link *l, const struct handoff_ev *ev, int64_t *cookie)
 		if (ev->gen != l->gen || l->state != LINK_CONNECTING)
 			return 0;
 		l->state = LINK_UP;
+		l->limit = ev->recv_max > 0 && (size_t)ev->recv_max < l->window ?
+		    (size_t)ev->recv_max : l->window;
 		return 1;
 	default:
 		/* Messages stay valid whatever the generation: they are ours. */
@@ -675,7 +688,9 @@ link_state(const struct link *l)
 size_t
 link_window_free(const struct link *l)
 {
-	return l->n_free;
+	size_t used = l->window - l->n_free;
+
+	return used < l->limit ? l->limit - used : 0;
 }
 
 size_t
