@@ -346,7 +346,7 @@ void
 forward_pump(struct relay *r)
 {
 	struct forward_send s;
-	uint64_t expired = 0;
+	uint64_t expired = 0, e;
 	int side, n;
 
 	if (r->state != RELAY_RUNNING)
@@ -357,11 +357,13 @@ forward_pump(struct relay *r)
 		s.l = r->link[side];
 		if (link_state(s.l) != LINK_UP || link_window_free(s.l) == 0)
 			continue;
+		e = 0;
 		n = queue_fetch(r->queue, relay_out_dir(side), s.wall_ms,
-		    link_window_free(s.l), forward_send_one, &s, &expired,
+		    link_window_free(s.l), forward_send_one, &s, &e,
 		    r->err, sizeof(r->err));
 		if (n < 0)
 			log_err("%s", r->err);
+		expired += e;
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;

@@ -146,8 +146,9 @@ int queue_push(struct queue *q, struct queue_msg *m, uint64_t *evicted,
 /*
  * queue_fetch: hand out up to max messages of direction dir that are not
  * in flight, in order, calling cb for each. Expired messages met on the
- * way (expire_ms != 0 && expire_ms <= now_ms) are deleted instead and
- * counted in *expired (may be NULL).
+ * way (expire_ms != 0 && expire_ms <= now_ms) are deleted instead (inside
+ * the open transaction, so commit afterwards) and *expired (may be NULL)
+ * is SET to how many this call deleted, even on error; it is not added to.
  * Returns the number of messages accepted by cb (>= 0), or a negative
  * QUEUE_ERR_*.
  */
@@ -169,8 +170,9 @@ int queue_ack(struct queue *q, int64_t id, char *err, size_t errlen);
 void queue_release_all(struct queue *q, enum queue_dir dir);
 
 /*
- * queue_expire: delete every message whose deadline has passed and count
- * them in *expired (may be NULL). Returns QUEUE_OK or an error.
+ * queue_expire: delete every message whose deadline has passed (inside
+ * the open transaction) and SET *expired (may be NULL) to how many. When
+ * nothing is due it writes nothing. Returns QUEUE_OK or an error.
  */
 int queue_expire(struct queue *q, int64_t now_ms, uint64_t *expired,
     char *err, size_t errlen);

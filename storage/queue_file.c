@@ -1,0 +1,418 @@
+/*
+ * queue_file: turns a path into a ready SQLite connection for the queue,
+ * moving a corrupt file aside when needed (see storage/queue_file.h and
+ * docs/queue.md).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "platform/clock.h"
+#include "storage/queue_file.h"
+
+#define QUEUE_FILE_CACHE_KIB	512	/* page cache; the RSS budget is 8 MB */
+#define QUEUE_FILE_BUSY_MS	100	/* we are the only writer */
+#define QUEUE_FILE_WAL_LIMIT	(4 * 1024 * 1024) /* WAL kept after use */
+#define QUEUE_FILE_NAME_TRIES	100	/* .corrupt- names tried */
+
+static const char queue_file_schema_sql[] =
+	"BEGIN IMMEDIATE;"
+	"CREATE TABLE IF NOT EXISTS msg ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" dir INTEGER NOT NULL CHECK (dir IN (0, 1)),"
+	" priority INTEGER NOT NULL,"
+	" topic TEXT NOT NULL,"
+	" payload BLOB NOT NULL,"
+	" props BLOB,"
+	" qos INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),"
+	" retain INTEGER NOT NULL CHECK (retain IN (0, 1)),"
+	" ts_ms INTEGER NOT NULL,"
+	" expire_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS msg_order ON msg (dir, priority, id);"
+	"CREATE INDEX IF NOT EXISTS msg_expire ON msg (expire_ms)"
+	" WHERE expire_ms > 0;"
+	"PRAGMA user_version = 1;"
+	"COMMIT;";
+
+static const char *const queue_file_sync_name[] = {
+	[QUEUE_SYNC_OFF] = "OFF",
+	[QUEUE_SYNC_NORMAL] = "NORMAL",
+	[QUEUE_SYNC_FULL] = "FULL",
+};
+
+/* The connection being set up, and the path for messages. */
+struct queue_file {
+	sqlite3 *db;
+	const char *path;
+};
+
+void
+queue_file_err(const char *path, char *err, size_t errlen, const char *fmt,
+    ...)
+{
+	va_list ap;
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return;
+	n = snprintf(err, errlen, "queue %s: ", path);
+	if (n < 0 || (size_t)n >= errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+int
+queue_file_code(int sqlite_rc)
+{
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return QUEUE_ERR_CORRUPT;
+	case SQLITE_NOMEM:
+		return QUEUE_ERR_NOMEM;
+	default:
+		return QUEUE_ERR_IO;
+	}
+}
+
+static int
+queue_file_fail(struct queue_file *f, int rc, const char *what, char *err,
+    size_t errlen)
+{
+	queue_file_err(f->path, err, errlen, "%s: %s", what,
+	    sqlite3_errmsg(f->db));
+	return queue_file_code(rc);
+}
+
+static int
+queue_file_exec(struct queue_file *f, const char *sql, const char *what,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	rc = sqlite3_exec(f->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return queue_file_fail(f, rc, what, err, errlen);
+	return QUEUE_OK;
+}
+
+/* Runs a statement and copies the first column of its first row. */
+static int
+queue_file_text(struct queue_file *f, const char *sql, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc;
+
+	out[0] = '\0';
+	rc = sqlite3_prepare_v2(f->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return queue_file_fail(f, rc, sql, err, errlen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (t = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outlen, "%s", (const char *)t);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = queue_file_fail(f, rc, sql, err, errlen);
+	else
+		rc = QUEUE_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+queue_file_pragmas(struct queue_file *f, enum queue_sync sync, char *err,
+    size_t errlen)
+{
+	char sql[160], mode[16];
+	int rc;
+
+	/* The first statement reads the header: a foreign file fails here. */
+	rc = queue_file_text(f, "PRAGMA journal_mode = WAL", mode,
+	    sizeof(mode), err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	if (strcmp(mode, "wal") != 0) {
+		queue_file_err(f->path, err, errlen, "cannot use WAL mode"
+		    " (got '%s')", mode);
+		return QUEUE_ERR_IO;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
+	    "PRAGMA cache_size = -%d; PRAGMA journal_size_limit = %d;",
+	    queue_file_sync_name[sync], QUEUE_FILE_CACHE_KIB,
+	    QUEUE_FILE_WAL_LIMIT);
+	return queue_file_exec(f, sql, "pragma", err, errlen);
+}
+
+static int
+queue_file_check(struct queue_file *f, char *err, size_t errlen)
+{
+	char res[200], *nl;
+	int rc;
+
+	rc = queue_file_text(f, "PRAGMA quick_check(1)", res, sizeof(res),
+	    err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	if (strcmp(res, "ok") != 0) {
+		/* The report spans lines; the message must stay one line. */
+		while ((nl = strchr(res, '\n')) != NULL)
+			*nl = ' ';
+		queue_file_err(f->path, err, errlen, "quick_check: %s", res);
+		return QUEUE_ERR_CORRUPT;
+	}
+	return QUEUE_OK;
+}
+
+/*
+ * Creates the schema in an empty file and accepts our own version. Another
+ * version, or a database holding someone else's tables, is refused rather
+ * than altered: it may belong to a newer pushrelay or to another program.
+ */
+static int
+queue_file_schema(struct queue_file *f, char *err, size_t errlen)
+{
+	char buf[32];
+	long long v;
+	int rc;
+
+	rc = queue_file_text(f, "PRAGMA user_version", buf, sizeof(buf),
+	    err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	v = strtoll(buf, NULL, 10);
+	if (v == QUEUE_FILE_SCHEMA)
+		return QUEUE_OK;
+	if (v != 0) {
+		queue_file_err(f->path, err, errlen, "schema version %lld is"
+		    " %s than version %d, the one this pushrelay knows;"
+		    " refusing to use it", v, v > QUEUE_FILE_SCHEMA ?
+		    "newer" : "other", QUEUE_FILE_SCHEMA);
+		return QUEUE_ERR_IO;
+	}
+	rc = queue_file_text(f, "SELECT count(*) FROM sqlite_master WHERE"
+	    " name NOT IN ('msg', 'msg_order', 'msg_expire',"
+	    " 'sqlite_sequence')", buf, sizeof(buf), err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	if (strcmp(buf, "0") != 0) {
+		queue_file_err(f->path, err, errlen, "not a pushrelay queue"
+		    " (it holds other tables); refusing to use it");
+		return QUEUE_ERR_IO;
+	}
+	rc = queue_file_exec(f, queue_file_schema_sql, "create schema", err,
+	    errlen);
+	if (rc != QUEUE_OK && sqlite3_get_autocommit(f->db) == 0)
+		sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/*
+ * Creates the file ourselves so that it gets mode 0600 without touching
+ * the process-wide umask; SQLite gives -wal and -shm the same mode.
+ */
+static int
+queue_file_create(struct queue_file *f, char *err, size_t errlen)
+{
+	int fd, e;
+
+	fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		e = errno;
+		queue_file_err(f->path, err, errlen, "open: %s", strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	close(fd);
+	return QUEUE_OK;
+}
+
+/* Opens and checks the file. On failure f->db may still need closing. */
+static int
+queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if ((rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
+		return rc;
+	rc = sqlite3_open_v2(f->path, &f->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (f->db == NULL)
+			return QUEUE_ERR_NOMEM;
+		return queue_file_fail(f, rc, "open", err, errlen);
+	}
+	sqlite3_busy_timeout(f->db, QUEUE_FILE_BUSY_MS);
+	if ((rc = queue_file_pragmas(f, sync, err, errlen)) != QUEUE_OK ||
+	    (rc = queue_file_check(f, err, errlen)) != QUEUE_OK)
+		return rc;
+	return queue_file_schema(f, err, errlen);
+}
+
+static int
+queue_file_check_dir(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *copy, *dir;
+	int rc = QUEUE_OK, e;
+
+	if ((copy = strdup(path)) == NULL)
+		return QUEUE_ERR_NOMEM;
+	dir = dirname(copy);
+	if (stat(dir, &sb) == -1) {
+		e = errno;
+		queue_file_err(path, err, errlen, "directory %s: %s", dir,
+		    e == ENOENT ? "does not exist" : strerror(e));
+		rc = QUEUE_ERR_IO;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		queue_file_err(path, err, errlen, "%s is not a directory",
+		    dir);
+		rc = QUEUE_ERR_IO;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Moves the -wal and -shm companions along with the corrupt file, when
+ * SQLite left them (closing the last connection may already have folded
+ * the WAL into the file and removed it). A WAL left behind would be
+ * replayed into the fresh file, so one that cannot be moved is removed.
+ */
+static int
+queue_file_move_companions(const char *path, const char *to, char *err,
+    size_t errlen)
+{
+	static const char *const ext[] = { "-wal", "-shm" };
+	char *src, *dst;
+	size_t i, n = strlen(to) + 8;
+	int rc = QUEUE_OK, e;
+
+	src = malloc(n);
+	dst = malloc(n);
+	for (i = 0; src != NULL && dst != NULL && i < 2; i++) {
+		snprintf(src, n, "%s%s", path, ext[i]);
+		snprintf(dst, n, "%s%s", to, ext[i]);
+		if (rename(src, dst) == 0 || errno == ENOENT)
+			continue;
+		if (unlink(src) == -1 && errno != ENOENT) {
+			e = errno;
+			queue_file_err(path, err, errlen, "remove %s: %s", src,
+			    strerror(e));
+			rc = QUEUE_ERR_IO;
+		}
+	}
+	if (src == NULL || dst == NULL)
+		rc = QUEUE_ERR_NOMEM;
+	free(src);
+	free(dst);
+	return rc;
+}
+
+/* Renames path to path.corrupt-YYYYmmddTHHMMSS (UTC), or -N after it. */
+static int
+queue_file_move_aside(const char *path, char *to, size_t tolen, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	struct tm tm;
+	time_t now = (time_t)(clock_wall_ms() / 1000);
+	char stamp[32];
+	int i, e;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	for (i = 0; i < QUEUE_FILE_NAME_TRIES; i++) {
+		if (i == 0)
+			snprintf(to, tolen, "%s.corrupt-%s", path, stamp);
+		else
+			snprintf(to, tolen, "%s.corrupt-%s-%d", path, stamp,
+			    i);
+		if (lstat(to, &sb) == -1 && errno == ENOENT)
+			break;
+	}
+	if (i == QUEUE_FILE_NAME_TRIES) {
+		queue_file_err(path, err, errlen, "no free name like %s", to);
+		return QUEUE_ERR_IO;
+	}
+	if (rename(path, to) == -1) {
+		e = errno;
+		queue_file_err(path, err, errlen, "move aside to %s: %s", to,
+		    strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	return queue_file_move_companions(path, to, err, errlen);
+}
+
+/*
+ * The file is corrupt: move it aside and start a fresh one. err holds the
+ * reason on entry and the one-line outcome on return.
+ */
+static int
+queue_file_recover(struct queue_file *f, enum queue_sync sync, char *err,
+    size_t errlen)
+{
+	char why[200], *to;
+	size_t pfx = strlen("queue ") + strlen(f->path) + 2, tolen;
+	int rc;
+
+	snprintf(why, sizeof(why), "%.199s", strlen(err) > pfx ?
+	    err + pfx : err);
+	sqlite3_close_v2(f->db);
+	f->db = NULL;
+	tolen = strlen(f->path) + 64;
+	if ((to = malloc(tolen)) == NULL)
+		return QUEUE_ERR_NOMEM;
+	rc = queue_file_move_aside(f->path, to, tolen, err, errlen);
+	if (rc == QUEUE_OK)
+		rc = queue_file_setup(f, sync, err, errlen);
+	if (rc == QUEUE_OK)
+		queue_file_err(f->path, err, errlen, "corrupt (%s), moved"
+		    " to %s", why, to);
+	free(to);
+	return rc;
+}
+
+int
+queue_file_open(sqlite3 **db, const char *path, enum queue_sync sync,
+    int *recovered, char *err, size_t errlen)
+{
+	struct queue_file f = { NULL, path };
+	char msg[512] = "";
+	int rc;
+
+	*db = NULL;
+	if (recovered != NULL)
+		*recovered = 0;
+	rc = queue_file_check_dir(path, msg, sizeof(msg));
+	if (rc == QUEUE_OK)
+		rc = queue_file_setup(&f, sync, msg, sizeof(msg));
+	if (rc == QUEUE_ERR_CORRUPT) {
+		rc = queue_file_recover(&f, sync, msg, sizeof(msg));
+		/* Corrupt twice in a row is not a file problem: give up. */
+		if (rc == QUEUE_ERR_CORRUPT)
+			rc = QUEUE_ERR_IO;
+		if (rc == QUEUE_OK && recovered != NULL)
+			*recovered = 1;
+	}
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+	if (rc != QUEUE_OK) {
+		sqlite3_close_v2(f.db);
+		return rc;
+	}
+	*db = f.db;
+	return QUEUE_OK;
+}
