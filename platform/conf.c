@@ -1,0 +1,552 @@
+/*
+ * conf: the pushrelay configuration schema; see conf.h.
+ *
+ * Every option is one row of a policy table (name, type, default, range,
+ * where it goes) that platform/confval applies to a UCI section, in the
+ * manner of blobmsg_policy tables in procd. Defaults are written as they
+ * would be in a file and go through the same checks as a written value.
+ * This file adds what spans options or sections: which sections exist and
+ * how many, the relay id that %i expands to, reconnect bounds, prefix plus
+ * topic, and routes that would loop without MQTT 5 No Local.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "confval.h"
+#include "topic.h"
+#include "uci.h"
+
+#define CONF_FILE_MAX	(1024 * 1024)	/* a larger file is refused */
+
+_Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
+    sizeof(enum conf_sync) == sizeof(int) &&
+    sizeof(enum conf_mode) == sizeof(int) &&
+    sizeof(enum conf_log_level) == sizeof(int),
+    "enum fields are stored through int");
+
+#define KIB	UINT64_C(1024)
+#define GIB	(KIB * KIB * KIB)
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define STR(n, t, st, f, d, fl) { .name = (n), .type = (t), \
+	.kind = CONFVAL_K_STR, .off = offsetof(st, f), .def = (d), \
+	.flags = (fl) }
+#define NUM(n, t, k, st, f, d, lo, hi) { .name = (n), .type = (t), \
+	.kind = (k), .off = offsetof(st, f), .def = (d), .min = (lo), \
+	.max = (hi) }
+#define ENUM(n, st, f, d, w, r) { .name = (n), .type = CONFVAL_ENUM, \
+	.kind = CONFVAL_K_INT, .off = offsetof(st, f), .def = (d), \
+	.names = (w), .refuse = (r) }
+#define ADDR(d, fl) { .name = "address", .type = CONFVAL_ADDRESS, \
+	.kind = CONFVAL_K_STRV, .off = offsetof(struct conf_broker, address), \
+	.count_off = offsetof(struct conf_broker, n_address), .def = (d), \
+	.flags = (fl) }
+
+static const char *const store_full_names[] = {
+	[CONF_DROP_OLDEST] = "drop_oldest", [CONF_DROP_NEWEST] = "drop_newest",
+	NULL,
+};
+static const char *const sync_names[] = {
+	[CONF_SYNC_OFF] = "off", [CONF_SYNC_NORMAL] = "normal",
+	[CONF_SYNC_FULL] = "full", NULL,
+};
+static const char *const log_level_names[] = {
+	[CONF_LOG_ERR] = "error", [CONF_LOG_WARN] = "warn",
+	[CONF_LOG_INFO] = "info", [CONF_LOG_DEBUG] = "debug", NULL,
+};
+static const char *const mode_names[] = {
+	[CONF_MODE_RAW] = "raw", [CONF_MODE_BATCH] = "batch", NULL,
+};
+
+static const struct confval_policy relay_policy[] = {
+	STR("id", CONFVAL_ID, struct conf, id, NULL, CONFVAL_F_REQUIRED),
+	STR("store", CONFVAL_PATH, struct conf, store,
+	    "/var/lib/pushrelay/queue.db", 0),
+	NUM("store_max_bytes", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
+	    store_max_bytes, "64M", KIB, 1024 * GIB),
+	ENUM("store_full", struct conf, store_full, "drop_oldest",
+	    store_full_names, 0),
+	ENUM("sync", struct conf, sync, "normal", sync_names, 0),
+	STR("control", CONFVAL_SOCKET, struct conf, control,
+	    "/var/run/pushrelay.sock", 0),
+	ENUM("log_level", struct conf, log_level, "info", log_level_names, 0),
+	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
+	    "pushrelay/%i/status", 0),
+};
+
+/* The two broker tables differ in address and keepalive only. */
+#define BROKER_POLICY(address_row, keepalive_def) \
+	address_row, \
+	STR("client_id", CONFVAL_CLIENT_ID, struct conf_broker, client_id, \
+	    "pushrelay-%i", 0), \
+	STR("username", CONFVAL_STRING, struct conf_broker, username, "", 0), \
+	STR("password", CONFVAL_STRING, struct conf_broker, password, "", \
+	    CONFVAL_F_SECRET), \
+	NUM("keepalive", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
+	    keepalive, keepalive_def, 5, 65535), \
+	NUM("protocol", CONFVAL_PROTOCOL, CONFVAL_K_INT, struct conf_broker, \
+	    protocol, "5", 0, 0), \
+	NUM("reconnect_min", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
+	    reconnect_min, "1", 1, 86400), \
+	NUM("reconnect_max", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
+	    reconnect_max, "120", 1, 86400)
+
+static const struct confval_policy local_policy[] = {
+	BROKER_POLICY(ADDR("127.0.0.1:1883", 0), "30"),
+};
+
+static const struct confval_policy central_policy[] = {
+	BROKER_POLICY(ADDR(NULL, CONFVAL_F_REQUIRED | CONFVAL_F_LIST), "60"),
+};
+
+#define ROUTE_HEAD \
+	STR("topic", CONFVAL_FILTER, struct conf_route, topic, NULL, \
+	    CONFVAL_F_REQUIRED), \
+	STR("local_prefix", CONFVAL_PREFIX, struct conf_route, local_prefix, \
+	    "", 0), \
+	STR("remote_prefix", CONFVAL_PREFIX, struct conf_route, \
+	    remote_prefix, "gw/%i/", 0), \
+	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route, qos, "1", \
+	    0, 2)
+#define ROUTE_TTL \
+	NUM("ttl", CONFVAL_UINT, CONFVAL_K_U32, struct conf_route, ttl_s, \
+	    "0", 0, UINT32_MAX)
+
+static const struct confval_policy uplink_policy[] = {
+	ROUTE_HEAD,
+	ENUM("mode", struct conf_route, mode, "raw", mode_names,
+	    1u << CONF_MODE_BATCH),
+	ROUTE_TTL,
+	NUM("priority", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route,
+	    priority, "0", 0, 255),
+};
+
+static const struct confval_policy downlink_policy[] = {
+	ROUTE_HEAD,
+	ROUTE_TTL,
+};
+
+static const char *const conf_errstr[] = {
+	"success",
+	"cannot read the configuration file",
+	"syntax error in the configuration",
+	"invalid configuration",
+	"out of memory",
+};
+_Static_assert(NELEM(conf_errstr) == -CONF_ERR_NOMEM + 1,
+    "conf_errstr must match enum conf_err");
+
+const char *
+conf_strerror(int err)
+{
+	if (err > 0 || err < CONF_ERR_NOMEM)
+		return "unknown error";
+	return conf_errstr[-err];
+}
+
+/* The line an option was set on, or the section's when defaulted. */
+static int
+option_line(const struct uci_section *s, const char *name)
+{
+	const struct uci_option *o = uci_find_option(s, name);
+
+	if (o != NULL)
+		return o->line;
+	return s != NULL ? s->line : 0;
+}
+
+static void
+load_broker(struct confval_ctx *cx, struct conf_broker *b,
+    const struct uci_section *s, bool central)
+{
+	if (central)
+		confval_apply(cx, central_policy, NELEM(central_policy), s,
+		    "broker", b);
+	else
+		confval_apply(cx, local_policy, NELEM(local_policy), s,
+		    "broker", b);
+	b->line = s != NULL ? s->line : 0;
+	if (b->reconnect_min >= 1 && b->reconnect_max >= 1 &&
+	    b->reconnect_max < b->reconnect_min)
+		confval_error(cx, option_line(s, "reconnect_max"),
+		    "option reconnect_max: '%d' is less than reconnect_min "
+		    "'%d'", b->reconnect_max, b->reconnect_min);
+}
+
+/* prefix + topic as one string; NULL when out of memory. */
+static char *
+join(const char *prefix, const char *topic)
+{
+	size_t lp = strlen(prefix), lt = strlen(topic);
+	char *s = malloc(lp + lt + 1);
+
+	if (s != NULL) {
+		memcpy(s, prefix, lp);
+		memcpy(s + lp, topic, lt + 1);
+	}
+	return s;
+}
+
+/* Both prefixes glued to the topic must still be valid filters. */
+static void
+check_route_filters(struct confval_ctx *cx, const struct conf_route *r,
+    const struct uci_section *s)
+{
+	const char *prefixes[2] = { r->local_prefix, r->remote_prefix };
+	const char *names[2] = { "local_prefix", "remote_prefix" };
+	const char *why;
+	char *f;
+	int i;
+
+	for (i = 0; i < 2 && r->topic != NULL; i++) {
+		if (prefixes[i] == NULL)
+			continue;
+		if ((f = join(prefixes[i], r->topic)) == NULL) {
+			cx->nomem = true;
+			return;
+		}
+		if (!topic_filter_valid(f, &why))
+			confval_error(cx, option_line(s, "topic"),
+			    "option topic: with %s '%s' it gives '%s', which "
+			    "is not valid: %s", names[i], prefixes[i], f, why);
+		free(f);
+	}
+}
+
+static void
+load_route(struct confval_ctx *cx, struct conf_route *r,
+    const struct uci_section *s, bool up)
+{
+	r->line = s->line;
+	if (s->name != NULL && (r->name = strdup(s->name)) == NULL)
+		cx->nomem = true;
+	if (up)
+		confval_apply(cx, uplink_policy, NELEM(uplink_policy), s,
+		    s->type, r);
+	else
+		confval_apply(cx, downlink_policy, NELEM(downlink_policy), s,
+		    s->type, r);
+	check_route_filters(cx, r, s);
+}
+
+/* The filter a route subscribes or publishes on one side; NULL if unknown. */
+static char *
+route_filter(struct confval_ctx *cx, const struct conf_route *r, bool remote)
+{
+	const char *prefix = remote ? r->remote_prefix : r->local_prefix;
+	char *f;
+
+	if (prefix == NULL || r->topic == NULL)
+		return NULL;
+	if ((f = join(prefix, r->topic)) == NULL)
+		cx->nomem = true;
+	else if (!topic_filter_valid(f, NULL)) {
+		free(f);
+		f = NULL;
+	}
+	return f;
+}
+
+static void
+report_loop(struct confval_ctx *cx, const struct conf_route *sub,
+    const char *a, const struct conf_route *pub, const char *b,
+    bool central)
+{
+	const char *side = central ? "central" : "local";
+
+	confval_error(cx, sub->line, "section %s: its %s subscription '%s' "
+	    "overlaps '%s', where the %s at line %d publishes; with protocol "
+	    "311 on the %s broker the relay would receive its own messages "
+	    "(use protocol 5 or disjoint topics)",
+	    central ? "downlink" : "uplink", side, a, b,
+	    central ? "uplink" : "downlink", pub->line, side);
+}
+
+/*
+ * Without MQTT 5 No Local a broker sends the relay its own publications
+ * back. On the local side (central false) an uplink subscription must not
+ * meet what any downlink publishes there; on the central side a downlink
+ * subscription must not meet what any uplink publishes there.
+ */
+static void
+check_loops(struct confval_ctx *cx, const struct conf *c, bool central)
+{
+	const struct conf_route *sub = central ? c->downlink : c->uplink;
+	const struct conf_route *pub = central ? c->uplink : c->downlink;
+	size_t n_sub = central ? c->n_downlink : c->n_uplink;
+	size_t n_pub = central ? c->n_uplink : c->n_downlink;
+	char *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < n_sub; i++) {
+		if ((a = route_filter(cx, &sub[i], central)) == NULL)
+			continue;
+		for (j = 0; j < n_pub; j++) {
+			b = route_filter(cx, &pub[j], central);
+			if (b != NULL && topic_filters_overlap(a, b))
+				report_loop(cx, &sub[i], a, &pub[j], b,
+				    central);
+			free(b);
+		}
+		free(a);
+	}
+}
+
+/* The sections that matter, found by classify(). */
+struct conf_found {
+	const struct uci_section *relay;
+	const struct uci_section *local;
+	const struct uci_section *central;
+	size_t n_uplink;
+	size_t n_downlink;
+};
+
+/* The earlier section with the same name as section i, or NULL. */
+static const struct uci_section *
+earlier_twin(const struct uci_file *uf, size_t i)
+{
+	const struct uci_section *s = &uf->sections[i];
+	size_t j;
+
+	for (j = 0; s->name != NULL && j < i; j++)
+		if (uf->sections[j].name != NULL &&
+		    strcmp(uf->sections[j].name, s->name) == 0)
+			return &uf->sections[j];
+	return NULL;
+}
+
+static void
+classify_broker(struct confval_ctx *cx, const struct uci_section *s,
+    struct conf_found *fd)
+{
+	if (s->name == NULL)
+		confval_error(cx, s->line, "section broker: needs a name: "
+		    "'local' or 'central'");
+	else if (strcmp(s->name, "local") == 0)
+		fd->local = s;
+	else if (strcmp(s->name, "central") == 0)
+		fd->central = s;
+	else
+		confval_error(cx, s->line, "section broker: unknown name '%s' "
+		    "(expected 'local' or 'central')", s->name);
+}
+
+/* Sort the sections by type and report the ones that cannot be used. */
+static void
+classify(struct confval_ctx *cx, const struct uci_file *uf,
+    struct conf_found *fd)
+{
+	const struct uci_section *s, *twin;
+	size_t i;
+
+	for (i = 0; i < uf->n_sections; i++) {
+		s = &uf->sections[i];
+		if ((twin = earlier_twin(uf, i)) != NULL)
+			confval_error(cx, s->line, "section %s: name '%s' is "
+			    "already used at line %d", s->type, s->name,
+			    twin->line);
+		else if (strcmp(s->type, "relay") == 0 && fd->relay != NULL)
+			confval_error(cx, s->line, "section relay: only one is "
+			    "allowed (the first is at line %d)",
+			    fd->relay->line);
+		else if (strcmp(s->type, "relay") == 0)
+			fd->relay = s;
+		else if (strcmp(s->type, "broker") == 0)
+			classify_broker(cx, s, fd);
+		else if (strcmp(s->type, "uplink") == 0)
+			fd->n_uplink++;
+		else if (strcmp(s->type, "downlink") == 0)
+			fd->n_downlink++;
+		else
+			confval_error(cx, s->line, "section %s: unknown "
+			    "section type (expected relay, broker, uplink or "
+			    "downlink)", s->type);
+	}
+}
+
+static void
+load_routes(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf,
+    const struct conf_found *fd)
+{
+	const struct uci_section *s;
+	size_t i;
+
+	c->uplink = calloc(fd->n_uplink + 1, sizeof(*c->uplink));
+	c->downlink = calloc(fd->n_downlink + 1, sizeof(*c->downlink));
+	if (c->uplink == NULL || c->downlink == NULL) {
+		cx->nomem = true;
+		return;
+	}
+	for (i = 0; i < uf->n_sections; i++) {
+		s = &uf->sections[i];
+		if (earlier_twin(uf, i) != NULL)
+			continue;
+		if (strcmp(s->type, "uplink") == 0)
+			load_route(cx, &c->uplink[c->n_uplink++], s, true);
+		else if (strcmp(s->type, "downlink") == 0)
+			load_route(cx, &c->downlink[c->n_downlink++], s,
+			    false);
+	}
+	if (c->n_uplink + c->n_downlink == 0)
+		confval_error(cx, 0, "at least one config uplink or config "
+		    "downlink section is required");
+}
+
+static void
+load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
+{
+	const struct uci_option *o;
+	struct conf_found fd;
+
+	memset(&fd, 0, sizeof(fd));
+	classify(cx, uf, &fd);
+	/* The id comes first: any option, even of the relay, may use %i. */
+	o = uci_find_option(fd.relay, "id");
+	if (o != NULL && !o->is_list &&
+	    confval_check(CONFVAL_ID, o->values[0].str) == NULL)
+		cx->id = o->values[0].str;
+	if (fd.relay != NULL)
+		confval_apply(cx, relay_policy, NELEM(relay_policy), fd.relay,
+		    "relay", c);
+	else
+		confval_error(cx, 0, "section relay: missing (exactly one is "
+		    "required)");
+	load_broker(cx, &c->local, fd.local, false);
+	if (fd.central != NULL)
+		load_broker(cx, &c->central, fd.central, true);
+	else
+		confval_error(cx, 0, "section broker: config broker "
+		    "'central' is required");
+	load_routes(cx, c, uf, &fd);
+	if (c->local.protocol == 311)
+		check_loops(cx, c, false);
+	if (fd.central != NULL && c->central.protocol == 311)
+		check_loops(cx, c, true);
+}
+
+int
+conf_parse(const char *file, const char *buf, size_t len,
+    struct conf **out, FILE *errs)
+{
+	struct confval_ctx cx;
+	struct uci_file *uf;
+	struct conf *c;
+	int rc;
+
+	rc = uci_parse(buf, len, file, errs, &uf);
+	if (rc != UCI_OK)
+		return rc == UCI_ERR_SYNTAX ? CONF_ERR_SYNTAX : CONF_ERR_NOMEM;
+	confval_init(&cx, file);
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->file = strdup(file)) == NULL)
+		cx.nomem = true;
+	else
+		load_all(&cx, c, uf);
+	uci_free(uf);
+	confval_flush(&cx, cx.nomem ? NULL : errs);
+	if (cx.nomem || cx.n_errors > 0) {
+		conf_free(c);
+		return cx.nomem ? CONF_ERR_NOMEM : CONF_ERR_INVALID;
+	}
+	*out = c;
+	return CONF_OK;
+}
+
+int
+conf_load(const char *path, struct conf **out, FILE *errs)
+{
+	char *buf;
+	size_t len;
+	FILE *fp;
+	int rc, err;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		err = errno;
+		if (errs != NULL)
+			fprintf(errs, "%s: cannot open: %s\n", path,
+			    strerror(err));
+		return CONF_ERR_IO;
+	}
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		fclose(fp);
+		return CONF_ERR_NOMEM;
+	}
+	len = fread(buf, 1, CONF_FILE_MAX + 1, fp);
+	err = ferror(fp) ? errno : 0;
+	fclose(fp);
+	if (err != 0 || len > CONF_FILE_MAX) {
+		if (errs != NULL && err != 0)
+			fprintf(errs, "%s: cannot read: %s\n", path,
+			    strerror(err));
+		else if (errs != NULL)
+			fprintf(errs, "%s: cannot read: larger than %d bytes\n",
+			    path, CONF_FILE_MAX);
+		free(buf);
+		return CONF_ERR_IO;
+	}
+	rc = conf_parse(path, buf, len, out, errs);
+	free(buf);
+	return rc;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	confval_free(relay_policy, NELEM(relay_policy), c);
+	confval_free(local_policy, NELEM(local_policy), &c->local);
+	confval_free(central_policy, NELEM(central_policy), &c->central);
+	for (i = 0; i < c->n_uplink; i++) {
+		confval_free(uplink_policy, NELEM(uplink_policy),
+		    &c->uplink[i]);
+		free(c->uplink[i].name);
+	}
+	for (i = 0; i < c->n_downlink; i++) {
+		confval_free(downlink_policy, NELEM(downlink_policy),
+		    &c->downlink[i]);
+		free(c->downlink[i].name);
+	}
+	free(c->uplink);
+	free(c->downlink);
+	free(c->file);
+	free(c);
+}
+
+static void
+print_route(FILE *f, const char *type, const struct conf_route *r,
+    const struct confval_policy *pol, size_t n)
+{
+	fprintf(f, "\nconfig %s", type);
+	if (r->name != NULL)
+		fprintf(f, " '%s'", r->name);
+	fputc('\n', f);
+	confval_print(f, pol, n, r);
+}
+
+void
+conf_print(const struct conf *c, FILE *f)
+{
+	size_t i;
+
+	fputs("config relay\n", f);
+	confval_print(f, relay_policy, NELEM(relay_policy), c);
+	fputs("\nconfig broker 'local'\n", f);
+	confval_print(f, local_policy, NELEM(local_policy), &c->local);
+	fputs("\nconfig broker 'central'\n", f);
+	confval_print(f, central_policy, NELEM(central_policy), &c->central);
+	for (i = 0; i < c->n_uplink; i++)
+		print_route(f, "uplink", &c->uplink[i], uplink_policy,
+		    NELEM(uplink_policy));
+	for (i = 0; i < c->n_downlink; i++)
+		print_route(f, "downlink", &c->downlink[i], downlink_policy,
+		    NELEM(downlink_policy));
+}
