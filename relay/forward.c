@@ -72,6 +72,7 @@ forward_status(struct relay *r, const char *state)
 {
 	struct queue_msg m;
 	int64_t now = clock_wall_ms();
+	int rc;
 
 	if (r->conf->status_topic[0] == '\0')
 		return;
@@ -81,9 +82,13 @@ forward_status(struct relay *r, const char *state)
 	m.payload_len = strlen(state);
 	m.qos = 1;
 	m.retain = 1;
-	if (link_publish(r->link[LINK_CENTRAL], &m, now, 0, r->err,
-	    sizeof(r->err)) != LINK_OK)
+	rc = link_publish(r->link[LINK_CENTRAL], &m, now, 0, r->err,
+	    sizeof(r->err));
+	if (rc == LINK_ERR_PAHO)
 		log_warn("%s", r->err);
+	else if (rc != LINK_OK)
+		log_debug("central broker: status '%s' not published: %s",
+		    state, link_strerror(rc));
 }
 
 static void

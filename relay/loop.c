@@ -124,10 +124,11 @@ loop_stop_step(struct relay *r)
 		if (link_state(r->link[LINK_CENTRAL]) == LINK_UP)
 			forward_status(r, "offline");
 		for (side = 0; side < 2; side++)
-			if (link_disconnect(r->link[side], 1000) != LINK_OK)
+			if (link_disconnect(r->link[side], 200) != LINK_OK)
 				link_drop(r->link[side]);
+		/* A broker that does not answer a DISCONNECT is not waited for. */
 		r->state = RELAY_CLOSING;
-		relay_timer_arm(r, &r->stop, 1500);
+		relay_timer_arm(r, &r->stop, 300);
 		return;
 	}
 	if (r->state == RELAY_CLOSING) {
@@ -196,6 +197,11 @@ loop_iterate(struct relay *r)
 
 	r->now_ms = clock_mono_ms();
 	loop_timers(r);
+	/* A stop deadline that just passed moves the stop on before polling. */
+	if (r->state != RELAY_RUNNING)
+		loop_stop_step(r);
+	if (r->state == RELAY_DONE)
+		return;
 	pfd[0].fd = handoff_fd(r->handoff);
 	pfd[0].events = POLLIN;
 	n = 1 + ctl_pollfds(r->ctl, pfd + 1);

@@ -33,7 +33,7 @@
 /* Bytes of received messages waiting in the hand-off FIFO at most. */
 #define RELAY_HANDOFF_BYTES	(8u * 1024 * 1024)
 /* How long a stop waits for in-flight acknowledgements. */
-#define RELAY_STOP_GRACE_MS	5000
+#define RELAY_STOP_GRACE_MS	4500
 /* How often expired messages are purged from the queue. */
 #define RELAY_EXPIRE_EVERY_MS	10000
 /* Longest topic the relay maps (MQTT's own limit). */

@@ -79,6 +79,7 @@ queue_file_code(int sqlite_rc)
 	switch (sqlite_rc & 0xff) {
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
+	case SQLITE_FORMAT:
 		return QUEUE_ERR_CORRUPT;
 	case SQLITE_NOMEM:
 		return QUEUE_ERR_NOMEM;
@@ -91,8 +92,16 @@ static int
 queue_file_fail(struct queue_file *f, int rc, const char *what, char *err,
     size_t errlen)
 {
-	queue_file_err(f->path, err, errlen, "%s: %s", what,
-	    sqlite3_errmsg(f->db));
+	const char *msg = sqlite3_errmsg(f->db);
+
+	queue_file_err(f->path, err, errlen, "%s: %s", what, msg);
+	/*
+	 * A damaged header (schema format number out of range) is reported
+	 * as a generic SQLITE_ERROR with this text, not as SQLITE_CORRUPT.
+	 */
+	if ((rc & 0xff) == SQLITE_ERROR &&
+	    strstr(msg, "unsupported file format") != NULL)
+		return QUEUE_ERR_CORRUPT;
 	return queue_file_code(rc);
 }
 
