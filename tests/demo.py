@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""pushrelay demo: two Mosquitto brokers, the relay between them, real
+telemetry both ways, then a central outage and the queue draining.
+
+    make demo        (runs: /usr/bin/python3 tests/demo.py --bin build/pushrelay)
+
+Everything runs on free loopback ports in a temporary directory that is
+removed at the end (also on Ctrl-C or an error; --keep keeps it).
+Uses the committed sample in tests/data unless --corpus names another
+directory with the same three .tsv files.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+
+import harness  # noqa: E402
+from harness import (Broker, Collector, Publisher, Relay, RelayConfig,  # noqa: E402
+                     short_dir, telemetry_messages)
+
+RELAY_ID = "gw-demo"
+PREFIX = "gw/%s/" % RELAY_ID
+
+
+def demo_config(workdir, sock, local, central):
+    """The shape of docs/examples/pushrelay.conf, pointed at the demo brokers."""
+    return RelayConfig(
+        relay={"id": RELAY_ID,
+               "store": str(workdir / "queue.db"),
+               "store_max_bytes": "64M",
+               "store_full": "drop_oldest",
+               "sync": "normal",
+               "control": str(sock),
+               "log_level": "info",
+               "status_topic": "pushrelay/%i/status"},
+        local={"address": local.address,
+               "client_id": "pushrelay-%i",
+               "username": "",
+               "password": "",
+               "keepalive": "30",
+               "protocol": "5"},
+        central={"address": [central.address],
+                 "client_id": "pushrelay-%i",
+                 "username": "",
+                 "password": "",
+                 "keepalive": "60",
+                 "protocol": "5",
+                 "reconnect_min": "1",
+                 "reconnect_max": "2"},
+        uplinks=[{"topic": "sensors/#", "local_prefix": "", "remote_prefix": "gw/%i/",
+                  "qos": "1", "mode": "raw", "ttl": "0", "priority": "0"}],
+        downlinks=[{"topic": "cmd/#", "local_prefix": "", "remote_prefix": "gw/%i/",
+                    "qos": "1", "ttl": "0"}],
+    )
+
+
+def size(msgs):
+    return sum(len(t) + len(p) for t, p in msgs)
+
+
+def human(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return "%.0f %s" % (n, unit) if unit == "B" else "%.1f %s" % (n, unit)
+        n /= 1024.0
+
+
+def step(text):
+    print("  %s" % text, flush=True)
+
+
+def run(args, work, closers):
+    t_begin = time.monotonic()
+    local = Broker(work, "local-broker")
+    closers.append(local)
+    central = Broker(work, "central-broker")
+    closers.append(central)
+    local.start()
+    central.start()
+    step("local broker   127.0.0.1:%d   central broker 127.0.0.1:%d"
+         % (local.port, central.port))
+
+    sockdir = short_dir("prdemo-")
+    cfg = demo_config(work, sockdir / "pushrelay.sock", local, central)
+    relay = Relay(args.bin, work / "relay", cfg, sockdir=sockdir)
+    closers.append(relay)
+    relay.start()
+    relay.wait_connected()
+    step("relay %s running (config %s)" % (RELAY_ID, relay.conf_path))
+
+    up_col = Collector(central.port, PREFIX + "sensors/#", name="central-sub")
+    closers.append(up_col)
+    up_col.start()
+    down_col = Collector(local.port, "cmd/#", name="local-sub")
+    closers.append(down_col)
+    down_col.start()
+    lpub = Publisher(local.port, name="devices")
+    closers.append(lpub)
+    lpub.start()
+    cpub = Publisher(central.port, name="central-service")
+    closers.append(cpub)
+    cpub.start()
+
+    total = args.uplink + args.outage
+    all_up = telemetry_messages(total, "sensors/", args.corpus)
+    up1, up2 = all_up[:args.uplink], all_up[args.uplink:]
+    def device(topic):  # tele/<dev>/SENSOR, senml/ie-met/<dev>, zigbee2mqtt/<dev>
+        parts = topic.split("/")
+        return parts[2] if parts[1] == "tele" else parts[-1]
+
+    down = [(PREFIX + "cmd/" + device(t) + "/set",
+             b'{"report_interval":%d}' % (60 + i))
+            for i, (t, _) in enumerate(all_up[:args.downlink])]
+
+    # 1. uplink
+    t0 = time.monotonic()
+    lpub.publish_many(up1)
+    up_col.wait_unique(len(up1), timeout=120)
+    t_up = time.monotonic() - t0
+    step("uplink:   %d telemetry messages local -> central in %.1fs"
+         % (len(up1), t_up))
+
+    # 2. downlink
+    t0 = time.monotonic()
+    cpub.publish_many(down)
+    down_col.wait_unique(len(down), timeout=60)
+    t_down = time.monotonic() - t0
+    step("downlink: %d commands central -> local in %.1fs" % (len(down), t_down))
+
+    # 3. central outage
+    central.stop()
+    relay.wait_status(lambda s: not s["central"]["connected"])
+    step("central broker stopped")
+    t0 = time.monotonic()
+    lpub.publish_many(up2)
+    s = relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] >= len(up2),
+                          timeout=120)
+    queued, queued_bytes = (s["queue"]["uplink"]["messages"],
+                            s["queue"]["uplink"]["bytes"])
+    step("outage:   %d more messages published, %d queued on disk (%s)"
+         % (len(up2), queued, human(queued_bytes)))
+    central.start()
+    step("central broker started again")
+    t1 = time.monotonic()
+    up_col.wait_unique(total, timeout=180)
+    t_drain = time.monotonic() - t1
+    s = relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] == 0,
+                          timeout=60)
+    step("drained:  the queue emptied %.1fs after central returned" % t_drain)
+
+    a_up = harness.analyse(all_up, up_col.pairs(strip_prefix=PREFIX))
+    lost_set = set(a_up["lost"])
+    drained = sum(1 for m in up2 if m not in lost_set)
+    a_down = harness.analyse([(t[len(PREFIX):], p) for t, p in down],
+                             down_col.pairs())
+    elapsed = time.monotonic() - t_begin
+
+    rows = [
+        ("", "uplink", "downlink"),
+        ("sent", len(all_up), len(down)),
+        ("delivered", len(all_up) - len(a_up["lost"]), len(down) - len(a_down["lost"])),
+        ("lost", len(a_up["lost"]), len(a_down["lost"])),
+        ("duplicates", a_up["duplicates"], a_down["duplicates"]),
+        ("in order", "yes" if a_up["in_order"] else "NO",
+         "yes" if a_down["in_order"] else "NO"),
+        ("bytes (topic+payload)", human(size(all_up)), human(size(down))),
+        ("queued during outage", queued, "-"),
+        ("drained after outage", drained, "-"),
+    ]
+    print()
+    print("pushrelay demo report (corpus: %s)" % (args.corpus or harness.telemetry_dir()))
+    for r in rows:
+        print("  %-24s %12s %10s" % r)
+    print("  %-24s %12s" % ("uplink before outage", "%.1f s" % t_up))
+    print("  %-24s %12s" % ("drain after outage", "%.1f s" % t_drain))
+    print("  %-24s %12s" % ("elapsed", "%.1f s" % elapsed))
+    print("  relay status: received %s, forwarded %s, dropped %s, central reconnects %d"
+          % (s["received"], s["forwarded"], s["dropped"], s["central"]["reconnects"]))
+    ok = not a_up["lost"] and not a_down["lost"] and a_up["in_order"]
+    relay.stop()
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default=str(harness.default_bin()),
+                    help="pushrelay binary (default: build/pushrelay)")
+    ap.add_argument("--corpus", default=str(harness.SAMPLE_DIR),
+                    help="telemetry directory (default: the sample in tests/data)")
+    ap.add_argument("--uplink", type=int, default=3000,
+                    help="messages up before the outage (default 3000)")
+    ap.add_argument("--downlink", type=int, default=50,
+                    help="commands down (default 50)")
+    ap.add_argument("--outage", type=int, default=2000,
+                    help="messages published during the outage (default 2000)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if not (os.path.isfile(args.bin) and os.access(args.bin, os.X_OK)):
+        print("demo: no pushrelay binary at %s (run make)" % args.bin, file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="pushrelay-demo-"))
+    print("pushrelay demo in %s" % work)
+    closers = []
+    rc = 1
+    try:
+        rc = run(args, work, closers)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted", file=sys.stderr)
+        rc = 130
+    except Exception as exc:
+        print("\ndemo: failed: %s" % exc, file=sys.stderr)
+        for c in closers:
+            if isinstance(c, Relay):
+                print(c.log_tail(30), file=sys.stderr)
+        rc = 1
+    finally:
+        for c in reversed(closers):
+            try:
+                c.close()
+            except Exception as exc:
+                print("demo: cleanup: %s" % exc, file=sys.stderr)
+        if args.keep:
+            print("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Fixtures for the pushrelay system tests (real Mosquitto, real binary).
+
+Run with Debian's interpreter: `/usr/bin/python3 -m pytest tests/system`
+(`make system` does that with PUSHRELAY_BIN set). Each test gets its own
+brokers on free loopback ports, its own directories, and its own relay;
+everything a test starts is stopped by a finalizer, and when a test fails
+the tails of the relay and broker logs are printed.
+
+Fixture API (see tests/lib/harness.py for the classes):
+  pushrelay_bin     Path of the binary ($PUSHRELAY_BIN or build/pushrelay).
+  local_broker      started harness.Broker playing the gateway's broker.
+  central_broker    started harness.Broker playing the central service.
+  relay_factory(start=True, connected=True, relay=None, local=None,
+                central=None, uplinks=None, downlinks=None, config=None)
+                    -> harness.Relay. relay/local/central: dicts merged over
+                    the default config's sections; uplinks/downlinks: lists
+                    of route dicts replacing the defaults; config: a whole
+                    harness.RelayConfig. start=False only writes the config.
+  relay             relay_factory() with the defaults, running and connected
+                    to both brokers.
+  clients           .collector(broker, topics, **kw) -> started Collector;
+                    .publisher(broker, **kw) -> started Publisher.
+  telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs.
+  seeded_random     random.Random seeded from $PUSHRELAY_SEED or the clock
+                    (the seed is printed).
+
+Default config: id 'gw-test'; store, log in the test's tmp dir; control
+socket in a short /tmp dir; log_level debug; local broker = local_broker;
+central = `list address` central_broker, reconnect_min 1, reconnect_max 2;
+uplink 'sensors/#' -> 'gw/%i/' qos 1; downlink 'cmd/#' <- 'gw/%i/' qos 1.
+"""
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+import harness  # noqa: E402
+from harness import (Broker, Collector, Publisher, Relay, RelayConfig,  # noqa: E402,F401
+                     default_config, short_dir)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _failed(request):
+    for when in ("setup", "call"):
+        rep = getattr(request.node, "rep_" + when, None)
+        if rep is not None and rep.failed:
+            return True
+    return False
+
+
+class Registry:
+    """Everything a test started, closed in reverse order at teardown."""
+
+    def __init__(self):
+        self.items = []
+        self.brokers = []
+        self.relays = []
+
+    def add(self, obj):
+        self.items.append(obj)
+        if isinstance(obj, Broker):
+            self.brokers.append(obj)
+        if isinstance(obj, Relay):
+            self.relays.append(obj)
+        return obj
+
+    def dump(self):
+        for r in self.relays:
+            print("\n----- %s" % r.log_tail(120))
+            if r.last_status is not None:
+                print("last status: %s" % (r.last_status,))
+        for b in self.brokers:
+            print("\n----- broker %s (port %d) log %s:\n%s"
+                  % (b.name, b.port, b.log_path, b.log_tail(30)))
+
+    def close(self):
+        errors = []
+        for obj in reversed(self.items):
+            try:
+                obj.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def pushrelay_bin():
+    path = harness.default_bin()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail("pushrelay binary not found at %s: run `make` or set "
+                    "PUSHRELAY_BIN" % path, pytrace=False)
+    return path
+
+
+@pytest.fixture
+def registry(request):
+    reg = Registry()
+    yield reg
+    if _failed(request):
+        reg.dump()
+    reg.close()
+
+
+@pytest.fixture
+def local_broker(tmp_path, registry):
+    return registry.add(Broker(tmp_path, "local")).start()
+
+
+@pytest.fixture
+def central_broker(tmp_path, registry):
+    return registry.add(Broker(tmp_path, "central")).start()
+
+
+@pytest.fixture
+def relay_factory(tmp_path, registry, pushrelay_bin, local_broker,
+                  central_broker):
+    made = []
+
+    def make(start=True, connected=True, relay=None, local=None, central=None,
+             uplinks=None, downlinks=None, config=None, name="relay"):
+        workdir = tmp_path / name
+        workdir.mkdir(exist_ok=True)
+        sockdir = short_dir()
+        if config is None:
+            config = default_config(workdir, sockdir / "ctl.sock",
+                                    local_broker.port, central_broker.port)
+            config.relay.update(relay or {})
+            config.local.update(local or {})
+            config.central.update(central or {})
+            if uplinks is not None:
+                config.uplinks = [dict(r) for r in uplinks]
+            if downlinks is not None:
+                config.downlinks = [dict(r) for r in downlinks]
+        r = registry.add(Relay(pushrelay_bin, workdir, config, sockdir=sockdir))
+        made.append(r)
+        if start:
+            r.start()
+            if connected:
+                r.wait_connected()
+        return r
+
+    return make
+
+
+@pytest.fixture
+def relay(relay_factory):
+    return relay_factory()
+
+
+class Clients:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def collector(self, broker, topics, **kw):
+        port = broker.port if hasattr(broker, "port") else int(broker)
+        return self.registry.add(Collector(port, topics, **kw)).start()
+
+    def publisher(self, broker, **kw):
+        port = broker.port if hasattr(broker, "port") else int(broker)
+        return self.registry.add(Publisher(port, **kw)).start()
+
+
+@pytest.fixture
+def clients(registry):
+    return Clients(registry)
+
+
+@pytest.fixture
+def telemetry():
+    return harness.telemetry_messages
+
+
+@pytest.fixture
+def seeded_random():
+    seed = int(os.environ.get("PUSHRELAY_SEED", int(time.time() * 1000) % 10**9))
+    print("random seed: PUSHRELAY_SEED=%d" % seed)
+    return random.Random(seed)

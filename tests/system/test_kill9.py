@@ -1,0 +1,96 @@
+"""kill -9 at random moments under load, at least 20 times.
+
+A publisher sends real telemetry to the local broker at ~1000 msg/s for
+~30 s. Meanwhile the relay is killed with SIGKILL at random moments and
+started again at once. The relay's local session is persistent, so what
+arrives while it is dead waits in the local broker. Afterwards every message
+the local broker acknowledged to the publisher must reach central; the test
+prints how many did not (the acknowledge-before-commit window: Paho PUBACKs
+before the relay's callback runs) and the target is none.
+
+$PUSHRELAY_KILLS (default 20) and $PUSHRELAY_KILL_LOAD_S (default 30) tune it.
+"""
+
+import os
+import time
+
+from harness import PacedStream, T, analyse, telemetry_cycle, wait_until
+
+UP = "gw/gw-test/"
+RATE = 1000
+KILLS = int(os.environ.get("PUSHRELAY_KILLS", "20"))
+LOAD_S = float(os.environ.get("PUSHRELAY_KILL_LOAD_S", "30"))
+MAX_LOST_PER_KILL = 1
+
+
+def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
+                                        clients, seeded_random):
+    rnd = seeded_random
+    col = clients.collector(central_broker, UP + "#", protocol=311)
+    pub = clients.publisher(local_broker)
+    stream = PacedStream(pub, telemetry_cycle("sensors/"), RATE).start()
+
+    # Spread the kills over the load: after each restart, let it run a
+    # random while (the mean leaves room for restarts within LOAD_S).
+    t0 = time.monotonic()
+    kills = 0
+    restart_times = []
+    mean_gap = max(0.1, LOAD_S / KILLS - 0.3)
+    while kills < KILLS or time.monotonic() - t0 < LOAD_S:
+        time.sleep(rnd.uniform(0.05, 2 * mean_gap))  # a random moment
+        assert relay.alive(), relay.log_tail()
+        relay.kill9()
+        kills += 1
+        t = time.monotonic()
+        relay.start()  # waits until status answers
+        restart_times.append(time.monotonic() - t)
+        if time.monotonic() - t0 > LOAD_S + T(60):
+            break
+    sent = stream.stop()
+    load_s = time.monotonic() - t0
+    pub.wait_acked(timeout=T(60))
+    acked = pub.acked_messages()
+    assert len(acked) == sent
+    assert kills >= KILLS, "only %d kills" % kills
+
+    # Drain: wait until central has every acknowledged message, or until
+    # nothing new has arrived for a while with the relay's queue empty.
+    want = {(UP + t, p) for t, p in acked}
+    last = [col.unique_count(), time.monotonic()]
+
+    def drained():
+        n = col.unique_count()
+        if n != last[0]:
+            last[:] = [n, time.monotonic()]
+        with col.cond:
+            if want <= col.unique:
+                return True
+        if time.monotonic() - last[1] > T(15):
+            s = relay.status()
+            return s is not None and s["queue"]["uplink"]["messages"] == 0
+        return False
+
+    wait_until(drained, T(240), interval=0.2, what="central to receive all "
+               "acknowledged messages", details=relay.log_tail)
+
+    a = analyse(acked, col.pairs(strip_prefix=UP))
+    lost = len(a["lost"])
+    print("\nkill -9: %d kills over %.1fs, %d messages published and "
+          "acknowledged by the local broker, %d arrived, LOST %d, duplicates "
+          "%d; restart-to-status %.2fs median" % (
+              kills, load_s, len(acked), len(acked) - lost, lost,
+              a["duplicates"], sorted(restart_times)[len(restart_times) // 2]))
+    if lost:
+        print("first lost: %r" % (a["lost"][:5],))
+    assert not a["unexpected"], a["unexpected"][:3]
+    # The target is none. Until PUBACKs are held back until the commit
+    # (docs/design.md, "Durability"), a kill can lose what Paho had
+    # acknowledged and the relay not yet committed: at 1,000 msg/s and a
+    # sub-millisecond window, at most a message or two per kill. Anything
+    # more means the queue itself lost committed messages.
+    assert lost <= MAX_LOST_PER_KILL * kills, (
+        "%d acknowledged messages lost across %d kills" % (lost, kills))
+    assert a["topic_order"], a["first_disorder"]
+    s = relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] == 0,
+                          what="queue empty at the end")
+    assert s["local"]["connected"] and s["central"]["connected"]
