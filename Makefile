@@ -16,9 +16,9 @@ WARN        := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS    += -D_GNU_SOURCE -DPUSHRELAY_VERSION='"$(VERSION)"' -I. -MMD -MP
 
 # Debian ships no .pc files for Paho C; fall back to plain -l flags.
-PC_LIBS     := sqlite3
+PC_LIBS     := sqlite3 liblz4
 PC_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PC_LIBS) 2>/dev/null)
-PC_LDLIBS   := $(shell $(PKG_CONFIG) --libs $(PC_LIBS) 2>/dev/null || echo -lsqlite3)
+PC_LDLIBS   := $(shell $(PKG_CONFIG) --libs $(PC_LIBS) 2>/dev/null || echo -lsqlite3 -llz4)
 LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lpthread
 
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
@@ -88,3 +88,6 @@ clean:
 	rm -rf build pushrelay
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# `make fuzz`: libFuzzer on the batch frame decoder (FUZZ_TIME seconds).
+include tests/fuzz/fuzz.mk

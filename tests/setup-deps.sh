@@ -2,8 +2,9 @@
 # Installs the Debian packages that building and testing pushrelay need,
 # only when one is missing. Safe to run again; needs root to install.
 set -e
-PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev libcmocka-dev
-mosquitto mosquitto-clients python3-pytest python3-paho-mqtt procps"
+PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev liblz4-dev libcmocka-dev
+mosquitto mosquitto-clients python3-pytest python3-paho-mqtt procps
+lz4 clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

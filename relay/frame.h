@@ -1,0 +1,240 @@
+/*
+ * frame: the batch frame codec. Encodes a batch of MQTT messages (records)
+ * into one self-describing frame and decodes such frames back; the byte
+ * format is specified in docs/frame-format.md, which is the authority.
+ *
+ * Pure functions over caller-provided buffers: no I/O, no MQTT, no logging,
+ * no global state. The encoder (struct frame_enc) owns every buffer it
+ * needs from frame_enc_new() on, so adding records and finishing a frame
+ * never allocate. The decoder is a single call, frame_decode(), that
+ * allocates at most the bound stated in the format document and frees it
+ * before returning.
+ *
+ * Thread: any, one thread per struct frame_enc; frame_decode() and
+ * frame_peek() keep no state. No function blocks.
+ */
+#ifndef PUSHRELAY_FRAME_H
+#define PUSHRELAY_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The format version this code writes, and the only one it reads. */
+#define FRAME_VERSION		1
+/* Format limits; a frame beyond them is refused (docs/frame-format.md). */
+#define FRAME_GWID_MAX		64		/* gateway id, bytes */
+#define FRAME_MAX_RECORDS	1000000u	/* records per frame */
+#define FRAME_MAX_BODY		(16u * 1024 * 1024) /* uncompressed body */
+#define FRAME_MAX_TOPIC		65535u		/* topic bytes (MQTT) */
+/* Room for frame_err.msg; longer messages are truncated. */
+#define FRAME_ERR_LEN		160
+
+enum frame_err_code {
+	FRAME_OK = 0,
+	FRAME_ERR_FULL = -1,	/* the record does not fit in this batch */
+	FRAME_ERR_TOOBIG = -2,	/* the record does not fit in any batch */
+	FRAME_ERR_INVAL = -3,	/* bad argument or call order */
+	FRAME_ERR_NOSPACE = -4,	/* output buffer smaller than needed */
+	FRAME_ERR_NOMEM = -5,
+	FRAME_ERR_LZ4 = -6,	/* liblz4 failed to compress */
+	FRAME_ERR_TRUNCATED = -7, /* the frame ends early */
+	FRAME_ERR_MAGIC = -8,	/* not a pushrelay frame */
+	FRAME_ERR_VERSION = -9,	/* a format version this code cannot read */
+	FRAME_ERR_CODEC = -10,	/* a codec this code cannot read */
+	FRAME_ERR_LIMIT = -11,	/* a count or size beyond the format limits */
+	FRAME_ERR_CHECKSUM = -12, /* header or content checksum mismatch */
+	FRAME_ERR_MALFORMED = -13, /* any other violation of the format */
+	FRAME_ERR_ABORTED = -14, /* the record callback asked to stop */
+	FRAME_ERR__COUNT = 15	/* number of codes, for the strerror table */
+};
+
+/* Codec of the frame's data part; the numbers are the wire values. */
+enum frame_codec {
+	FRAME_CODEC_NONE = 0,	/* the body, stored */
+	FRAME_CODEC_LZ4 = 1,	/* the body as one standard LZ4 frame */
+};
+
+/*
+ * One message. For frame_enc_add() every pointer is borrowed for the call
+ * (the encoder copies the bytes). In a frame_decode() callback every
+ * pointer points into the input frame or the decoder's body buffer and is
+ * valid only until the callback returns. topic and payload are not
+ * NUL-terminated. props may be NULL when props_len is 0.
+ */
+struct frame_record {
+	const char *topic;	/* 1..FRAME_MAX_TOPIC bytes, no NUL, + or # */
+	size_t topic_len;
+	const uint8_t *payload;	/* may be NULL when payload_len is 0 */
+	size_t payload_len;
+	const uint8_t *props;	/* props.h blob: MQTT 5 wire form, ids */
+	size_t props_len;	/* 1, 3, 8, 9, 38 only */
+	int64_t ts_ms;		/* receive time, ms since the epoch, >= 0 */
+	uint32_t expiry_s;	/* message expiry left, when has_expiry */
+	int has_expiry;		/* 0 or 1 */
+	int qos;		/* 0, 1 or 2 */
+	int retain;		/* 0 or 1 */
+};
+
+/* A frame's header, as frame_peek() and frame_decode() report it. */
+struct frame_header {
+	int version;
+	enum frame_codec codec;
+	char gateway_id[FRAME_GWID_MAX + 1];	/* NUL-terminated */
+	uint64_t seq;
+	uint32_t count;		/* records */
+	uint32_t body_len;	/* uncompressed body bytes */
+	size_t header_len;	/* bytes before the data part */
+};
+
+/*
+ * Where a decode failed. offset counts bytes from the start of the frame,
+ * or, when in_body is 1, from the start of the uncompressed body (with
+ * codec none the body starts at header_len). msg reads
+ * "frame: byte 5: unknown codec 7" or "frame: body byte 12: ...".
+ */
+struct frame_err {
+	size_t offset;
+	int in_body;
+	char msg[FRAME_ERR_LEN];
+};
+
+/*
+ * Called once per record, in order, only after the whole frame has been
+ * validated: a frame is delivered completely or not at all (unless the
+ * callback stops it). r and the bytes it points to are borrowed for the
+ * call. Returns 0 to continue, anything else to stop the decode.
+ */
+typedef int (*frame_on_record_fn)(void *arg, const struct frame_record *r);
+
+struct frame_enc;
+
+/*
+ * frame_enc_new: an encoder for batches of at most max_records records
+ * (1..FRAME_MAX_RECORDS) and max_body_bytes uncompressed body bytes
+ * (16..FRAME_MAX_BODY), which counts the topic table and the per-record
+ * overhead as well as topics and payloads. Allocates everything the
+ * encoder will ever use (at most 2 * max_body_bytes + 24 * max_records
+ * bytes, plus liblz4's compression state). The caller owns the result
+ * (frame_enc_free). Returns NULL when out of memory or when a cap is out
+ * of range. The encoder must be reset before the first add.
+ */
+struct frame_enc *frame_enc_new(size_t max_records, size_t max_body_bytes);
+
+/* frame_enc_free: frees e; NULL is a no-op. */
+void frame_enc_free(struct frame_enc *e);
+
+/*
+ * frame_enc_reset: starts a new, empty batch for gateway_id (borrowed;
+ * 1..64 chars of [A-Za-z0-9._-]) with sequence number seq. Returns 0, or
+ * FRAME_ERR_INVAL for a bad gateway id (e is then not ready for adds).
+ */
+int frame_enc_reset(struct frame_enc *e, const char *gateway_id,
+    uint64_t seq);
+
+/*
+ * frame_enc_add: appends r (borrowed for the call, fields as described at
+ * struct frame_record) to the open batch. Returns 0, or:
+ * FRAME_ERR_FULL when the batch already holds max_records records or the
+ * record would take the body past max_body_bytes: close the batch
+ * (frame_enc_finish) and add it to the next one;
+ * FRAME_ERR_TOOBIG when the record does not fit even in an empty batch;
+ * FRAME_ERR_INVAL when a field is out of range, the props blob is
+ * malformed, or no batch is open.
+ * After any error the batch is unchanged and still open.
+ */
+int frame_enc_add(struct frame_enc *e, const struct frame_record *r);
+
+/* frame_enc_count: records in the open batch. */
+uint32_t frame_enc_count(const struct frame_enc *e);
+
+/* frame_enc_body_len: uncompressed body bytes the open batch would take. */
+size_t frame_enc_body_len(const struct frame_enc *e);
+
+/*
+ * frame_bound: the largest frame an encoder made with max_body_bytes can
+ * produce, with either codec. Allocate the output buffer once with it.
+ */
+size_t frame_bound(size_t max_body_bytes);
+
+/*
+ * frame_enc_finish: writes the open batch as one frame with codec into
+ * out (cap bytes; frame_bound() of the encoder's max_body_bytes always
+ * suffices) and stores the frame's length in *out_len. The batch is then
+ * closed: call frame_enc_reset() before adding again. Returns 0, or
+ * FRAME_ERR_INVAL (unknown codec, no open batch), FRAME_ERR_NOSPACE (cap
+ * too small), FRAME_ERR_LZ4 (liblz4 failed); after an error the batch is
+ * still open and may be finished again.
+ */
+int frame_enc_finish(struct frame_enc *e, enum frame_codec codec,
+    uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * frame_peek: reads and checks the header of the frame in buf (len bytes,
+ * borrowed) without touching the data part, and fills *h. For the
+ * receiver's duplicate check before it decodes. Returns 0 or a negative
+ * FRAME_ERR_* code, with *err (may be NULL) filled on error.
+ */
+int frame_peek(const uint8_t *buf, size_t len, struct frame_header *h,
+    struct frame_err *err);
+
+/*
+ * frame_decode: validates the whole frame in buf (len bytes, borrowed),
+ * then calls on_record (may be NULL, to validate only) for each record
+ * with arg. Fills *h (may be NULL) with the header. Never reads outside
+ * buf; allocates, with codec lz4 only, the body (at most FRAME_MAX_BODY
+ * bytes) and liblz4's decompression state, and frees both before
+ * returning. Returns 0, FRAME_ERR_ABORTED when on_record returned
+ * nonzero, FRAME_ERR_NOMEM, or the code of the first fault in the frame,
+ * with *err (may be NULL) saying where and what.
+ */
+int frame_decode(const uint8_t *buf, size_t len, struct frame_header *h,
+    frame_on_record_fn on_record, void *arg, struct frame_err *err);
+
+/* frame_strerror: a static description of code (a FRAME_ERR_* value). */
+const char *frame_strerror(int code);
+
+/*
+ * Internal to relay/frame.c, frame_enc.c and frame_dec.c, in the manner of
+ * LZ4F_STATIC_LINKING_ONLY: the layout constants of docs/frame-format.md
+ * and the checks the encoder and the decoder share, so that the encoder
+ * never writes a frame the decoder refuses. Not an API.
+ */
+#ifdef FRAME_INTERNAL
+/* Header layout: fixed part, gateway id, tail. */
+#define FRAME_FIXED_LEN		8	/* magic, version, codec, flags, gwlen */
+#define FRAME_TAIL_LEN		24	/* seq, count, body_len, 2 checks */
+#define FRAME_HEADER_MAX	(FRAME_FIXED_LEN + FRAME_GWID_MAX + \
+				    FRAME_TAIL_LEN)
+/* Smallest record: flags, topic index, time delta, payload length. */
+#define FRAME_MIN_RECORD	4
+/* LZ4 never produces more than 255 bytes per byte of input. */
+#define FRAME_LZ4_MAX_RATIO	255u
+
+/* Record flags (docs/frame-format.md, "Record"). */
+#define FRAME_F_QOS		0x03	/* QoS 0, 1 or 2; 3 is invalid */
+#define FRAME_F_RETAIN		0x04
+#define FRAME_F_EXPIRY		0x08	/* an expiry varint follows */
+#define FRAME_F_PROPS		0x10	/* a props length and blob follow */
+#define FRAME_F_RESERVED	0xe0	/* must be zero */
+
+extern const uint8_t frame__magic[4];
+
+/* frame__xxh32: XXH32 of p (len bytes) with seed 0, as LZ4 frames use. */
+uint32_t frame__xxh32(const uint8_t *p, size_t len);
+
+/*
+ * The checks below each return 0, or -1 with *at set to the offset of the
+ * fault in their input and why (FRAME_ERR_LEN bytes) filled.
+ * frame__check_gwid: every byte in [A-Za-z0-9._-] (the length is the
+ * caller's). frame__check_topic: no NUL, '+' or '#'.
+ * frame__check_props: the props blob of relay/props.h: ids 1, 3, 8, 9, 38
+ * only, every length inside the blob, ids other than 38 at most once,
+ * payload format indicator 0 or 1.
+ */
+int frame__check_gwid(const char *id, size_t len, size_t *at, char *why);
+int frame__check_topic(const char *t, size_t len, size_t *at, char *why);
+int frame__check_props(const uint8_t *p, size_t len, size_t *at,
+    char *why);
+#endif /* FRAME_INTERNAL */
+
+#endif
