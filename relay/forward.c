@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "platform/clock.h"
@@ -34,7 +35,8 @@ forward_connect(struct relay *r, enum link_side side)
 		will.topic = r->conf->status_topic;
 		will.payload = "offline";
 	}
-	if (link_connect(r->link[side], b, &will, r->err,
+	if (link_connect(r->link[side], b, &will,
+	    tunnel_proxy_url(r->tunnel[side]), r->err,
 	    sizeof(r->err)) != LINK_OK) {
 		log_err("%s", r->err);
 		relay_timer_arm(r, &r->reconnect[side],
@@ -42,10 +44,27 @@ forward_connect(struct relay *r, enum link_side side)
 	}
 }
 
+int
+forward_tunnel_targets(struct relay *r, enum link_side side)
+{
+	const struct conf_broker *b = forward_broker(r, side);
+
+	if (tunnel_set_targets(r->tunnel[side], (const char *const *)b->address,
+	    b->n_address) != TUNNEL_OK) {
+		log_err("%s broker: cannot use its addresses for the tunnel",
+		    link_name(r->link[side]));
+		return -1;
+	}
+	return 0;
+}
+
 void
 forward_link_lost(struct relay *r, enum link_side side)
 {
 	link_drop(r->link[side]);
+	tunnel_drop(r->tunnel[side]);
+	/* Acks of the dead connection cannot be sent any more. */
+	r->pending[side].n = 0;
 	/* What was in flight on that link goes out again after reconnecting. */
 	queue_release_all(r->queue, relay_out_dir(side));
 	if (r->state == RELAY_RUNNING)
@@ -115,6 +134,8 @@ forward_on_connect_failed(struct relay *r, enum link_side side,
 	int64_t delay;
 
 	link_drop(r->link[side]);
+	tunnel_drop(r->tunnel[side]);
+	r->pending[side].n = 0;
 	delay = backoff_next(&r->backoff[side]);
 	/* Say it once per outage, then only at debug level. */
 	if (r->connect_failed[side]++ == 0)
@@ -141,6 +162,40 @@ forward_on_lost(struct relay *r, enum link_side side,
 }
 
 /* ---- Messages in. ---- */
+
+static void
+forward_pending_add(struct relay *r, enum link_side side, uint16_t id)
+{
+	struct relay_ids *p = &r->pending[side];
+	uint16_t *nv;
+	size_t ncap;
+
+	if (p->n == p->cap) {
+		ncap = p->cap != 0 ? p->cap * 2 : 1024;
+		if ((nv = realloc(p->v, ncap * sizeof(*nv))) == NULL) {
+			/* The tunnel's valve releases this ack after a second. */
+			log_err("forward: out of memory for a pending ack");
+			return;
+		}
+		p->v = nv;
+		p->cap = ncap;
+	}
+	p->v[p->n++] = id;
+}
+
+/* The messages are durable now: let their acknowledgements go. */
+static void
+forward_release_acks(struct relay *r)
+{
+	size_t side, i;
+
+	for (side = 0; side < 2; side++) {
+		for (i = 0; i < r->pending[side].n; i++)
+			tunnel_durable(r->tunnel[side], r->pending[side].v[i],
+			    r->now_ms);
+		r->pending[side].n = 0;
+	}
+}
 
 static void
 forward_drop_log(struct relay *r, struct log_rate *rate, const char *what,
@@ -219,6 +274,9 @@ forward_on_message(struct relay *r, enum link_side side,
 	r->st.received[qd]++;
 	if (r->oldest_uncommitted_us == 0)
 		r->oldest_uncommitted_us = ev->t_us;
+	/* Its PUBACK waits in the tunnel until the commit below. */
+	if (ev->msgid != 0 && ev->gen == link_gen(r->link[side]))
+		forward_pending_add(r, side, (uint16_t)ev->msgid);
 	rt = route_map(r->routes, rd, ev->topic, r->topic_buf,
 	    sizeof(r->topic_buf));
 	if (rt == NULL) {
@@ -298,6 +356,8 @@ forward_event(struct relay *r, struct handoff_ev *ev)
 		break;
 	case HANDOFF_DISCONNECTED:
 		link_drop(r->link[side]);
+		tunnel_drop(r->tunnel[side]);
+		r->pending[side].n = 0;
 		break;
 	}
 }
@@ -309,12 +369,16 @@ forward_commit(struct relay *r)
 {
 	int64_t w;
 
-	if (!r->dirty)
+	if (!r->dirty) {
+		forward_release_acks(r);	/* dropped ones, nothing to commit */
 		return;
+	}
 	if (queue_commit(r->queue, r->err, sizeof(r->err)) != QUEUE_OK) {
+		/* The acks stay held; the broker sends the messages again. */
 		log_err("%s", r->err);
 		return;
 	}
+	forward_release_acks(r);
 	r->dirty = 0;
 	r->st.commits++;
 	if (r->oldest_uncommitted_us != 0) {

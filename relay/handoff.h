@@ -54,6 +54,7 @@ struct handoff_ev {
 	int64_t t_us;		/* MSG: monotonic us when Paho handed it over */
 	int64_t ts_ms;		/* MSG: wall-clock receive time */
 	int qos;		/* MSG */
+	int msgid;		/* MSG: MQTT packet id (0 for QoS 0) */
 	int retain;		/* MSG */
 	uint32_t expiry_s;	/* MSG: MQTT 5 message expiry, 0 = none */
 	int has_expiry;		/* MSG: expiry_s is set */

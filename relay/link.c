@@ -104,6 +104,7 @@ link_msg_event(struct link_gen *g, const char *topic, size_t tlen,
 	ev->t_us = clock_mono_us();
 	ev->ts_ms = clock_wall_ms();
 	ev->qos = m->qos;
+	ev->msgid = m->msgid;
 	ev->retain = m->retained != 0;
 	ev->topic = ev->data;
 	memcpy(ev->topic, topic, tlen);
@@ -440,7 +441,8 @@ link_create(struct link *l, const struct conf_broker *b, char *err,
 
 int
 link_connect(struct link *l, const struct conf_broker *b,
-    const struct link_will *will, char *err, size_t errlen)
+    const struct link_will *will, const char *proxy_url, char *err,
+    size_t errlen)
 {
 	MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
 	MQTTAsync_connectOptions o3 = MQTTAsync_connectOptions_initializer;
@@ -469,6 +471,7 @@ link_connect(struct link *l, const struct conf_broker *b,
 	o->automaticReconnect = 0;
 	o->connectTimeout = 15;
 	o->context = &l->gens[l->gen % LINK_GENS];
+	o->httpProxy = proxy_url;
 	if (b->username[0] != '\0')
 		o->username = b->username;
 	if (b->password[0] != '\0')
@@ -703,6 +706,12 @@ int
 link_protocol(const struct link *l)
 {
 	return l->protocol;
+}
+
+uint32_t
+link_gen(const struct link *l)
+{
+	return l->gen;
 }
 
 const char *

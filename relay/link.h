@@ -56,6 +56,13 @@ struct link_will {
 };
 
 /*
+ * How link_connect() reaches the broker: Paho always connects through the
+ * relay's own tunnel (platform/tunnel.h), named by its proxy URL. The URL
+ * holds the tunnel's secret: never log it. It must not be NULL: Paho
+ * would fall back to the http_proxy environment variable.
+ */
+
+/*
  * link_new: create a link for side, posting events to h (borrowed; must
  * outlive the link) with window in-flight slots (1..65535).
  * Returns NULL when out of memory.
@@ -67,13 +74,15 @@ struct link *link_new(enum link_side side, struct handoff *h,
 void link_free(struct link *l);
 
 /*
- * link_connect: start a connection attempt with a fresh Paho handle.
- * b and will are borrowed for the call. The outcome arrives later as a
+ * link_connect: start a connection attempt with a fresh Paho handle,
+ * through the HTTP CONNECT proxy at proxy_url (see above). b, will and
+ * proxy_url are borrowed for the call. The outcome arrives later as a
  * HANDOFF_CONNECTED or HANDOFF_CONNECT_FAILED event. Returns LINK_OK, or
  * LINK_ERR_PAHO with "broker ADDR: why" in err (the link is then DOWN).
  */
 int link_connect(struct link *l, const struct conf_broker *b,
-    const struct link_will *will, char *err, size_t errlen);
+    const struct link_will *will, const char *proxy_url, char *err,
+    size_t errlen);
 
 /*
  * link_drop: destroy the Paho handle at once (connection lost, or giving
@@ -122,6 +131,7 @@ enum link_state link_state(const struct link *l);
 size_t link_window_free(const struct link *l);
 size_t link_inflight(const struct link *l);
 int link_protocol(const struct link *l);	/* 5 or 311 */
+uint32_t link_gen(const struct link *l);	/* current connection generation */
 const char *link_name(const struct link *l);	/* "local" or "central" */
 
 /* link_strerror: static text for a link_err code. */

@@ -76,9 +76,16 @@ loop_timeout(const struct relay *r)
 {
 	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
 	    &r->expire, &r->stop };
-	int64_t best = LOOP_POLL_MAX_MS, left;
+	int64_t best = LOOP_POLL_MAX_MS, left, due;
 	size_t i;
 
+	for (i = 0; i < 2; i++) {
+		if ((due = tunnel_next_deadline(r->tunnel[i])) < 0)
+			continue;
+		left = due - r->now_ms;
+		if (left < best)
+			best = left < 0 ? 0 : left;
+	}
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (!t[i]->armed)
 			continue;
@@ -184,6 +191,8 @@ loop_timers(struct relay *r)
 			forward_connect(r, (enum link_side)side);
 	if (loop_timer_due(r, &r->expire))
 		loop_expire(r);
+	for (side = 0; side < 2; side++)
+		tunnel_flush(r->tunnel[side], r->now_ms);
 	if (r->stop.armed && r->stop.due_ms <= r->now_ms)
 		r->stop.armed = 0;
 }
@@ -191,8 +200,8 @@ loop_timers(struct relay *r)
 static void
 loop_iterate(struct relay *r)
 {
-	struct pollfd pfd[1 + CTL_POLLFDS];
-	size_t n;
+	struct pollfd pfd[1 + CTL_POLLFDS + 2 * TUNNEL_POLLFDS];
+	size_t n, nt[2], nctl;
 	int rc;
 
 	r->now_ms = clock_mono_ms();
@@ -204,15 +213,25 @@ loop_iterate(struct relay *r)
 		return;
 	pfd[0].fd = handoff_fd(r->handoff);
 	pfd[0].events = POLLIN;
-	n = 1 + ctl_pollfds(r->ctl, pfd + 1);
-	rc = poll(pfd, n, (int)loop_timeout(r));
+	n = 1;
+	nt[0] = tunnel_pollfds(r->tunnel[0], pfd + n);
+	n += nt[0];
+	nt[1] = tunnel_pollfds(r->tunnel[1], pfd + n);
+	n += nt[1];
+	nctl = ctl_pollfds(r->ctl, pfd + n);
+	rc = poll(pfd, n + nctl, (int)loop_timeout(r));
 	r->now_ms = clock_mono_ms();
 	if (rc == -1 && errno != EINTR)
 		log_err_errno("poll");
+	if (rc > 0) {
+		tunnel_dispatch(r->tunnel[0], pfd + 1, nt[0], r->now_ms);
+		tunnel_dispatch(r->tunnel[1], pfd + 1 + nt[0], nt[1],
+		    r->now_ms);
+	}
 	if (rc > 0 && pfd[0].revents != 0)
 		loop_drain_handoff(r);
 	if (rc > 0)
-		ctl_dispatch(r->ctl, pfd + 1, n - 1, loop_ctl_handler, r);
+		ctl_dispatch(r->ctl, pfd + n, nctl, loop_ctl_handler, r);
 	if (loop_sig_hup) {
 		loop_sig_hup = 0;
 		reload_apply(r);
@@ -224,6 +243,17 @@ loop_iterate(struct relay *r)
 	forward_pump(r);
 	if (r->state != RELAY_RUNNING)
 		loop_stop_step(r);
+}
+
+/* The tunnels' own words about their connections, logged here. */
+static void
+loop_on_tunnel(void *arg, enum tunnel_event ev, const char *text)
+{
+	(void)arg;
+	if (ev == TUNNEL_EV_REFUSED)
+		log_warn("%s", text);
+	else
+		log_debug("%s", text);
 }
 
 static int
@@ -249,6 +279,16 @@ loop_open(struct relay *r)
 		log_err("%s", r->err);
 		return -1;
 	}
+	for (side = 0; side < 2; side++) {
+		if (tunnel_new(&r->tunnel[side], side == LINK_LOCAL ? "local" :
+		    "central", r->err, sizeof(r->err)) != TUNNEL_OK) {
+			log_err("%s", r->err);
+			return -1;
+		}
+		tunnel_set_event_cb(r->tunnel[side], loop_on_tunnel, NULL);
+		if (forward_tunnel_targets(r, (enum link_side)side) != 0)
+			return -1;
+	}
 	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
 	r->routes = route_new(r->conf);
 	for (side = 0; side < 2; side++)
@@ -268,8 +308,11 @@ loop_close(struct relay *r)
 	struct handoff_ev *ev;
 	int side;
 
-	for (side = 0; side < 2; side++)
+	for (side = 0; side < 2; side++) {
 		link_free(r->link[side]);
+		tunnel_free(r->tunnel[side]);
+		free(r->pending[side].v);
+	}
 	/* Messages Paho acknowledged before the links closed: keep them. */
 	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
 		if (ev->type == HANDOFF_MSG)

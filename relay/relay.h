@@ -22,6 +22,7 @@
 #include "platform/conf.h"
 #include "platform/ctl.h"
 #include "platform/log.h"
+#include "platform/tunnel.h"
 #include "relay/backoff.h"
 #include "relay/handoff.h"
 #include "relay/link.h"
@@ -74,12 +75,24 @@ struct relay_rates {
 	struct log_rate queue_err;
 };
 
+/*
+ * Packet ids of QoS 1/2 messages taken in since the last commit, per link:
+ * once the commit is done, their PUBACKs may leave the tunnel.
+ */
+struct relay_ids {
+	uint16_t *v;			/* owned; grows, never shrinks */
+	size_t n;
+	size_t cap;
+};
+
 struct relay {
 	struct conf *conf;		/* owned; replaced on reload */
 	struct route_table *routes;	/* owned; borrows conf */
 	struct queue *queue;		/* owned */
 	struct handoff *handoff;	/* owned */
 	struct link *link[2];		/* owned; by enum link_side */
+	struct tunnel *tunnel[2];	/* owned; Paho's way to each broker */
+	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct ctl *ctl;		/* owned */
 	struct backoff backoff[2];
 	struct relay_timer reconnect[2];
@@ -109,6 +122,8 @@ void forward_event(struct relay *r, struct handoff_ev *ev);
 void forward_commit(struct relay *r);
 void forward_pump(struct relay *r);
 void forward_link_lost(struct relay *r, enum link_side side);
+/* Points side's tunnel at the broker addresses of the configuration. */
+int forward_tunnel_targets(struct relay *r, enum link_side side);
 void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */

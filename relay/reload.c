@@ -147,6 +147,7 @@ reload_apply(struct relay *r)
 		    1000, (int64_t)b->reconnect_max * 1000,
 		    r->backoff[side].rng);
 		if (changed[side]) {
+			forward_tunnel_targets(r, (enum link_side)side);
 			forward_link_lost(r, (enum link_side)side);
 			relay_timer_arm(r, &r->reconnect[side], 0);
 		} else if (link_state(r->link[side]) == LINK_UP) {

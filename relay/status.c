@@ -53,6 +53,23 @@ status_json_queue(struct status_buf *b, const struct relay *r,
 }
 
 static void
+status_json_link(struct status_buf *b, const struct relay *r,
+    enum link_side side)
+{
+	struct tunnel_stats ts;
+
+	tunnel_stats(r->tunnel[side], &ts);
+	status_put(b, "\"%s\":{\"connected\":%s,\"reconnects\":%" PRIu64
+	    ",\"inflight\":%zu,\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%"
+	    PRIu64 ",\"acks_held\":%" PRIu64 ",\"acks_valve\":%" PRIu64
+	    ",\"ack_hold_ms_max\":%" PRId64 "},", link_name(r->link[side]),
+	    status_bool(link_state(r->link[side]) == LINK_UP),
+	    r->st.reconnects[side], link_inflight(r->link[side]), ts.bytes_up,
+	    ts.bytes_down, ts.gate.acks_held, ts.gate.valve_releases,
+	    ts.gate.hold_ms_max);
+}
+
+static void
 status_json(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
@@ -61,14 +78,8 @@ status_json(struct status_buf *b, const struct relay *r)
 	status_put(b, "{\"id\":\"%s\",\"version\":\"%s\",\"uptime_s\":%"
 	    PRId64 ",", r->conf->id, PUSHRELAY_VERSION,
 	    (clock_mono_ms() - r->started_ms) / 1000);
-	status_put(b, "\"local\":{\"connected\":%s,\"reconnects\":%" PRIu64
-	    ",\"inflight\":%zu},", status_bool(link_state(r->link[LINK_LOCAL])
-	    == LINK_UP), s->reconnects[LINK_LOCAL],
-	    link_inflight(r->link[LINK_LOCAL]));
-	status_put(b, "\"central\":{\"connected\":%s,\"reconnects\":%" PRIu64
-	    ",\"inflight\":%zu},", status_bool(
-	    link_state(r->link[LINK_CENTRAL]) == LINK_UP),
-	    s->reconnects[LINK_CENTRAL], link_inflight(r->link[LINK_CENTRAL]));
+	status_json_link(b, r, LINK_LOCAL);
+	status_json_link(b, r, LINK_CENTRAL);
 	status_put(b, "\"queue\":{");
 	status_json_queue(b, r, QUEUE_UP, "uplink");
 	status_put(b, ",");
