@@ -12,6 +12,7 @@
 #include "platform/conf.h"
 #include "platform/ctl.h"
 #include "platform/log.h"
+#include "relay/decode.h"
 #include "relay/relay.h"
 
 #define EXIT_USAGE	2
@@ -33,6 +34,8 @@ main_usage(FILE *f)
 	    "  check [-c FILE]             validate FILE and print the "
 	    "effective configuration\n"
 	    "  status [-c FILE] [--json]   show the running relay's state\n"
+	    "  decode [FILE|-]             print one batch frame as JSON "
+	    "lines\n"
 	    "  version                     print the version\n"
 	    "  help                        print this help\n"
 	    "\n"
@@ -155,6 +158,13 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("pushrelay %s\n", PUSHRELAY_VERSION);
 		return 0;
+	}
+	if (strcmp(cmd, "decode") == 0) {
+		if (argc > 3) {
+			main_usage(stderr);
+			return EXIT_USAGE;
+		}
+		return decode_run(argc == 3 ? argv[2] : "-");
 	}
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "status") != 0) {
