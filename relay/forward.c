@@ -35,6 +35,13 @@ forward_connect(struct relay *r, enum link_side side)
 		will.topic = r->conf->status_topic;
 		will.payload = "offline";
 	}
+	/* Never fall back to plain text when TLS could not be set up. */
+	if (side == LINK_CENTRAL && b->tls.enabled && r->tls == NULL &&
+	    relay_tls_open(r) != 0) {
+		relay_timer_arm(r, &r->reconnect[side],
+		    backoff_next(&r->backoff[side]));
+		return;
+	}
 	if (link_connect(r->link[side], b, &will,
 	    tunnel_proxy_url(r->tunnel[side]), r->err,
 	    sizeof(r->err)) != LINK_OK) {
@@ -49,8 +56,15 @@ forward_tunnel_targets(struct relay *r, enum link_side side)
 {
 	const struct conf_broker *b = forward_broker(r, side);
 
-	if (tunnel_set_targets(r->tunnel[side], (const char *const *)b->address,
-	    b->n_address) != TUNNEL_OK) {
+	int rc;
+
+	if (r->tunnels != NULL)
+		tunnels_lock(r->tunnels);
+	rc = tunnel_set_targets(r->tunnel[side],
+	    (const char *const *)b->address, b->n_address);
+	if (r->tunnels != NULL)
+		tunnels_unlock(r->tunnels);
+	if (rc != TUNNEL_OK) {
 		log_err("%s broker: cannot use its addresses for the tunnel",
 		    link_name(r->link[side]));
 		return -1;
@@ -59,12 +73,20 @@ forward_tunnel_targets(struct relay *r, enum link_side side)
 }
 
 void
+forward_tunnel_drop(struct relay *r, enum link_side side)
+{
+	tunnels_lock(r->tunnels);
+	tunnel_drop(r->tunnel[side]);
+	tunnels_unlock(r->tunnels);
+	/* Acks of the dead connection cannot be sent any more. */
+	r->pending[side].n = 0;
+}
+
+void
 forward_link_lost(struct relay *r, enum link_side side)
 {
 	link_drop(r->link[side]);
-	tunnel_drop(r->tunnel[side]);
-	/* Acks of the dead connection cannot be sent any more. */
-	r->pending[side].n = 0;
+	forward_tunnel_drop(r, side);
 	/* What was in flight on that link goes out again after reconnecting. */
 	queue_release_all(r->queue, relay_out_dir(side));
 	if (r->state == RELAY_RUNNING)
@@ -134,8 +156,7 @@ forward_on_connect_failed(struct relay *r, enum link_side side,
 	int64_t delay;
 
 	link_drop(r->link[side]);
-	tunnel_drop(r->tunnel[side]);
-	r->pending[side].n = 0;
+	forward_tunnel_drop(r, side);
 	delay = backoff_next(&r->backoff[side]);
 	/* Say it once per outage, then only at debug level. */
 	if (r->connect_failed[side]++ == 0)
@@ -189,12 +210,16 @@ forward_release_acks(struct relay *r)
 {
 	size_t side, i;
 
+	if (r->pending[0].n == 0 && r->pending[1].n == 0)
+		return;
+	tunnels_lock(r->tunnels);
 	for (side = 0; side < 2; side++) {
 		for (i = 0; i < r->pending[side].n; i++)
 			tunnel_durable(r->tunnel[side], r->pending[side].v[i],
-			    r->now_ms);
+			    clock_mono_ms());
 		r->pending[side].n = 0;
 	}
+	tunnels_unlock(r->tunnels);
 }
 
 static void
@@ -356,8 +381,7 @@ forward_event(struct relay *r, struct handoff_ev *ev)
 		break;
 	case HANDOFF_DISCONNECTED:
 		link_drop(r->link[side]);
-		tunnel_drop(r->tunnel[side]);
-		r->pending[side].n = 0;
+		forward_tunnel_drop(r, side);
 		break;
 	}
 }

@@ -76,16 +76,9 @@ loop_timeout(const struct relay *r)
 {
 	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
 	    &r->expire, &r->stop };
-	int64_t best = LOOP_POLL_MAX_MS, left, due;
+	int64_t best = LOOP_POLL_MAX_MS, left;
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		if ((due = tunnel_next_deadline(r->tunnel[i])) < 0)
-			continue;
-		left = due - r->now_ms;
-		if (left < best)
-			best = left < 0 ? 0 : left;
-	}
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (!t[i]->armed)
 			continue;
@@ -191,8 +184,6 @@ loop_timers(struct relay *r)
 			forward_connect(r, (enum link_side)side);
 	if (loop_timer_due(r, &r->expire))
 		loop_expire(r);
-	for (side = 0; side < 2; side++)
-		tunnel_flush(r->tunnel[side], r->now_ms);
 	if (r->stop.armed && r->stop.due_ms <= r->now_ms)
 		r->stop.armed = 0;
 }
@@ -200,8 +191,8 @@ loop_timers(struct relay *r)
 static void
 loop_iterate(struct relay *r)
 {
-	struct pollfd pfd[1 + CTL_POLLFDS + 2 * TUNNEL_POLLFDS];
-	size_t n, nt[2], nctl;
+	struct pollfd pfd[1 + CTL_POLLFDS];
+	size_t n, nctl;
 	int rc;
 
 	r->now_ms = clock_mono_ms();
@@ -214,20 +205,11 @@ loop_iterate(struct relay *r)
 	pfd[0].fd = handoff_fd(r->handoff);
 	pfd[0].events = POLLIN;
 	n = 1;
-	nt[0] = tunnel_pollfds(r->tunnel[0], pfd + n);
-	n += nt[0];
-	nt[1] = tunnel_pollfds(r->tunnel[1], pfd + n);
-	n += nt[1];
 	nctl = ctl_pollfds(r->ctl, pfd + n);
 	rc = poll(pfd, n + nctl, (int)loop_timeout(r));
 	r->now_ms = clock_mono_ms();
 	if (rc == -1 && errno != EINTR)
 		log_err_errno("poll");
-	if (rc > 0) {
-		tunnel_dispatch(r->tunnel[0], pfd + 1, nt[0], r->now_ms);
-		tunnel_dispatch(r->tunnel[1], pfd + 1 + nt[0], nt[1],
-		    r->now_ms);
-	}
 	if (rc > 0 && pfd[0].revents != 0)
 		loop_drain_handoff(r);
 	if (rc > 0)
@@ -245,15 +227,49 @@ loop_iterate(struct relay *r)
 		loop_stop_step(r);
 }
 
-/* The tunnels' own words about their connections, logged here. */
+/*
+ * The tunnels' own words about their connections, logged here. A broker
+ * that cannot be reached (TCP refused, or a TLS handshake that failed and
+ * why) is worth a warning at every attempt: the backoff spaces them.
+ */
 static void
 loop_on_tunnel(void *arg, enum tunnel_event ev, const char *text)
 {
 	(void)arg;
-	if (ev == TUNNEL_EV_REFUSED)
+	if (ev == TUNNEL_EV_REFUSED || ev == TUNNEL_EV_FAILED)
 		log_warn("%s", text);
 	else
 		log_debug("%s", text);
+}
+
+int
+relay_tls_open(struct relay *r)
+{
+	const struct conf_broker *b = &r->conf->central;
+	struct tls_conf tc;
+	struct tls *nt = NULL;
+	int rc = 0;
+
+	if (!b->tls.enabled) {
+		log_warn("central broker %s: TLS is off (option tls '0'): "
+		    "messages cross the WAN in plain text", b->address[0]);
+	} else {
+		conf_tls_view(&b->tls, &tc);
+		if (tls_new(&nt, &tc, r->err, sizeof(r->err)) != TLS_OK) {
+			log_err("central broker: %s", r->err);
+			rc = -1;
+		}
+	}
+	/* The central tunnel holds no connection now: swap the wrapper. */
+	if (r->tunnels != NULL)
+		tunnels_lock(r->tunnels);
+	tunnel_set_wrap(r->tunnel[LINK_CENTRAL], nt != NULL ? tls_wrap : NULL,
+	    nt);
+	tls_free(r->tls);
+	r->tls = nt;
+	if (r->tunnels != NULL)
+		tunnels_unlock(r->tunnels);
+	return rc;
 }
 
 static int
@@ -289,6 +305,12 @@ loop_open(struct relay *r)
 		if (forward_tunnel_targets(r, (enum link_side)side) != 0)
 			return -1;
 	}
+	if (relay_tls_open(r) != 0 || tunnels_start(&r->tunnels, r->tunnel,
+	    r->err, sizeof(r->err)) != 0) {
+		if (r->tunnels == NULL && r->err[0] != '\0')
+			log_err("%s", r->err);
+		return -1;
+	}
 	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
 	r->routes = route_new(r->conf);
 	for (side = 0; side < 2; side++)
@@ -308,11 +330,19 @@ loop_close(struct relay *r)
 	struct handoff_ev *ev;
 	int side;
 
-	for (side = 0; side < 2; side++) {
+	/*
+	 * Paho may be waiting for a tunnel's reply while it closes: the
+	 * tunnels' thread serves them until the links are gone.
+	 */
+	for (side = 0; side < 2; side++)
 		link_free(r->link[side]);
+	tunnels_stop(r->tunnels);
+	for (side = 0; side < 2; side++) {
 		tunnel_free(r->tunnel[side]);
 		free(r->pending[side].v);
 	}
+	/* After the tunnels: a TLS context must outlive its connections. */
+	tls_free(r->tls);
 	/* Messages Paho acknowledged before the links closed: keep them. */
 	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
 		if (ev->type == HANDOFF_MSG)

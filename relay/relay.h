@@ -22,11 +22,13 @@
 #include "platform/conf.h"
 #include "platform/ctl.h"
 #include "platform/log.h"
+#include "platform/tls.h"
 #include "platform/tunnel.h"
 #include "relay/backoff.h"
 #include "relay/handoff.h"
 #include "relay/link.h"
 #include "relay/route.h"
+#include "relay/tunnels.h"
 #include "storage/queue.h"
 
 /* Messages in flight per link; also Paho's maxInflight. */
@@ -92,6 +94,8 @@ struct relay {
 	struct handoff *handoff;	/* owned */
 	struct link *link[2];		/* owned; by enum link_side */
 	struct tunnel *tunnel[2];	/* owned; Paho's way to each broker */
+	struct tls *tls;		/* owned; central's TLS, NULL when off */
+	struct tunnels *tunnels;	/* owned; the thread serving tunnel[] */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct ctl *ctl;		/* owned */
 	struct backoff backoff[2];
@@ -124,6 +128,8 @@ void forward_pump(struct relay *r);
 void forward_link_lost(struct relay *r, enum link_side side);
 /* Points side's tunnel at the broker addresses of the configuration. */
 int forward_tunnel_targets(struct relay *r, enum link_side side);
+/* Closes side's tunnel connection (the link is gone), under the lock. */
+void forward_tunnel_drop(struct relay *r, enum link_side side);
 void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */
@@ -135,6 +141,13 @@ size_t status_render(const struct relay *r, int json, char *out,
 
 /* reload.c: re-read the configuration file; keeps the old one on error. */
 void reload_apply(struct relay *r);
+
+/*
+ * relay_tls_open: (re)build the central link's TLS from the configuration
+ * in force and hook it into the central tunnel (loop.c). The tunnel must
+ * hold no connection. Returns 0, or -1 after logging why.
+ */
+int relay_tls_open(struct relay *r);
 
 /* Timer helpers (loop.c). */
 void relay_timer_arm(struct relay *r, struct relay_timer *t, int64_t in_ms);

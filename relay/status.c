@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "platform/clock.h"
 #include "relay/relay.h"
@@ -58,7 +59,9 @@ status_json_link(struct status_buf *b, const struct relay *r,
 {
 	struct tunnel_stats ts;
 
+	tunnels_lock(r->tunnels);
 	tunnel_stats(r->tunnel[side], &ts);
+	tunnels_unlock(r->tunnels);
 	status_put(b, "\"%s\":{\"connected\":%s,\"reconnects\":%" PRIu64
 	    ",\"inflight\":%zu,\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%"
 	    PRIu64 ",\"acks_held\":%" PRIu64 ",\"acks_valve\":%" PRIu64
@@ -67,6 +70,30 @@ status_json_link(struct status_buf *b, const struct relay *r,
 	    r->st.reconnects[side], link_inflight(r->link[side]), ts.bytes_up,
 	    ts.bytes_down, ts.gate.acks_held, ts.gate.valve_releases,
 	    ts.gate.hold_ms_max);
+}
+
+/* What crossed the WAN: TLS records when TLS is on, else TCP bytes. */
+static void
+status_json_wan(struct status_buf *b, const struct relay *r)
+{
+	struct tunnel_stats ts;
+	struct tls_stats ls;
+
+	memset(&ls, 0, sizeof(ls));
+	tunnels_lock(r->tunnels);
+	if (r->tls != NULL) {
+		tls_stats(r->tls, &ls);
+	} else {
+		tunnel_stats(r->tunnel[LINK_CENTRAL], &ts);
+		ls.tx_bytes = ts.bytes_up;
+		ls.rx_bytes = ts.bytes_down;
+	}
+	tunnels_unlock(r->tunnels);
+	status_put(b, "\"wan\":{\"tls\":%s,\"tx_bytes\":%" PRIu64
+	    ",\"rx_bytes\":%" PRIu64 ",\"handshakes_full\":%" PRIu64
+	    ",\"handshakes_resumed\":%" PRIu64 ",\"handshakes_failed\":%"
+	    PRIu64 "},", status_bool(r->tls != NULL), ls.tx_bytes, ls.rx_bytes,
+	    ls.handshakes_full, ls.handshakes_resumed, ls.handshakes_failed);
 }
 
 static void
@@ -80,6 +107,7 @@ status_json(struct status_buf *b, const struct relay *r)
 	    (clock_mono_ms() - r->started_ms) / 1000);
 	status_json_link(b, r, LINK_LOCAL);
 	status_json_link(b, r, LINK_CENTRAL);
+	status_json_wan(b, r);
 	status_put(b, "\"queue\":{");
 	status_json_queue(b, r, QUEUE_UP, "uplink");
 	status_put(b, ",");
