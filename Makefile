@@ -19,7 +19,7 @@ CPPFLAGS    += -D_GNU_SOURCE -DPUSHRELAY_VERSION='"$(VERSION)"' -I. -MMD -MP
 PC_LIBS     := sqlite3 liblz4
 PC_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PC_LIBS) 2>/dev/null)
 PC_LDLIBS   := $(shell $(PKG_CONFIG) --libs $(PC_LIBS) 2>/dev/null || echo -lsqlite3 -llz4)
-LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lpthread
+LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -77,6 +77,9 @@ asan: deps
 
 demo: deps all
 	$(PYTHON) tests/demo.py --bin $(abspath $(BIN))
+
+bench: deps all
+	$(PYTHON) tests/bench/run
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

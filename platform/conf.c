@@ -101,8 +101,28 @@ static const struct confval_policy local_policy[] = {
 	BROKER_POLICY(ADDR("127.0.0.1:1883", 0), "30"),
 };
 
+#define TLS_STR(n, f, d, fl) STR(n, CONFVAL_STRING, struct conf_broker, \
+	tls.f, d, fl)
+#define TLS_LIST(n, f) { .name = (n), .type = CONFVAL_STRING, \
+	.kind = CONFVAL_K_STRV, .off = offsetof(struct conf_broker, tls.f), \
+	.count_off = offsetof(struct conf_broker, tls.n_##f), \
+	.flags = CONFVAL_F_LIST }
+
 static const struct confval_policy central_policy[] = {
 	BROKER_POLICY(ADDR(NULL, CONFVAL_F_REQUIRED | CONFVAL_F_LIST), "60"),
+	NUM("tls", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker,
+	    tls.enabled, "1", 0, 1),
+	TLS_STR("ca_file", ca_file, "/etc/ssl/certs/ca-certificates.crt", 0),
+	TLS_STR("ca_path", ca_path, "", 0),
+	TLS_STR("cert_file", cert_file, "", 0),
+	TLS_STR("key_file", key_file, "", 0),
+	TLS_STR("server_name", server_name, "", 0),
+	TLS_LIST("alpn", alpn),
+	TLS_STR("psk_identity", psk_identity, "", 0),
+	TLS_STR("psk", psk, "", CONFVAL_F_SECRET),
+	TLS_LIST("pin_sha256", pin_sha256),
+	NUM("handshake_timeout", CONFVAL_UINT, CONFVAL_K_INT,
+	    struct conf_broker, tls.handshake_timeout, "15", 1, 300),
 };
 
 #define ROUTE_HEAD \
@@ -161,6 +181,62 @@ option_line(const struct uci_section *s, const char *name)
 	return s != NULL ? s->line : 0;
 }
 
+void
+conf_tls_view(const struct conf_tls *t, struct tls_conf *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ca_file = t->ca_file;
+	out->ca_path = t->ca_path;
+	out->cert_file = t->cert_file;
+	out->key_file = t->key_file;
+	out->server_name = t->server_name;
+	out->alpn = t->alpn;
+	out->n_alpn = t->n_alpn;
+	out->psk_identity = t->psk_identity;
+	out->psk = t->psk;
+	out->pin_sha256 = t->pin_sha256;
+	out->n_pin_sha256 = t->n_pin_sha256;
+	out->handshake_timeout_s = t->handshake_timeout;
+}
+
+struct tls_check_arg {
+	struct confval_ctx *cx;
+	const struct uci_section *s;
+};
+
+/* Names the line of the option (or of its list value) a TLS problem is in. */
+static void
+check_tls_one(void *arg, enum tls_option opt, size_t index, const char *text)
+{
+	struct tls_check_arg *a = arg;
+	const struct uci_option *o;
+	int line = a->s != NULL ? a->s->line : 0;
+
+	o = opt != TLS_OPT_NONE ? uci_find_option(a->s, tls_option_name(opt)) :
+	    NULL;
+	if (o != NULL)
+		line = index < o->n_values ? o->values[index].line : o->line;
+	if (opt == TLS_OPT_NONE)
+		confval_error(a->cx, line, "section broker: %s", text);
+	else
+		confval_error(a->cx, line, "option %s: %s",
+		    tls_option_name(opt), text);
+}
+
+/* Files, keys and pins are read now, so `check` reports them. */
+static void
+check_tls(struct confval_ctx *cx, const struct conf_broker *b,
+    const struct uci_section *s)
+{
+	struct tls_check_arg a = { cx, s };
+	struct tls_conf tc;
+
+	if (!b->tls.enabled)
+		return;
+	conf_tls_view(&b->tls, &tc);
+	tls_check_conf(&tc, check_tls_one, &a);
+}
+
 static void
 load_broker(struct confval_ctx *cx, struct conf_broker *b,
     const struct uci_section *s, bool central)
@@ -177,6 +253,8 @@ load_broker(struct confval_ctx *cx, struct conf_broker *b,
 		confval_error(cx, option_line(s, "reconnect_max"),
 		    "option reconnect_max: '%d' is less than reconnect_min "
 		    "'%d'", b->reconnect_max, b->reconnect_min);
+	if (central && s != NULL)
+		check_tls(cx, b, s);
 }
 
 /* prefix + topic as one string; NULL when out of memory. */

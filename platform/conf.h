@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "platform/tls.h"
+
 #define CONF_DEFAULT_FILE	"/etc/config/pushrelay"
 #define CONF_ID_MAX		64
 
@@ -68,6 +70,23 @@ struct conf_route {
 	int priority;		/* uplink only; higher drains first */
 };
 
+/* TLS to the central broker; see docs/tls.md. Strings "" when unset. */
+struct conf_tls {
+	int enabled;		/* option tls: 1 (default) or 0 */
+	char *ca_file;
+	char *ca_path;
+	char *cert_file;
+	char *key_file;
+	char *server_name;	/* "" = the address's host */
+	char **alpn;
+	size_t n_alpn;
+	char *psk_identity;
+	char *psk;		/* hex; never printed */
+	char **pin_sha256;
+	size_t n_pin_sha256;
+	int handshake_timeout;	/* seconds */
+};
+
 struct conf_broker {
 	int line;		/* line of the "config broker" header, 0 if absent */
 	char **address;		/* "host:port" strings, tried in order */
@@ -79,6 +98,7 @@ struct conf_broker {
 	int protocol;		/* 5 or 311 */
 	int reconnect_min;	/* seconds, >= 1 */
 	int reconnect_max;	/* seconds, >= reconnect_min */
+	struct conf_tls tls;	/* central only; local: enabled 0 */
 };
 
 struct conf {
@@ -134,6 +154,12 @@ void conf_free(struct conf *c);
  * '********' when set. c and f are borrowed.
  */
 void conf_print(const struct conf *c, FILE *f);
+
+/*
+ * conf_tls_view: the TLS options of a broker as platform/tls.h takes them.
+ * out borrows every string of t: t must outlive its use.
+ */
+void conf_tls_view(const struct conf_tls *t, struct tls_conf *out);
 
 /* conf_strerror: static text for a conf_err code. */
 const char *conf_strerror(int err);

@@ -403,7 +403,7 @@ confval_apply(struct confval_ctx *cx, const struct confval_policy *pol,
 		if ((o = uci_find_option(s, p->name)) == NULL) {
 			if (p->def != NULL)
 				set_value(cx, p, p->def, 0, base);
-			else
+			else if (p->flags & CONFVAL_F_REQUIRED)
 				confval_error(cx, s != NULL ? s->line : 0,
 				    "option %s: required in config %s",
 				    p->name, type);

@@ -1,7 +1,6 @@
 /* tunnel: a one-connection HTTP CONNECT proxy that gates Paho's acks. */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +12,13 @@
 #include "platform/tunnel.h"
 
 #define TUNNEL_ACCEPT_MAX	16	/* accepts per dispatch */
-#define TUNNEL_TEXT_MAX		384
+#define TUNNEL_TEXT_MAX		512
 
 enum tunnel_state {
 	TUNNEL_IDLE,		/* no inner connection */
 	TUNNEL_REQUEST,		/* reading the CONNECT request */
 	TUNNEL_CONNECTING,	/* outer connect in progress */
+	TUNNEL_HANDSHAKE,	/* the transport's handshake (TLS) runs */
 	TUNNEL_OPEN,		/* carrying bytes both ways */
 	TUNNEL_DRAIN_UP,	/* Paho left: write what the gate releases */
 	TUNNEL_DRAIN_DOWN	/* the broker left: give Paho what it sent */
@@ -40,7 +40,8 @@ struct tunnel {
 	int inner_fd;
 	int outer_fd;			/* for poll; the transport owns it */
 	enum tunnel_state state;
-	int64_t deadline_ms;		/* REQUEST and DRAIN_*; else -1 */
+	int64_t deadline_ms;		/* REQUEST, HANDSHAKE, DRAIN_*; else -1 */
+	short hs_events;		/* HANDSHAKE: what the transport polls */
 	char peer[64];			/* the inner peer, for texts */
 	char host[TUNNEL_HOST_MAX + 1];	/* the broker's host, for wrap */
 	uint16_t tport;			/* the broker's port */
@@ -82,38 +83,6 @@ tunnel_event(struct tunnel *t, enum tunnel_event ev, const char *fmt, ...)
 	t->on_event(t->ev_arg, ev, text);
 }
 
-static int
-tunnel_listen(struct tunnel *t, char *err, size_t errlen)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	const char *what = "socket";
-
-	t->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (t->listen_fd < 0)
-		goto fail;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = 0;
-	what = "bind 127.0.0.1";
-	if (bind(t->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		goto fail;
-	what = "listen";
-	if (listen(t->listen_fd, 4) < 0)
-		goto fail;
-	what = "getsockname";
-	if (getsockname(t->listen_fd, (struct sockaddr *)&sin, &len) < 0)
-		goto fail;
-	t->port = ntohs(sin.sin_port);
-	return TUNNEL_OK;
-fail:
-	snprintf(err, errlen, "tunnel %s: %s: %s", t->name, what,
-	    strerror(errno));
-	return TUNNEL_ERR_SYS;
-}
-
 int
 tunnel_new(struct tunnel **out, const char *name, char *err, size_t errlen)
 {
@@ -135,7 +104,8 @@ tunnel_new(struct tunnel **out, const char *name, char *err, size_t errlen)
 	t->state = TUNNEL_IDLE;
 	t->deadline_ms = -1;
 	ackgate_init(&t->gate, TUNNEL_HOLD_MAX_MS);
-	if ((rc = tunnel_listen(t, err, errlen)) != TUNNEL_OK ||
+	if ((rc = tunnel_req_listen(t->name, &t->listen_fd, &t->port, err,
+	    errlen)) != TUNNEL_OK ||
 	    (rc = tunnel_req_secret(t->name, t->port, t->url, t->auth,
 	    err, errlen)) != TUNNEL_OK) {
 		tunnel_free(t);
@@ -222,15 +192,6 @@ tunnel_set_targets(struct tunnel *t, const char *const *addrs, size_t n)
 	return TUNNEL_OK;
 }
 
-static void
-tunnel_nodelay(int fd)
-{
-	int one = 1;
-
-	/* Small MQTT packets must not wait for Nagle; failure is harmless. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 /* Refuse an inner connection: reply if the refusal has one, close, count. */
 static void
 tunnel_refuse(struct tunnel *t, int fd, enum tunnel_refusal r,
@@ -249,18 +210,20 @@ tunnel_refuse(struct tunnel *t, int fd, enum tunnel_refusal r,
 }
 
 /* Close everything after a failure on one side and say why. */
-static void __attribute__((format(printf, 2, 3)))
-tunnel_fail(struct tunnel *t, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+tunnel_fail_as(struct tunnel *t, enum tunnel_event ev, const char *fmt, ...)
 {
-	char why[TUNNEL_TEXT_MAX / 2];
+	char why[TUNNEL_TEXT_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	tunnel_close_all(t);
-	tunnel_event(t, TUNNEL_EV_CLOSED, "%s", why);
+	tunnel_event(t, ev, "%s", why);
 }
+
+#define tunnel_fail(t, ...)	tunnel_fail_as((t), TUNNEL_EV_CLOSED, __VA_ARGS__)
 
 /* The broker cannot be reached: 502 to Paho, close, count. */
 static void
@@ -269,16 +232,62 @@ tunnel_fail_connect(struct tunnel *t, const char *why)
 	(void)send(t->inner_fd, tunnel_reply_502, sizeof(tunnel_reply_502) - 1,
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	t->stats.connect_failed++;
-	tunnel_fail(t, "broker %s: %s", t->target, why);
+	tunnel_fail_as(t, TUNNEL_EV_FAILED, "broker %s: %s", t->target, why);
 }
 
 static int tunnel_up_pump(struct tunnel *t, int64_t now_ms);
 
-/* The TCP connection to the broker is up: set the transport, say 200. */
+/* The transport is ready: say 200 and carry bytes. */
+static void
+tunnel_open(struct tunnel *t, int64_t now_ms)
+{
+	/* One write, whole: Paho reads 12 bytes, then drains the rest. */
+	memcpy(t->down.data, tunnel_reply_ok, sizeof(tunnel_reply_ok) - 1);
+	t->down.head = 0;
+	t->down.tail = sizeof(tunnel_reply_ok) - 1;
+	t->state = TUNNEL_OPEN;
+	t->stats.connections++;
+	tunnel_event(t, TUNNEL_EV_OPENED, "%s connected to broker %s",
+	    t->peer, t->target);
+	(void)tunnel_up_pump(t, now_ms);
+}
+
+/*
+ * Run the transport's handshake one step: open once it is done, 502 if
+ * it failed (so that Paho sees a failed connect), else wait for what it
+ * asked for. The transport enforces its own deadline.
+ */
+static void
+tunnel_handshake(struct tunnel *t, int64_t now_ms)
+{
+	char err[TUNNEL_TEXT_MAX];
+	int64_t deadline = -1;
+	short events = 0;
+	int rc;
+
+	err[0] = '\0';
+	rc = t->ops->handshake(t->tctx, now_ms, &events, &deadline, err,
+	    sizeof(err));
+	if (rc == TUNNEL_IO_AGAIN) {
+		t->state = TUNNEL_HANDSHAKE;
+		t->hs_events = events;
+		t->deadline_ms = deadline;
+		return;
+	}
+	t->deadline_ms = -1;
+	if (rc < 0) {
+		tunnel_fail_connect(t, err[0] != '\0' ? err :
+		    "handshake failed");
+		return;
+	}
+	tunnel_open(t, now_ms);
+}
+
+/* The TCP connection to the broker is up: set the transport, open it. */
 static void
 tunnel_connected(struct tunnel *t, int64_t now_ms)
 {
-	char err[TUNNEL_TEXT_MAX / 2];
+	char err[TUNNEL_TEXT_MAX];
 
 	if (t->wrap != NULL) {
 		if (t->wrap(t->wrap_arg, t->outer_fd, t->host, &t->ops,
@@ -291,48 +300,27 @@ tunnel_connected(struct tunnel *t, int64_t now_ms)
 		t->ops = &tunnel_tcp_ops;
 		t->tctx = (void *)(intptr_t)t->outer_fd;
 	}
-	/* One write, whole: Paho reads 12 bytes, then drains the rest. */
-	memcpy(t->down.data, tunnel_reply_ok, sizeof(tunnel_reply_ok) - 1);
-	t->down.head = 0;
-	t->down.tail = sizeof(tunnel_reply_ok) - 1;
-	t->state = TUNNEL_OPEN;
-	t->stats.connections++;
-	tunnel_event(t, TUNNEL_EV_OPENED, "%s connected to broker %s",
-	    t->peer, t->target);
-	(void)tunnel_up_pump(t, now_ms);
+	if (t->ops->handshake != NULL)
+		tunnel_handshake(t, now_ms);
+	else
+		tunnel_open(t, now_ms);
 }
 
 static void
 tunnel_start(struct tunnel *t, int64_t now_ms)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
 	char why[TUNNEL_TEXT_MAX / 2];
-	int fd;
+	int rc;
 
-	if (tunnel_req_resolve(t->host, t->tport, &ss, &sslen, why,
-	    sizeof(why)) < 0) {
-		tunnel_fail_connect(t, why);
-		return;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0) {
-		snprintf(why, sizeof(why), "socket: %s", strerror(errno));
-		tunnel_fail_connect(t, why);
-		return;
-	}
-	tunnel_nodelay(fd);
-	t->outer_fd = fd;
+	rc = tunnel_req_connect(t->host, t->tport, &t->outer_fd, why,
+	    sizeof(why));
 	t->deadline_ms = -1;	/* Paho gives up after 10 s and closes */
-	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
-		tunnel_connected(t, now_ms);
-	} else if (errno == EINPROGRESS) {
-		t->state = TUNNEL_CONNECTING;
-	} else {
-		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+	if (rc < 0)
 		tunnel_fail_connect(t, why);
-	}
+	else if (rc > 0)
+		t->state = TUNNEL_CONNECTING;
+	else
+		tunnel_connected(t, now_ms);
 }
 
 /* Read Paho's CONNECT request; once complete, check it and connect. */
@@ -555,31 +543,44 @@ tunnel_inner_read(struct tunnel *t, short rev, int64_t now_ms)
 	(void)tunnel_up_pump(t, now_ms);
 }
 
+/* Whether the transport holds bytes that poll() will not report. */
+static int
+tunnel_outer_pending(const struct tunnel *t)
+{
+	return t->ops != NULL && t->ops->pending != NULL &&
+	    t->ops->pending(t->tctx);
+}
+
+/* Read from the broker while there is room and the transport has bytes. */
 static void
 tunnel_outer_read(struct tunnel *t, short rev, int64_t now_ms)
 {
 	ssize_t n;
 
-	if (tunnel_room(&t->down, NULL) == 0) {
-		if ((rev & (POLLERR | POLLHUP)) != 0)
-			tunnel_fail(t, "broker %s: connection lost", t->target);
-		return;
-	}
-	n = t->ops->read(t->tctx, t->down.data + t->down.tail,
-	    TUNNEL_BUF_SIZE - t->down.tail);
-	if (n == TUNNEL_IO_AGAIN)
-		return;
-	if (n == 0) {
-		tunnel_outer_gone(t, now_ms);
-		return;
-	}
-	if (n < 0) {
-		tunnel_fail(t, "broker %s: read: %s", t->target,
-		    strerror(errno));
-		return;
-	}
-	t->down.tail += (size_t)n;
-	(void)tunnel_down_pump(t);
+	do {
+		if (tunnel_room(&t->down, NULL) == 0) {
+			if ((rev & (POLLERR | POLLHUP)) != 0)
+				tunnel_fail(t, "broker %s: connection lost",
+				    t->target);
+			return;
+		}
+		n = t->ops->read(t->tctx, t->down.data + t->down.tail,
+		    TUNNEL_BUF_SIZE - t->down.tail);
+		if (n == TUNNEL_IO_AGAIN)
+			return;
+		if (n == 0) {
+			tunnel_outer_gone(t, now_ms);
+			return;
+		}
+		if (n < 0) {
+			tunnel_fail(t, "broker %s: read: %s", t->target,
+			    strerror(errno));
+			return;
+		}
+		t->down.tail += (size_t)n;
+		if (tunnel_down_pump(t) < 0)
+			return;
+	} while (t->state == TUNNEL_OPEN && tunnel_outer_pending(t));
 }
 
 static void
@@ -588,6 +589,9 @@ tunnel_on_outer(struct tunnel *t, short rev, int64_t now_ms)
 	switch (t->state) {
 	case TUNNEL_CONNECTING:
 		tunnel_on_connect_done(t, now_ms);
+		break;
+	case TUNNEL_HANDSHAKE:
+		tunnel_handshake(t, now_ms);
 		break;
 	case TUNNEL_OPEN:
 		if ((rev & POLLOUT) != 0 && tunnel_up_pump(t, now_ms) < 0)
@@ -618,8 +622,15 @@ tunnel_on_inner(struct tunnel *t, short rev, int64_t now_ms)
 	case TUNNEL_OPEN:
 		if ((rev & POLLOUT) != 0 && tunnel_down_pump(t) < 0)
 			break;
+		/* Room was made: take what the transport holds back. */
+		if ((rev & POLLOUT) != 0 && tunnel_outer_pending(t)) {
+			tunnel_outer_read(t, 0, now_ms);
+			if (t->state != TUNNEL_OPEN)
+				break;
+		}
 		/* FALLTHROUGH */
 	case TUNNEL_CONNECTING:
+	case TUNNEL_HANDSHAKE:
 		if ((rev & (POLLIN | POLLERR | POLLHUP)) != 0)
 			tunnel_inner_read(t, rev, now_ms);
 		break;
@@ -657,7 +668,7 @@ tunnel_accept(struct tunnel *t, int64_t now_ms)
 			tunnel_refuse(t, fd, TUNNEL_REF_BUSY, peer);
 			continue;
 		}
-		tunnel_nodelay(fd);
+		tunnel_req_nodelay(fd);
 		memcpy(t->peer, peer, sizeof(peer));
 		t->inner_fd = fd;
 		t->up.head = t->up.tail = t->up_fed = 0;
@@ -683,7 +694,8 @@ tunnel_pollfds(const struct tunnel *t, struct pollfd *pfd)
 		pfd[n].fd = t->inner_fd;
 		pfd[n].events = 0;
 		if (t->state == TUNNEL_REQUEST || ((t->state == TUNNEL_OPEN ||
-		    t->state == TUNNEL_CONNECTING) && up_room))
+		    t->state == TUNNEL_CONNECTING ||
+		    t->state == TUNNEL_HANDSHAKE) && up_room))
 			pfd[n].events |= POLLIN;
 		if (down_data)
 			pfd[n].events |= POLLOUT;
@@ -694,10 +706,12 @@ tunnel_pollfds(const struct tunnel *t, struct pollfd *pfd)
 		pfd[n].events = 0;
 		if (t->state == TUNNEL_CONNECTING)
 			pfd[n].events = POLLOUT;
+		else if (t->state == TUNNEL_HANDSHAKE)
+			pfd[n].events = t->hs_events;
+		else if (up_data)
+			pfd[n].events = POLLOUT;
 		if (t->state == TUNNEL_OPEN && down_room)
 			pfd[n].events |= POLLIN;
-		if (t->state != TUNNEL_CONNECTING && up_data)
-			pfd[n].events |= POLLOUT;
 		pfd[n++].revents = 0;
 	}
 	return n;
@@ -739,7 +753,9 @@ tunnel_flush(struct tunnel *t, int64_t now_ms)
 			    t->peer);
 			t->inner_fd = -1;
 			tunnel_close_all(t);
-		} else
+		} else if (t->state == TUNNEL_HANDSHAKE)
+			tunnel_handshake(t, now_ms);	/* it times out */
+		else
 			tunnel_fail(t, "%s %s: drain timed out; bytes dropped",
 			    t->state == TUNNEL_DRAIN_UP ? "broker" : "client",
 			    t->state == TUNNEL_DRAIN_UP ? t->target : t->peer);

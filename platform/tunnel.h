@@ -80,6 +80,8 @@ enum tunnel_event {
 	TUNNEL_EV_OPENED,	/* 200 sent; text names the broker */
 	TUNNEL_EV_REFUSED,	/* an inner connection was refused; text: why */
 	TUNNEL_EV_CLOSED,	/* the tunnel closed; text: which side, why */
+	TUNNEL_EV_FAILED,	/* the broker could not be reached (TCP or the
+				   transport's handshake, e.g. TLS); text: why */
 };
 
 /*
@@ -97,22 +99,43 @@ typedef void (*tunnel_event_fn)(void *arg, enum tunnel_event ev,
 /*
  * The broker side of a tunnel. read returns > 0 bytes, 0 at the end of
  * the stream, or TUNNEL_IO_*; write returns the bytes taken (> 0) or
- * TUNNEL_IO_*. want_write says that the transport needs POLLOUT even
- * with no data queued (a TLS handshake, buffered records); it may be NULL.
+ * TUNNEL_IO_*. After TUNNEL_IO_AGAIN from write, the next write MUST
+ * start at the same bytes and offer at least as many (as a TLS record
+ * that is half sent needs). want_write says that the transport needs
+ * POLLOUT even with no data queued (buffered records); it may be NULL.
  * close ends the session and closes the socket; ctx is dead afterwards.
+ *
+ * handshake (may be NULL: the transport is ready at once) runs the
+ * transport's own opening (a TLS handshake). The tunnel calls it right
+ * after the wrap hook, then on every event of the broker socket and when
+ * *deadline_ms has passed, and replies 200 to Paho only once it returns 0
+ * (ready). TUNNEL_IO_AGAIN: not done; poll the socket for *events (POLLIN
+ * and/or POLLOUT) and call again by *deadline_ms (monotonic, -1: none).
+ * TUNNEL_IO_ERR: failed; err (errlen bytes) says why, and the tunnel
+ * replies 502, so that Paho sees a failed connect. now_ms is the loop's
+ * monotonic time.
+ *
+ * pending (may be NULL: never) says that read can return bytes without
+ * the socket becoming readable (records already received and decrypted).
+ * The tunnel reads those as soon as it has room, since poll() would not
+ * report them.
  */
 struct tunnel_transport_ops {
 	ssize_t	(*read)(void *ctx, uint8_t *buf, size_t cap);
 	ssize_t	(*write)(void *ctx, const uint8_t *buf, size_t len);
 	int	(*want_write)(void *ctx);
 	void	(*close)(void *ctx);
+	int	(*handshake)(void *ctx, int64_t now_ms, short *events,
+		    int64_t *deadline_ms, char *err, size_t errlen);
+	int	(*pending)(void *ctx);
 };
 
 /*
  * Wrap hook: called when the TCP connection to the broker is established,
- * with its socket (non-blocking). On success it sets *ops and *ctx and the
- * transport owns fd; it returns 0. On failure it fills err ("what: why")
- * and returns -1, and fd stays the tunnel's (which closes it).
+ * with its socket (non-blocking) and the target's host (borrowed; no IPv6
+ * brackets). On success it sets *ops and *ctx and the transport owns fd;
+ * it returns 0. On failure it fills err ("what: why") and returns -1, and
+ * fd stays the tunnel's (which closes it).
  */
 typedef int (*tunnel_wrap_fn)(void *arg, int fd, const char *host,
     const struct tunnel_transport_ops **ops, void **ctx, char *err,
@@ -122,7 +145,9 @@ struct tunnel_stats {
 	uint64_t bytes_up;		/* written to the broker */
 	uint64_t bytes_down;		/* written to Paho */
 	uint64_t connections;		/* tunnels opened (200 sent) */
-	uint64_t connect_failed;	/* 502: the broker was unreachable */
+	uint64_t connect_failed;	/* 502: the broker was unreachable,
+					   or the transport's handshake or
+					   wrap failed */
 	uint64_t refused_total;
 	uint64_t refused[TUNNEL_REF__COUNT];
 	struct ackgate_stats gate;	/* valve releases are gate.valve_releases */
@@ -228,8 +253,8 @@ const char *tunnel_refusal_str(enum tunnel_refusal r);
 
 #ifdef TUNNEL_INTERNAL
 /*
- * Shared by platform/tunnel.c and platform/tunnel_req.c only. Pure
- * functions on caller-owned buffers; nothing here touches a socket.
+ * Shared by platform/tunnel.c and platform/tunnel_req.c only. Mostly
+ * pure functions on caller-owned buffers; the socket helpers are marked.
  */
 #include <sys/socket.h>
 
@@ -281,6 +306,27 @@ int tunnel_req_resolve(const char *host, uint16_t port,
  */
 int tunnel_req_secret(const char *name, uint16_t port, char *url,
     char *auth, char *err, size_t errlen);
+
+/*
+ * tunnel_req_listen: a non-blocking socket listening on 127.0.0.1, port
+ * chosen by the kernel, into *fd and *port. Returns TUNNEL_OK, or
+ * TUNNEL_ERR_SYS with err filled ("tunnel NAME: what: why"); *fd is then
+ * the socket or -1, for the caller to close.
+ */
+int tunnel_req_listen(const char *name, int *fd, uint16_t *port, char *err,
+    size_t errlen);
+
+/* tunnel_req_nodelay: TCP_NODELAY on fd; failure is harmless. */
+
+/*
+ * tunnel_req_connect: resolve (see tunnel_req_resolve(), which may BLOCK)
+ * and start a non-blocking TCP connect, with TCP_NODELAY. Returns 0
+ * (connected), 1 (in progress: wait for POLLOUT) with *fd the socket, or
+ * -1 with why filled and *fd = -1.
+ */
+int tunnel_req_connect(const char *host, uint16_t port, int *fd, char *why,
+    size_t whylen);
+void tunnel_req_nodelay(int fd);
 
 /* The plain TCP transport; ctx is the fd, cast through intptr_t. */
 extern const struct tunnel_transport_ops tunnel_tcp_ops;

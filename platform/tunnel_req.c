@@ -2,9 +2,10 @@
  * tunnel_req: the parts of the tunnel (platform/tunnel.h) around its
  * connection state machine: the secret and the CONNECT request (parsing,
  * credentials, targets, refusal replies), resolving the broker's address,
- * and the plain TCP transport.
+ * the listening socket and the plain TCP transport.
  */
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -304,6 +305,79 @@ tunnel_req_secret(const char *name, uint16_t port, char *url, char *auth,
 	explicit_bzero(hex, sizeof(hex));
 	explicit_bzero(cred, sizeof(cred));
 	return TUNNEL_OK;
+}
+
+int
+tunnel_req_listen(const char *name, int *fdp, uint16_t *port, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	const char *what = "socket";
+
+	*fdp = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (*fdp < 0)
+		goto fail;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = 0;
+	what = "bind 127.0.0.1";
+	if (bind(*fdp, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		goto fail;
+	what = "listen";
+	if (listen(*fdp, 4) < 0)
+		goto fail;
+	what = "getsockname";
+	if (getsockname(*fdp, (struct sockaddr *)&sin, &len) < 0)
+		goto fail;
+	*port = ntohs(sin.sin_port);
+	return TUNNEL_OK;
+fail:
+	snprintf(err, errlen, "tunnel %s: %s: %s", name, what,
+	    strerror(errno));
+	return TUNNEL_ERR_SYS;
+}
+
+void
+tunnel_req_nodelay(int fd)
+{
+	int one = 1;
+
+	/* Small MQTT packets must not wait for Nagle; failure is harmless. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int
+tunnel_req_connect(const char *host, uint16_t port, int *fdp, char *why,
+    size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd;
+
+	*fdp = -1;
+	if (tunnel_req_resolve(host, port, &ss, &sslen, why, whylen) < 0)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	tunnel_req_nodelay(fd);
+	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
+		*fdp = fd;
+		return 0;
+	}
+	if (errno == EINPROGRESS) {
+		*fdp = fd;
+		return 1;
+	}
+	snprintf(why, whylen, "connect: %s", strerror(errno));
+	close(fd);
+	return -1;
 }
 
 ssize_t

@@ -1,0 +1,939 @@
+/*
+ * Unit tests for platform/tls: real Mosquitto TLS listeners (and one
+ * `openssl s_server` for ALPN), certificates made here with the openssl
+ * command. Each case drives the transport itself (handshake, an MQTT
+ * CONNECT, its CONNACK), or goes through a real tunnel as Paho would.
+ * Every wait polls with a deadline; nothing sleeps.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "platform/clock.h"
+#include "platform/tls.h"
+#include "platform/tunnel.h"
+
+#define WAIT_MS		5000
+#define PSK_HEX		"00112233445566778899aabbccddeeff"
+#define PSK_ID		"gw1"
+
+enum { P_OK, P_EXP, P_MTLS, P_PSK, P__COUNT };
+
+static char dir[64];
+static uint16_t port[P__COUNT];
+static char pin_srv[64];	/* base64 SHA-256 of the server's SPKI */
+static char pin_ca[64];		/* another key's pin */
+
+static char *
+path(const char *name)
+{
+	static char buf[8][128];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(path(name), "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int k;
+
+	k = snprintf(cmd, sizeof(cmd), "cd %s && (", dir);
+	va_start(ap, fmt);
+	vsnprintf(cmd + k, sizeof(cmd) - (size_t)k, fmt, ap);
+	va_end(ap);
+	strncat(cmd, ") >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static void
+read_line(const char *name, char *buf, size_t cap)
+{
+	FILE *f = fopen(path(name), "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, (int)cap, f));
+	buf[strcspn(buf, "\r\n")] = '\0';
+	fclose(f);
+}
+
+#define EC "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+
+/* CA, other CA, server (IP and DNS SAN), expired server, client. */
+static void
+make_certs(void)
+{
+	write_file("ext.cnf",
+	    "[ca]\nbasicConstraints=critical,CA:TRUE\n"
+	    "keyUsage=critical,keyCertSign,cRLSign\n"
+	    "[srv]\nbasicConstraints=CA:FALSE\n"
+	    "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+	    "[cli]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
+	sh("openssl req -x509 " EC " -keyout ca.key -out ca.crt "
+	    "-subj '/CN=Test CA' -days 30 -config ext.cnf -extensions ca");
+	sh("openssl req -x509 " EC " -keyout ca2.key -out ca2.crt "
+	    "-subj '/CN=Other CA' -days 30 -config ext.cnf -extensions ca");
+	sh("openssl req -new " EC " -keyout srv.key -out srv.csr "
+	    "-subj /CN=localhost -config ext.cnf");
+	sh("openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
+	    "-set_serial 2 -days 30 -extfile ext.cnf -extensions srv "
+	    "-out srv.crt");
+	/* -days -1: valid from now until yesterday, i.e. expired. */
+	sh("openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
+	    "-set_serial 3 -days -1 -extfile ext.cnf -extensions srv "
+	    "-out exp.crt");
+	sh("openssl req -new " EC " -keyout cli.key -out cli.csr "
+	    "-subj /CN=gateway1 -config ext.cnf");
+	sh("openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key "
+	    "-set_serial 4 -days 30 -extfile ext.cnf -extensions cli "
+	    "-out cli.crt");
+	sh("openssl x509 -in srv.crt -pubkey -noout | openssl pkey -pubin "
+	    "-outform der | openssl dgst -sha256 -binary | base64 > srv.pin");
+	sh("openssl x509 -in ca.crt -pubkey -noout | openssl pkey -pubin "
+	    "-outform der | openssl dgst -sha256 -binary | base64 > ca.pin");
+	read_line("srv.pin", pin_srv, sizeof(pin_srv));
+	read_line("ca.pin", pin_ca, sizeof(pin_ca));
+	write_file("psk.txt", PSK_ID ":" PSK_HEX "\n");
+}
+
+static uint16_t
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* A child process: its pid, its output pipe, its (open) stdin pipe. */
+struct proc {
+	pid_t pid;
+	int out;
+	int in;
+};
+
+/*
+ * Start argv with stdout and stderr on a pipe and stdin on a pipe that
+ * stays open (s_server quits at the end of its input); wait until the
+ * output holds ready (or fail at the deadline).
+ */
+static void
+spawn_until(char *const argv[], const char *ready, struct proc *pr)
+{
+	char buf[8192];
+	size_t len = 0;
+	int p[2], in[2];
+	pid_t pid;
+	int64_t end = clock_mono_ms() + WAIT_MS;
+	struct pollfd pfd;
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(in), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(in[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	close(in[0]);
+	pr->pid = pid;
+	pr->out = p[0];
+	pr->in = in[1];
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (clock_mono_ms() < end && len < sizeof(buf) - 1) {
+		if (poll(&pfd, 1, (int)(end - clock_mono_ms())) <= 0)
+			continue;
+		if ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, ready) != NULL)
+			return;
+	}
+	buf[len] = '\0';
+	fail_msg("%s did not get ready: %s", argv[0], buf);
+}
+
+static struct proc broker = { -1, -1, -1 };
+
+static int
+group_setup(void **state)
+{
+	char conf[4096];
+	char *argv[] = { "mosquitto", "-c", NULL, NULL };
+	int i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test_tls.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	make_certs();
+	for (i = 0; i < P__COUNT; i++)
+		port[i] = free_port();
+	snprintf(conf, sizeof(conf),
+	    "user root\nlog_dest stderr\nallow_anonymous true\n"
+	    "listener %u 127.0.0.1\ncertfile %s\nkeyfile %s\n"
+	    "listener %u 127.0.0.1\ncertfile %s\nkeyfile %s\n"
+	    "listener %u 127.0.0.1\ncertfile %s\nkeyfile %s\ncafile %s\n"
+	    "require_certificate true\n"
+	    "listener %u 127.0.0.1\npsk_hint hint\npsk_file %s\n",
+	    port[P_OK], path("srv.crt"), path("srv.key"),
+	    port[P_EXP], path("exp.crt"), path("srv.key"),
+	    port[P_MTLS], path("srv.crt"), path("srv.key"), path("ca.crt"),
+	    port[P_PSK], path("psk.txt"));
+	write_file("mosquitto.conf", conf);
+	argv[2] = path("mosquitto.conf");
+	spawn_until(argv, " running", &broker);
+	return 0;
+}
+
+static void
+stop(struct proc *pr)
+{
+	if (pr->pid > 0) {
+		kill(pr->pid, SIGTERM);
+		waitpid(pr->pid, NULL, 0);
+	}
+	if (pr->out >= 0)
+		close(pr->out);
+	if (pr->in >= 0)
+		close(pr->in);
+	pr->pid = pr->out = pr->in = -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	stop(&broker);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A non-blocking TCP connection to 127.0.0.1:p, connected. */
+static int
+tcp_connect(uint16_t p)
+{
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	int fd, soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(p);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		assert_int_equal(errno, EINPROGRESS);
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		assert_int_equal(soerr, 0);
+	}
+	return fd;
+}
+
+/* One connection through the transport. */
+struct conn {
+	const struct tunnel_transport_ops *ops;
+	void *ctx;
+	int fd;
+	char err[TLS_ERR_MAX];
+};
+
+/* Wrap fd and run the handshake to its end; returns its result. */
+static int
+handshake(struct tls *t, uint16_t p, const char *host, struct conn *c)
+{
+	int64_t end = clock_mono_ms() + WAIT_MS, deadline;
+	struct pollfd pfd;
+	short ev;
+	int rc;
+
+	c->fd = tcp_connect(p);
+	c->err[0] = '\0';
+	assert_int_equal(tls_wrap(t, c->fd, host, &c->ops, &c->ctx, c->err,
+	    sizeof(c->err)), 0);
+	for (;;) {
+		rc = c->ops->handshake(c->ctx, clock_mono_ms(), &ev, &deadline,
+		    c->err, sizeof(c->err));
+		if (rc != TUNNEL_IO_AGAIN || clock_mono_ms() >= end)
+			return rc;
+		assert_true(ev != 0);
+		assert_true(deadline > clock_mono_ms() - 1);
+		pfd.fd = c->fd;
+		pfd.events = ev;
+		(void)poll(&pfd, 1, (int)(end - clock_mono_ms()));
+	}
+}
+
+/* MQTT 3.1.1 CONNECT, client id "t", clean session. */
+static const uint8_t mqtt_connect[] = {
+	0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 1, 't'
+};
+
+/* Send CONNECT through the session and expect CONNACK 0. */
+static void
+mqtt_roundtrip(struct conn *c)
+{
+	uint8_t got[4];
+	size_t off = 0, len = 0;
+	int64_t end = clock_mono_ms() + WAIT_MS;
+	struct pollfd pfd = { .fd = c->fd };
+	ssize_t n;
+
+	while (off < sizeof(mqtt_connect) && clock_mono_ms() < end) {
+		n = c->ops->write(c->ctx, mqtt_connect + off,
+		    sizeof(mqtt_connect) - off);
+		if (n > 0)
+			off += (size_t)n;
+		else {
+			assert_int_equal(n, TUNNEL_IO_AGAIN);
+			pfd.events = POLLOUT;
+			(void)poll(&pfd, 1, 100);
+		}
+	}
+	while (len < sizeof(got) && clock_mono_ms() < end) {
+		n = c->ops->read(c->ctx, got + len, sizeof(got) - len);
+		if (n > 0)
+			len += (size_t)n;
+		else {
+			assert_int_equal(n, TUNNEL_IO_AGAIN);
+			pfd.events = POLLIN;
+			(void)poll(&pfd, 1, (int)(end - clock_mono_ms()));
+		}
+	}
+	assert_int_equal(len, 4);
+	assert_int_equal(got[0], 0x20);
+	assert_int_equal(got[1], 0x02);
+	assert_int_equal(got[3], 0x00);
+}
+
+static struct tls *
+new_tls(const struct tls_conf *cf)
+{
+	char err[TLS_ERR_MAX];
+	struct tls *t = NULL;
+
+	if (tls_new(&t, cf, err, sizeof(err)) != TLS_OK)
+		fail_msg("tls_new: %s", err);
+	return t;
+}
+
+/* Connect; expect failure whose reason holds each of the texts. */
+static void
+expect_refused(const struct tls_conf *cf, uint16_t p, const char *host,
+    const char *const *texts)
+{
+	struct tls *t = new_tls(cf);
+	struct tls_stats st;
+	struct conn c;
+
+	assert_int_equal(handshake(t, p, host, &c), TUNNEL_IO_ERR);
+	print_message("reason: %s\n", c.err);
+	for (; *texts != NULL; texts++)
+		if (strstr(c.err, *texts) == NULL)
+			fail_msg("reason '%s' lacks '%s'", c.err, *texts);
+	assert_string_equal(c.err, tls_last_error(t));
+	assert_null(strstr(c.err, PSK_HEX));
+	tls_stats(t, &st);
+	assert_int_equal(st.handshakes_failed, 1);
+	assert_int_equal(st.handshakes_full, 0);
+	c.ops->close(c.ctx);
+	tls_free(t);
+}
+
+static void
+test_trusted(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct tls *t = new_tls(&cf);
+	struct tls_stats st;
+	struct conn c;
+
+	(void)state;
+	assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
+	assert_string_equal(tls_last_error(t), "");
+	mqtt_roundtrip(&c);
+	tls_stats(t, &st);
+	assert_int_equal(st.handshakes_full, 1);
+	assert_int_equal(st.handshakes_resumed, 0);
+	assert_true(st.tx_bytes > sizeof(mqtt_connect));
+	assert_true(st.rx_bytes > 4);
+	assert_null(tls_conn_alpn(c.ctx));
+	c.ops->close(c.ctx);
+	tls_free(t);
+}
+
+static void
+test_trusted_dns_name(void **state)
+{
+	struct tls_conf cf = { .ca_path = dir, .server_name = "localhost",
+	    .handshake_timeout_s = 5 };
+	struct tls *t = new_tls(&cf);
+	struct conn c;
+
+	(void)state;
+	assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
+	mqtt_roundtrip(&c);
+	c.ops->close(c.ctx);
+	tls_free(t);
+}
+
+static void
+test_untrusted(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca2.crt") };
+	const char *want[] = { "tls handshake: untrusted issuer",
+	    "CN=Test CA", NULL };
+
+	(void)state;
+	expect_refused(&cf, port[P_OK], "127.0.0.1", want);
+}
+
+static void
+test_name_mismatch(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt"),
+	    .server_name = "broker.example" };
+	const char *want[] = { "name mismatch", "expected 'broker.example'",
+	    "DNS:localhost", "IP:127.0.0.1", NULL };
+	struct tls_conf cf_ip = { .ca_file = path("ca.crt"),
+	    .server_name = "127.0.0.9" };
+	const char *want_ip[] = { "name mismatch", "expected '127.0.0.9'",
+	    "IP:127.0.0.1", NULL };
+
+	(void)state;
+	expect_refused(&cf, port[P_OK], "127.0.0.1", want);
+	/* An IP target is checked against the IP SANs. */
+	expect_refused(&cf_ip, port[P_OK], "127.0.0.1", want_ip);
+}
+
+static void
+test_expired(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	const char *want[] = { "certificate expired", "CN=localhost",
+	    "was valid until", NULL };
+
+	(void)state;
+	expect_refused(&cf, port[P_EXP], "127.0.0.1", want);
+}
+
+static void
+test_pins(void **state)
+{
+	char *good[] = { pin_ca, pin_srv };
+	char *bad[] = { pin_ca };
+	struct tls_conf cf = { .ca_file = path("ca.crt"), .pin_sha256 = good,
+	    .n_pin_sha256 = 2 };
+	const char *want[] = { "pin mismatch", pin_srv, NULL };
+	struct tls *t;
+	struct conn c;
+
+	(void)state;
+	t = new_tls(&cf);
+	assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
+	mqtt_roundtrip(&c);
+	c.ops->close(c.ctx);
+	tls_free(t);
+	cf.pin_sha256 = bad;
+	cf.n_pin_sha256 = 1;
+	expect_refused(&cf, port[P_OK], "127.0.0.1", want);
+}
+
+static void
+test_mutual(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt"),
+	    .cert_file = path("cli.crt"), .key_file = path("cli.key") };
+	struct tls_conf none = { .ca_file = path("ca.crt") };
+	const char *want[] = { "refused by the server", "alert",
+	    "client certificate", NULL };
+	struct tls *t;
+	struct conn c;
+
+	(void)state;
+	t = new_tls(&cf);
+	assert_int_equal(handshake(t, port[P_MTLS], "127.0.0.1", &c), 0);
+	mqtt_roundtrip(&c);
+	c.ops->close(c.ctx);
+	tls_free(t);
+	expect_refused(&none, port[P_MTLS], "127.0.0.1", want);
+}
+
+static void
+test_psk(void **state)
+{
+	struct tls_conf cf = { .psk_identity = PSK_ID, .psk = PSK_HEX };
+	struct tls_conf wrong = { .psk_identity = PSK_ID,
+	    .psk = "ffeeddccbbaa99887766554433221100" };
+	struct tls_conf who = { .psk_identity = "nobody", .psk = PSK_HEX };
+	const char *want[] = { "PSK refused", "psk_identity '" PSK_ID "'",
+	    NULL };
+	const char *want_who[] = { "PSK refused", NULL };
+	struct tls *t;
+	struct conn c;
+
+	(void)state;
+	t = new_tls(&cf);
+	assert_int_equal(handshake(t, port[P_PSK], "127.0.0.1", &c), 0);
+	mqtt_roundtrip(&c);
+	c.ops->close(c.ctx);
+	tls_free(t);
+	expect_refused(&wrong, port[P_PSK], "127.0.0.1", want);
+	expect_refused(&who, port[P_PSK], "127.0.0.1", want_who);
+}
+
+static void
+test_resumption(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct tls *t = new_tls(&cf);
+	struct tls_stats st;
+	struct conn c;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
+		mqtt_roundtrip(&c);
+		c.ops->close(c.ctx);
+	}
+	tls_stats(t, &st);
+	assert_int_equal(st.handshakes_full, 1);
+	assert_int_equal(st.handshakes_resumed, 2);
+	/* Another host does not get this host's session. */
+	assert_int_equal(handshake(t, port[P_OK], "localhost", &c), 0);
+	c.ops->close(c.ctx);
+	tls_stats(t, &st);
+	assert_int_equal(st.handshakes_full, 2);
+	tls_free(t);
+}
+
+static void
+test_alpn(void **state)
+{
+	char cert[128], key[128], acc[32];
+	char *argv[] = { "openssl", "s_server", "-accept", acc, "-cert", cert,
+	    "-key", key, "-alpn", "mqtt", "-tls1_2", NULL };
+	char *protos[] = { "x-other", "mqtt" };
+	struct tls_conf cf = { .ca_file = path("ca.crt"), .alpn = protos,
+	    .n_alpn = 2 };
+	struct tls *t;
+	struct conn c;
+	struct proc pr;
+
+	(void)state;
+	snprintf(cert, sizeof(cert), "%s", path("srv.crt"));
+	snprintf(key, sizeof(key), "%s", path("srv.key"));
+	snprintf(acc, sizeof(acc), "127.0.0.1:%u", free_port());
+	spawn_until(argv, "ACCEPT", &pr);
+	t = new_tls(&cf);
+	if (handshake(t, (uint16_t)atoi(strchr(acc, ':') + 1), "127.0.0.1",
+	    &c) != 0)
+		fail_msg("handshake: %s", c.err);
+	assert_non_null(tls_conn_alpn(c.ctx));
+	assert_string_equal(tls_conn_alpn(c.ctx), "mqtt");
+	c.ops->close(c.ctx);
+	tls_free(t);
+	stop(&pr);
+}
+
+/* A listener that accepts nothing: the handshake must time out. */
+static void
+test_timeout(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt"),
+	    .handshake_timeout_s = 3 };
+	struct tls *t = new_tls(&cf);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), rc;
+	struct conn c;
+	int64_t dl;
+	short ev;
+
+	(void)state;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	c.fd = tcp_connect(ntohs(sin.sin_port));
+	assert_int_equal(tls_wrap(t, c.fd, "127.0.0.1", &c.ops, &c.ctx, c.err,
+	    sizeof(c.err)), 0);
+	rc = c.ops->handshake(c.ctx, clock_mono_ms(), &ev, &dl, c.err,
+	    sizeof(c.err));
+	assert_int_equal(rc, TUNNEL_IO_AGAIN);
+	assert_true(dl >= clock_mono_ms() + 2000);
+	/* The loop's clock reaches the deadline. */
+	rc = c.ops->handshake(c.ctx, dl, &ev, &dl, c.err, sizeof(c.err));
+	assert_int_equal(rc, TUNNEL_IO_ERR);
+	assert_string_equal(c.err, "tls handshake: timed out after 3 s");
+	c.ops->close(c.ctx);
+	close(lfd);
+	tls_free(t);
+}
+
+/* The server accepts and closes at once. */
+static void
+test_closed(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct tls *t = new_tls(&cf);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), afd, rc;
+	int64_t end = clock_mono_ms() + WAIT_MS, dl;
+	struct pollfd pfd;
+	struct conn c;
+	short ev;
+
+	(void)state;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	c.fd = tcp_connect(ntohs(sin.sin_port));
+	afd = accept(lfd, NULL, NULL);
+	close(afd);
+	assert_int_equal(tls_wrap(t, c.fd, "127.0.0.1", &c.ops, &c.ctx, c.err,
+	    sizeof(c.err)), 0);
+	do {
+		rc = c.ops->handshake(c.ctx, clock_mono_ms(), &ev, &dl, c.err,
+		    sizeof(c.err));
+		pfd.fd = c.fd;
+		pfd.events = ev;
+		if (rc == TUNNEL_IO_AGAIN)
+			(void)poll(&pfd, 1, 100);
+	} while (rc == TUNNEL_IO_AGAIN && clock_mono_ms() < end);
+	assert_int_equal(rc, TUNNEL_IO_ERR);
+	if (strstr(c.err, "connection closed") == NULL &&
+	    strstr(c.err, "connection lost") == NULL)
+		fail_msg("reason: %s", c.err);
+	c.ops->close(c.ctx);
+	close(lfd);
+	tls_free(t);
+}
+
+/* Collects tls_check_conf() reports. */
+struct reports {
+	char text[4096];
+	int opts[TLS_OPT__COUNT];
+};
+
+static void
+on_report(void *arg, enum tls_option opt, size_t index, const char *text)
+{
+	struct reports *r = arg;
+	size_t k = strlen(r->text);
+
+	(void)index;
+	r->opts[opt]++;
+	snprintf(r->text + k, sizeof(r->text) - k, "%s\n", text);
+}
+
+static void
+test_check_conf(void **state)
+{
+	char *pins[] = { "bm90IGEgcGlu", pin_srv };
+	char *alpn[] = { "" };
+	struct tls_conf bad = { .ca_file = path("nope.crt"),
+	    .cert_file = path("cli.crt"), .key_file = path("srv.key"),
+	    .pin_sha256 = pins, .n_pin_sha256 = 2, .alpn = alpn, .n_alpn = 1,
+	    .handshake_timeout_s = 999 };
+	struct tls_conf garbage = { .ca_file = path("psk.txt") };
+	struct tls_conf psk = { .psk_identity = PSK_ID, .psk = "secretzz",
+	    .cert_file = path("cli.crt"), .key_file = path("cli.key") };
+	struct tls_conf nothing = { .server_name = "" };
+	struct tls_conf good = { .ca_file = path("ca.crt"),
+	    .cert_file = path("cli.crt"), .key_file = path("cli.key"),
+	    .pin_sha256 = pins + 1, .n_pin_sha256 = 1 };
+	struct reports r;
+	char err[TLS_ERR_MAX];
+	struct tls *t;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&bad, on_report, &r), 5);
+	assert_int_equal(r.opts[TLS_OPT_CA_FILE], 1);
+	assert_int_equal(r.opts[TLS_OPT_KEY_FILE], 1);
+	assert_int_equal(r.opts[TLS_OPT_PIN_SHA256], 1);
+	assert_int_equal(r.opts[TLS_OPT_ALPN], 1);
+	assert_int_equal(r.opts[TLS_OPT_HANDSHAKE_TIMEOUT], 1);
+	assert_non_null(strstr(r.text, "does not match cert_file"));
+	assert_non_null(strstr(r.text, "'bm90IGEgcGlu'"));
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&psk, on_report, &r), 2);
+	assert_int_equal(r.opts[TLS_OPT_PSK], 1);
+	assert_int_equal(r.opts[TLS_OPT_CERT_FILE], 1);
+	assert_null(strstr(r.text, "secretzz"));	/* never the secret */
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&nothing, on_report, &r), 1);
+	assert_non_null(strstr(r.text, "ca_file: not set"));
+	assert_int_equal(tls_check_conf(&good, NULL, NULL), 0);
+
+	/* tls_new fails with the first problem, naming the file. */
+	assert_int_equal(tls_new(&t, &garbage, err, sizeof(err)),
+	    TLS_ERR_CONF);
+	assert_null(t);
+	assert_true(strncmp(err, "tls: ca_file ", 13) == 0);
+	assert_non_null(strstr(err, "psk.txt: cannot parse: "));
+	assert_int_equal(tls_new(&t, &psk, err, sizeof(err)), TLS_ERR_CONF);
+	assert_null(strstr(err, "secretzz"));
+	assert_string_equal(tls_option_name(TLS_OPT_PIN_SHA256), "pin_sha256");
+	assert_string_equal(tls_strerror(TLS_ERR_CONF),
+	    "bad TLS configuration");
+	tls_free(NULL);
+}
+
+/* Through a tunnel, as Paho: CONNECT request, then MQTT. */
+struct tun {
+	struct tunnel *t;
+	int client;
+	char events[2048];
+};
+
+static void
+on_tunnel_event(void *arg, enum tunnel_event ev, const char *text)
+{
+	struct tun *u = arg;
+	size_t k = strlen(u->events);
+
+	(void)ev;
+	snprintf(u->events + k, sizeof(u->events) - k, "%s\n", text);
+}
+
+/*
+ * Run the tunnel while the client writes out (outlen bytes) and until it
+ * has read want bytes into got (or the deadline). Returns the bytes read.
+ */
+static size_t
+tunnel_pump(struct tun *u, const uint8_t *out, size_t outlen, uint8_t *got,
+    size_t want)
+{
+	struct pollfd pfd[TUNNEL_POLLFDS + 1];
+	int64_t end = clock_mono_ms() + WAIT_MS, dl;
+	size_t n, len = 0, off = 0;
+	ssize_t k;
+	int timeout;
+
+	while ((len < want || off < outlen) && clock_mono_ms() < end) {
+		n = tunnel_pollfds(u->t, pfd);
+		pfd[n].fd = u->client;
+		pfd[n].events = POLLIN | (off < outlen ? POLLOUT : 0);
+		pfd[n].revents = 0;
+		timeout = (int)(end - clock_mono_ms());
+		if ((dl = tunnel_next_deadline(u->t)) >= 0 &&
+		    dl - clock_mono_ms() < timeout)
+			timeout = dl > clock_mono_ms() ?
+			    (int)(dl - clock_mono_ms()) : 0;
+		(void)poll(pfd, n + 1, timeout);
+		tunnel_dispatch(u->t, pfd, n, clock_mono_ms());
+		if ((dl = tunnel_next_deadline(u->t)) >= 0 &&
+		    clock_mono_ms() >= dl)
+			tunnel_flush(u->t, clock_mono_ms());
+		if ((pfd[n].revents & POLLOUT) != 0 &&
+		    (k = write(u->client, out + off, outlen - off)) > 0)
+			off += (size_t)k;
+		if ((pfd[n].revents & (POLLIN | POLLHUP)) != 0 && len < want) {
+			k = read(u->client, got + len, want - len);
+			if (k <= 0)
+				break;
+			len += (size_t)k;
+		}
+	}
+	return len;
+}
+
+static size_t
+tunnel_run(struct tun *u, uint8_t *got, size_t want)
+{
+	return tunnel_pump(u, NULL, 0, got, want);
+}
+
+#define BIG	300000	/* payload bytes: many records, some split */
+
+/*
+ * Subscribe to "big" and publish BIG bytes to it through the TLS tunnel:
+ * the broker's copy comes back in records that do not fit the room left
+ * in the tunnel's buffer, which exercises the transport's pending bytes
+ * and half-sent writes.
+ */
+static void
+big_roundtrip(struct tun *u)
+{
+	static const uint8_t sub[] = { 0x82, 8, 0, 1, 0, 3, 'b', 'i', 'g', 0 };
+	static const uint8_t suback[] = { 0x90, 3, 0, 1, 0 };
+	size_t rl = 2 + 3 + BIG, hl = 1, i;
+	uint8_t *pub = malloc(BIG + 16), *got = malloc(BIG + 16);
+
+	assert_non_null(pub);
+	assert_non_null(got);
+	pub[0] = 0x30;
+	for (i = rl; i > 0; i >>= 7)
+		pub[hl++] = (uint8_t)((i & 0x7f) | (i >= 0x80 ? 0x80 : 0));
+	memcpy(pub + hl, "\0\3big", 5);
+	for (i = 0; i < BIG; i++)
+		pub[hl + 5 + i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(tunnel_pump(u, sub, sizeof(sub), got,
+	    sizeof(suback)), sizeof(suback));
+	assert_memory_equal(got, suback, sizeof(suback));
+	assert_int_equal(tunnel_pump(u, pub, hl + rl, got, hl + rl), hl + rl);
+	assert_memory_equal(got, pub, hl + rl);
+	free(pub);
+	free(got);
+}
+
+/* Connect to the tunnel and send Paho's request for 127.0.0.1:p. */
+static void
+tunnel_request(struct tun *u, uint16_t p)
+{
+	const char *url = tunnel_proxy_url(u->t), *user = url + 7;
+	char auth[128], tok[96], req[512];
+	size_t ulen = (size_t)(strchr(user, '@') - user);
+	FILE *f;
+
+	u->client = tcp_connect(tunnel_port(u->t));
+	/* base64(user:secret) through the openssl command. */
+	snprintf(req, sizeof(req), "printf '%%s' '%.*s' | base64 -w0 > %s",
+	    (int)ulen, user, path("tok"));
+	assert_int_equal(system(req), 0);
+	f = fopen(path("tok"), "r");
+	assert_non_null(fgets(tok, sizeof(tok), f));
+	fclose(f);
+	snprintf(auth, sizeof(auth), "Proxy-authorization: Basic %s\r\n", tok);
+	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%u HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\n%s\r\n", p, auth);
+	assert_int_equal(write(u->client, req, strlen(req)),
+	    (ssize_t)strlen(req));
+}
+
+static void
+test_tunnel(void **state)
+{
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct tls_conf untrusted = { .ca_file = path("ca2.crt") };
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct tls *t = new_tls(&cf), *t2 = new_tls(&untrusted);
+	char target[32], err[256];
+	const char *targets[] = { target };
+	uint8_t got[128];
+	struct tun u;
+	size_t n;
+
+	(void)state;
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(tunnel_new(&u.t, "central", err, sizeof(err)), 0);
+	snprintf(target, sizeof(target), "127.0.0.1:%u", port[P_OK]);
+	assert_int_equal(tunnel_set_targets(u.t, targets, 1), 0);
+	tunnel_set_event_cb(u.t, on_tunnel_event, &u);
+	tunnel_set_wrap(u.t, tls_wrap, t);
+
+	tunnel_request(&u, port[P_OK]);
+	n = tunnel_run(&u, got, sizeof(ok) - 1);
+	assert_int_equal(n, sizeof(ok) - 1);
+	assert_memory_equal(got, ok, n);
+	assert_int_equal(write(u.client, mqtt_connect, sizeof(mqtt_connect)),
+	    (ssize_t)sizeof(mqtt_connect));
+	assert_int_equal(tunnel_run(&u, got, 4), 4);
+	assert_int_equal(got[0], 0x20);
+	assert_int_equal(got[3], 0x00);
+	big_roundtrip(&u);
+	tunnel_drop(u.t);
+	close(u.client);
+
+	/* An untrusted broker is a failed connect (502) with the reason. */
+	tunnel_set_wrap(u.t, tls_wrap, t2);
+	u.events[0] = '\0';
+	tunnel_request(&u, port[P_OK]);
+	n = tunnel_run(&u, got, 12);
+	assert_int_equal(n, 12);
+	assert_memory_equal(got, "HTTP/1.1 502", 12);
+	assert_non_null(strstr(u.events, "tls handshake: untrusted issuer"));
+	close(u.client);
+	tunnel_free(u.t);
+	tls_free(t);
+	tls_free(t2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trusted),
+		cmocka_unit_test(test_trusted_dns_name),
+		cmocka_unit_test(test_untrusted),
+		cmocka_unit_test(test_name_mismatch),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_mutual),
+		cmocka_unit_test(test_psk),
+		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_alpn),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_closed),
+		cmocka_unit_test(test_check_conf),
+		cmocka_unit_test(test_tunnel),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
