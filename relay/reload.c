@@ -12,27 +12,53 @@
 #include "platform/log.h"
 #include "relay/relay.h"
 
+/* NULL (an option the section type does not have) equals "". */
 static int
 reload_str_differs(const char *a, const char *b)
 {
-	return strcmp(a, b) != 0;
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+static int
+reload_list_differs(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 1;
+	for (i = 0; i < na; i++)
+		if (reload_str_differs(a[i], b[i]))
+			return 1;
+	return 0;
+}
+
+static int
+reload_tls_differs(const struct conf_tls *a, const struct conf_tls *b)
+{
+	return a->enabled != b->enabled ||
+	    a->handshake_timeout != b->handshake_timeout ||
+	    reload_str_differs(a->ca_file, b->ca_file) ||
+	    reload_str_differs(a->ca_path, b->ca_path) ||
+	    reload_str_differs(a->cert_file, b->cert_file) ||
+	    reload_str_differs(a->key_file, b->key_file) ||
+	    reload_str_differs(a->server_name, b->server_name) ||
+	    reload_str_differs(a->psk_identity, b->psk_identity) ||
+	    reload_str_differs(a->psk, b->psk) ||
+	    reload_list_differs(a->alpn, a->n_alpn, b->alpn, b->n_alpn) ||
+	    reload_list_differs(a->pin_sha256, a->n_pin_sha256, b->pin_sha256,
+	    b->n_pin_sha256);
 }
 
 static int
 reload_broker_differs(const struct conf_broker *a, const struct conf_broker *b)
 {
-	size_t i;
 
-	if (a->n_address != b->n_address || a->keepalive != b->keepalive ||
-	    a->protocol != b->protocol ||
+	return a->keepalive != b->keepalive || a->protocol != b->protocol ||
 	    reload_str_differs(a->client_id, b->client_id) ||
 	    reload_str_differs(a->username, b->username) ||
-	    reload_str_differs(a->password, b->password))
-		return 1;
-	for (i = 0; i < a->n_address; i++)
-		if (reload_str_differs(a->address[i], b->address[i]))
-			return 1;
-	return 0;
+	    reload_str_differs(a->password, b->password) ||
+	    reload_list_differs(a->address, a->n_address, b->address,
+	    b->n_address) || reload_tls_differs(&a->tls, &b->tls);
 }
 
 static void
@@ -149,6 +175,8 @@ reload_apply(struct relay *r)
 		if (changed[side]) {
 			forward_tunnel_targets(r, (enum link_side)side);
 			forward_link_lost(r, (enum link_side)side);
+			if (side == LINK_CENTRAL)
+				relay_tls_open(r);
 			relay_timer_arm(r, &r->reconnect[side], 0);
 		} else if (link_state(r->link[side]) == LINK_UP) {
 			forward_subscribe(r, (enum link_side)side);

@@ -445,7 +445,9 @@ def default_config(workdir, control_path, local_port, central_port,
         local={"address": "127.0.0.1:%d" % local_port},
         central={"address": ["127.0.0.1:%d" % central_port],
                  "reconnect_min": "1",
-                 "reconnect_max": "2"},
+                 "reconnect_max": "2",
+                 # Plain TCP to the test broker; TLS has its own tests.
+                 "tls": "0"},
         uplinks=[{"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1"}],
         downlinks=[{"topic": "cmd/#", "remote_prefix": "gw/%i/", "qos": "1"}],
     )

@@ -1,0 +1,347 @@
+"""TLS to the central broker, through the real binary and real Mosquitto
+TLS listeners, with certificates these tests make with the openssl command.
+
+Each central broker here has two listeners: a plain one for the test's own
+MQTT clients and a TLS one for the relay. The relay reaches the TLS one
+through its tunnel with mbedTLS (docs/tls.md).
+"""
+
+import base64
+import hashlib
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from harness import Broker, T, free_port, wait_until
+
+UP = "gw/gw-test/"
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
+                   capture_output=True, timeout=60)
+
+
+def _cert(d, name, ca, cn, san=None, days="30", client=False):
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
+             "-subj", "/CN=" + cn, cwd=d)
+    ext = d / (name + ".ext")
+    lines = []
+    if san:
+        lines.append("subjectAltName=" + san)
+    if client:
+        lines.append("extendedKeyUsage=clientAuth")
+    ext.write_text("\n".join(lines) + "\n")
+    _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
+             "-CAkey", ca + ".key", "-CAcreateserial", "-out", name + ".pem",
+             "-days", days, "-extfile", str(ext), cwd=d)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, another CA, server certificates good, expired and foreign, a
+    client certificate, and the server key's SHA-256 pin."""
+    d = tmp_path_factory.mktemp("pki")
+    for ca in ("ca", "otherca"):
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                 ca + ".key", "-out", ca + ".pem", "-days", "30", "-subj",
+                 "/CN=Test " + ca, cwd=d)
+    san = "IP:127.0.0.1,DNS:localhost"
+    _cert(d, "server", "ca", "localhost", san)
+    _cert(d, "expired", "ca", "localhost", san, days="-1")
+    _cert(d, "foreign", "otherca", "localhost", san)
+    _cert(d, "client", "ca", "gw-test", client=True)
+    spki = subprocess.run(
+        "openssl x509 -in server.pem -pubkey -noout | "
+        "openssl pkey -pubin -outform der", shell=True, cwd=d, check=True,
+        capture_output=True).stdout
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    os.chmod(d, 0o755)
+    return {"dir": d, "pin": pin, **{k: str(d / k) for k in (
+        "ca.pem", "otherca.pem", "server.pem", "server.key", "expired.pem",
+        "expired.key", "foreign.pem", "foreign.key", "client.pem",
+        "client.key")}}
+
+
+class TlsCentral:
+    """A central Mosquitto with a plain listener (broker.port, for the
+    tests' clients) and a TLS listener (tls_port, for the relay)."""
+
+    def __init__(self, tmp_path, registry, pki, cert="server",
+                 require_cert=False, psk=None):
+        self.tls_port = free_port()
+        self.pki = pki
+        self.require_cert = require_cert
+        self.psk = psk
+        self.broker = registry.add(Broker(tmp_path, "central-tls"))
+        self.base = self.broker.conf_path.read_text()
+        self.use(cert)
+
+    def use(self, cert):
+        """Write the config for this server certificate (takes effect at
+        the next start)."""
+        lines = ["listener %d 127.0.0.1" % self.tls_port]
+        if self.psk is not None:
+            f = self.broker.dir / "psk.txt"
+            f.write_text("%s:%s\n" % self.psk)
+            lines += ["psk_hint pushrelay-test", "psk_file %s" % f]
+        else:
+            lines += ["cafile %s" % self.pki["ca.pem"],
+                      "certfile %s" % self.pki[cert + ".pem"],
+                      "keyfile %s" % self.pki[cert + ".key"]]
+            if self.require_cert:
+                lines.append("require_certificate true")
+        self.broker.conf_path.write_text(self.base + "\n".join(lines) + "\n")
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.tls_port
+
+
+def _tls_relay(relay_factory, central, connected=True, **opts):
+    c = {"address": [central.address], "tls": "1",
+         "ca_file": central.pki["ca.pem"], "reconnect_max": "1"}
+    c.update(opts)
+    return relay_factory(central=c, connected=connected)
+
+
+def _roundtrip(relay, central, local_broker, clients, tag):
+    col = clients.collector(central.broker, UP + "sensors/#")
+    pub = clients.publisher(local_broker)
+    pub.publish("sensors/tls/" + tag, b"up-" + tag.encode())
+    pub.wait_acked()
+    col.wait_message(UP + "sensors/tls/" + tag, b"up-" + tag.encode())
+    down = clients.collector(local_broker, "cmd/#")
+    cpub = clients.publisher(central.broker)
+    cpub.publish(UP + "cmd/" + tag, b"down-" + tag.encode())
+    cpub.wait_acked()
+    down.wait_message("cmd/" + tag, b"down-" + tag.encode())
+
+
+def test_trusted_broker_relays_both_ways(tmp_path, registry, pki,
+                                         relay_factory, local_broker,
+                                         clients):
+    central = TlsCentral(tmp_path, registry, pki)
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central)
+    _roundtrip(relay, central, local_broker, clients, "ok")
+    s = relay.status()
+    assert s["wan"]["tls"] is True
+    assert s["wan"]["handshakes_full"] >= 1
+    assert s["wan"]["tx_bytes"] > 0 and s["wan"]["rx_bytes"] > 0
+
+
+@pytest.mark.parametrize("case,opts,cert,reason", [
+    ("untrusted", {}, "foreign", r"untrusted issuer"),
+    ("expired", {}, "expired", r"expired"),
+    ("name", {"server_name": "wrong.example"}, "server",
+     r"name mismatch: expected 'wrong\.example'"),
+    ("pin", {"pin_sha256": ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]},
+     "server", r"pin mismatch"),
+])
+def test_bad_certificate_is_refused_then_delivery_resumes(
+        tmp_path, registry, pki, relay_factory, local_broker, clients,
+        case, opts, cert, reason):
+    """A refused handshake logs why, keeps the queue, and delivery resumes
+    once the broker presents a good certificate (or, for the name and the
+    pin, once the relay's configuration is fixed and reloaded)."""
+    central = TlsCentral(tmp_path, registry, pki, cert=cert)
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central, connected=False, **opts)
+    relay.wait_log(r"tunnel central: broker 127\.0\.0\.1:%d: .*%s"
+                   % (central.tls_port, reason), timeout=T(20))
+    # The local session must exist before the publisher publishes.
+    relay.wait_status(lambda s: s["local"]["connected"],
+                      what="local connected")
+    col = clients.collector(central.broker, UP + "sensors/#")
+    pub = clients.publisher(local_broker)
+    msgs = [("sensors/q/%d" % i, b"queued %d" % i) for i in range(50)]
+    pub.publish_many(msgs)
+    s = relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] == 50,
+                          what="50 messages queued while TLS is refused")
+    assert not s["central"]["connected"]
+    assert s["wan"]["handshakes_failed"] >= 1
+    if case == "pin":
+        relay.config.central["pin_sha256"] = [pki["pin"]]
+        relay.write_config()
+        relay.hup()
+    elif case == "name":
+        del relay.config.central["server_name"]
+        relay.write_config()
+        relay.hup()
+    else:
+        central.broker.stop()
+        central.use("server")
+        central.broker.start()
+    col.wait_unique(50, timeout=T(60))
+    assert {(t, p) for t, p in col.pairs(strip_prefix=UP)} == set(msgs)
+
+
+def test_mutual_tls(tmp_path, registry, pki, relay_factory, local_broker,
+                    clients):
+    central = TlsCentral(tmp_path, registry, pki, require_cert=True)
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central, connected=False)
+    relay.wait_log(r"tunnel central: broker .*(certificate|alert|closed)",
+                   timeout=T(20))
+    assert not relay.status()["central"]["connected"]
+    relay.stop()
+    relay2 = _tls_relay(relay_factory, central, cert_file=pki["client.pem"],
+                        key_file=pki["client.key"])
+    _roundtrip(relay2, central, local_broker, clients, "mtls")
+
+
+def test_psk(tmp_path, registry, pki, relay_factory, local_broker, clients):
+    key = "0123456789abcdef0123456789abcdef"
+    central = TlsCentral(tmp_path, registry, pki, psk=("gw-test", key))
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central, psk_identity="gw-test",
+                       psk=key)
+    _roundtrip(relay, central, local_broker, clients, "psk")
+    assert key not in relay.log_text()
+
+
+def test_psk_wrong_key_is_refused(tmp_path, registry, pki, relay_factory):
+    central = TlsCentral(tmp_path, registry, pki,
+                         psk=("gw-test", "0123456789abcdef0123456789abcdef"))
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central, connected=False,
+                       psk_identity="gw-test", psk="ffffffffffffffffffffffff")
+    relay.wait_log(r"tunnel central: broker .*PSK refused", timeout=T(20))
+    assert "ffffffffffffffffffffffff" not in relay.log_text()
+
+
+def test_reconnect_resumes_the_tls_session(tmp_path, registry, pki,
+                                           relay_factory, local_broker,
+                                           clients):
+    central = TlsCentral(tmp_path, registry, pki)
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central)
+    before = relay.status()
+    # Take the relay's client id over: the broker drops the relay, which
+    # reconnects at once and resumes its TLS session.
+    kicker = clients.publisher(central.broker, client_id="pushrelay-gw-test")
+    kicker.close()
+    s = relay.wait_status(
+        lambda s: s["central"]["connected"] and
+        s["central"]["reconnects"] > before["central"]["reconnects"],
+        timeout=T(30), what="relay reconnected after the takeover")
+    s = relay.wait_status(lambda s: s["wan"]["handshakes_resumed"] >= 1,
+                          what="a resumed handshake")
+    assert s["wan"]["handshakes_full"] == before["wan"]["handshakes_full"]
+    _roundtrip(relay, central, local_broker, clients, "resumed")
+
+
+def test_alpn_is_offered(tmp_path, pki, relay_factory):
+    """openssl s_server plays the central broker and reports the ALPN
+    protocols the relay's ClientHello offered."""
+    port = free_port()
+    log = tmp_path / "s_server.log"
+    with open(log, "wb") as out:
+        srv = subprocess.Popen(
+            ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+             "-cert", pki["server.pem"], "-key", pki["server.key"],
+             "-alpn", "mqtt"], stdin=subprocess.PIPE, stdout=out,
+            stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: b"ACCEPT" in log.read_bytes(), T(10),
+                   what="s_server to listen")
+        relay_factory(central={"address": ["127.0.0.1:%d" % port],
+                               "tls": "1", "ca_file": pki["ca.pem"],
+                               "alpn": ["mqtt"]}, connected=False)
+        wait_until(lambda: re.search(
+            rb"ALPN protocols advertised by the client: mqtt",
+            log.read_bytes()), T(20), what="s_server to see the ALPN offer",
+            details=lambda: log.read_text(errors="replace"))
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def _listening_ports(pid):
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", link)
+        if m:
+            inodes.add(m.group(1))
+    ports = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[3] == "0A" and parts[9] in inodes:
+                ports.append(int(parts[1].split(":")[1], 16))
+    return ports
+
+
+def _ask(port, data):
+    with socket.create_connection(("127.0.0.1", port), timeout=T(10)) as s:
+        s.sendall(data)
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                return got  # closed with our bytes unread: a refusal too
+            if not chunk:
+                return got
+            got += chunk
+
+
+def test_local_endpoint_refuses_a_foreign_process(relay, local_broker,
+                                                  central_broker, clients):
+    """The loopback endpoints Paho connects through are useless to another
+    process: no secret, no tunnel. The relay keeps working meanwhile."""
+    ports = _listening_ports(relay.proc.pid)
+    assert len(ports) == 2, ports
+    bad = base64.b64encode(b"pushrelay:0000").decode()
+    target = central_broker.address
+    tries = [
+        b"CONNECT %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode(),
+        ("CONNECT %s HTTP/1.1\r\nProxy-Authorization: Basic %s\r\n\r\n"
+         % (target, bad)).encode(),
+        # Raw MQTT CONNECT, as a client that guessed the port would send.
+        bytes.fromhex("101000044d5154540402003c000474657374"),
+    ]
+    for port in ports:
+        for data in tries:
+            got = _ask(port, data)
+            # While Paho's own connection is up the endpoint is busy and
+            # closes at once; otherwise it answers 4xx. Never a tunnel.
+            assert got == b"" or re.match(rb"HTTP/1\.1 40[037] ", got), got
+    relay.wait_log(r"tunnel (local|central): refused ")
+    assert relay.status()["local"]["connected"]
+    col = clients.collector(central_broker, UP + "sensors/#")
+    pub = clients.publisher(local_broker)
+    pub.publish("sensors/after/probe", b"still relaying")
+    pub.wait_acked()
+    col.wait_message(UP + "sensors/after/probe", b"still relaying")
+
+    # With the central broker gone, its endpoint is idle between Paho's
+    # reconnect attempts: a stranger then meets the credential check.
+    central_broker.stop()
+    relay.wait_status(lambda s: not s["central"]["connected"],
+                      what="central disconnected")
+
+    def refused_407():
+        return any(_ask(p, tries[1]).startswith(b"HTTP/1.1 407 ")
+                   for p in ports)
+
+    wait_until(refused_407, T(20), interval=0.05,
+               what="a 407 for wrong credentials")
+    relay.wait_log(r"refused .*credentials")
+
+
+def test_binary_links_mbedtls_and_no_openssl(pushrelay_bin):
+    out = subprocess.run(["ldd", str(pushrelay_bin)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "libmbedtls" in out
+    assert "libssl" not in out and "libcrypto" not in out, out
