@@ -13,6 +13,7 @@ directory with the same three .tsv files.
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +27,26 @@ from harness import (Broker, Collector, Publisher, Relay, RelayConfig,  # noqa: 
 
 RELAY_ID = "gw-demo"
 PREFIX = "gw/%s/" % RELAY_ID
+
+
+def make_pki(work):
+    """A demo CA and a certificate for the central broker at 127.0.0.1."""
+    d = work / "pki"
+    d.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    run = lambda *a: subprocess.run(["openssl"] + list(a), cwd=d, check=True,
+                                    capture_output=True)
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days",
+        "2", "-subj", "/CN=pushrelay demo CA")
+    run("req", *ec, "-keyout", "central.key", "-out", "central.csr", "-subj",
+        "/CN=localhost")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "central.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-out", "central.pem", "-days", "2",
+        "-extfile", "san.ext")
+    os.chmod(d, 0o755)
+    return d
 
 
 def demo_config(workdir, sock, local, central):
@@ -45,7 +66,9 @@ def demo_config(workdir, sock, local, central):
                "password": "",
                "keepalive": "30",
                "protocol": "5"},
-        central={"address": [central.address],
+        central={"address": ["127.0.0.1:%d" % central.tls_port],
+                 "tls": "1",
+                 "ca_file": str(central.pki / "ca.pem"),
                  "client_id": "pushrelay-%i",
                  "username": "",
                  "password": "",
@@ -79,12 +102,22 @@ def run(args, work, closers):
     t_begin = time.monotonic()
     local = Broker(work, "local-broker")
     closers.append(local)
-    central = Broker(work, "central-broker")
+    pki = make_pki(work)
+    tls_port = harness.free_port()
+    # The central broker: TLS for the relay, plain TCP for the demo's own
+    # clients playing the cloud side.
+    central = Broker(work, "central-broker", extra_conf=[
+        "listener %d 127.0.0.1" % tls_port,
+        "certfile %s" % (pki / "central.pem"),
+        "keyfile %s" % (pki / "central.key")])
+    central.tls_port = tls_port
+    central.pki = pki
     closers.append(central)
     local.start()
     central.start()
-    step("local broker   127.0.0.1:%d   central broker 127.0.0.1:%d"
-         % (local.port, central.port))
+    step("local broker   127.0.0.1:%d   central broker 127.0.0.1:%d (TLS, "
+         "for the relay) and :%d (plain, for the demo's cloud clients)"
+         % (local.port, tls_port, central.port))
 
     sockdir = short_dir("prdemo-")
     cfg = demo_config(work, sockdir / "pushrelay.sock", local, central)
@@ -180,6 +213,13 @@ def run(args, work, closers):
     print("  %-24s %12s" % ("uplink before outage", "%.1f s" % t_up))
     print("  %-24s %12s" % ("drain after outage", "%.1f s" % t_drain))
     print("  %-24s %12s" % ("elapsed", "%.1f s" % elapsed))
+    print("  %-24s %12s" % ("WAN bytes sent (TLS)", "%.1f KB"
+                             % (s["wan"]["tx_bytes"] / 1000.0)))
+    print("  %-24s %12s" % ("WAN bytes received", "%.1f KB"
+                             % (s["wan"]["rx_bytes"] / 1000.0)))
+    print("  %-24s %12s" % ("TLS handshakes", "%d full, %d resumed"
+                             % (s["wan"]["handshakes_full"],
+                                s["wan"]["handshakes_resumed"])))
     print("  relay status: received %s, forwarded %s, dropped %s, central reconnects %d"
           % (s["received"], s["forwarded"], s["dropped"], s["central"]["reconnects"]))
     ok = not a_up["lost"] and not a_down["lost"] and a_up["in_order"]

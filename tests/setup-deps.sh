@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing pushrelay need,
 # only when one is missing. Safe to run again; needs root to install.
 set -e
-PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl
+PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-paho-mqtt procps
 lz4 clang libclang-rt-14-dev libmosquitto-dev"
 missing=""
