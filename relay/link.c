@@ -144,16 +144,24 @@ link_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 }
 
 static void
-link_on_connect5(void *ctx, MQTTAsync_successData5 *r)
+link_post_connected(struct link_gen *g, int session_present, int recv_max)
 {
-	struct link_gen *g = ctx;
 	struct handoff_ev *ev;
 
 	if ((ev = handoff_ev_new(HANDOFF_CONNECTED, 0)) == NULL)
 		return;
 	ev->side = (int)g->l->side;
 	ev->gen = g->gen;
-	ev->session_present = r != NULL ? r->alt.connect.sessionPresent : 0;
+	ev->session_present = session_present;
+	ev->recv_max = recv_max;
+	handoff_push(g->l->h, ev);
+}
+
+static void
+link_on_connect5(void *ctx, MQTTAsync_successData5 *r)
+{
+	int recv_max = 0;
+
 	/*
 	 * Paho caps its own in-flight count at the broker's Receive Maximum
 	 * and holds further publishes in its command queue, where they wait
@@ -161,23 +169,17 @@ link_on_connect5(void *ctx, MQTTAsync_successData5 *r)
 	 */
 	if (r != NULL && MQTTProperties_hasProperty(&r->properties,
 	    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
-		ev->recv_max = MQTTProperties_getNumericValue(&r->properties,
+		recv_max = MQTTProperties_getNumericValue(&r->properties,
 		    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
-	handoff_push(g->l->h, ev);
+	link_post_connected(ctx, r != NULL ? r->alt.connect.sessionPresent :
+	    0, recv_max);
 }
 
 static void
 link_on_connect(void *ctx, MQTTAsync_successData *r)
 {
-	struct link_gen *g = ctx;
-	struct handoff_ev *ev;
-
-	if ((ev = handoff_ev_new(HANDOFF_CONNECTED, 0)) == NULL)
-		return;
-	ev->side = (int)g->l->side;
-	ev->gen = g->gen;
-	ev->session_present = r != NULL ? r->alt.connect.sessionPresent : 0;
-	handoff_push(g->l->h, ev);
+	link_post_connected(ctx, r != NULL ? r->alt.connect.sessionPresent :
+	    0, 0);
 }
 
 static void
