@@ -345,3 +345,44 @@ def test_binary_links_mbedtls_and_no_openssl(pushrelay_bin):
                          text=True, check=True).stdout
     assert "libmbedtls" in out
     assert "libssl" not in out and "libcrypto" not in out, out
+
+
+def test_check_reports_tls_problems_at_their_lines(pushrelay_bin, tmp_path,
+                                                   pki):
+    """Unreadable files, a key that does not match its certificate and a
+    malformed pin: each named with file, line and option; exit 2; the PSK
+    never printed."""
+    conf = tmp_path / "relay.conf"
+    conf.write_text("\n".join([
+        "config relay",                                        # 1
+        "\toption id 'gw-test'",                               # 2
+        "config broker 'central'",                             # 3
+        "\tlist address '127.0.0.1:8883'",                     # 4
+        "\toption ca_file '%s'" % (tmp_path / "missing.pem"),  # 5
+        "\toption cert_file '%s'" % pki["client.pem"],         # 6
+        "\toption key_file '%s'" % pki["server.key"],          # 7
+        "\tlist pin_sha256 'not-a-pin'",                       # 8
+        "config uplink",                                       # 9
+        "\toption topic 'sensors/#'",                          # 10
+    ]) + "\n")
+    p = subprocess.run([str(pushrelay_bin), "check", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, p.stdout
+    err = p.stderr
+    assert re.search(r"%s:5: option ca_file: .*missing\.pem" % re.escape(
+        str(conf)), err), err
+    assert re.search(r"%s:7: option key_file: .*(match|pair)" % re.escape(
+        str(conf)), err, re.I), err
+    assert re.search(r"%s:8: option pin_sha256: " % re.escape(str(conf)),
+                     err), err
+
+    psk = "00112233445566778899aabbccddeeff"
+    conf.write_text("\n".join([
+        "config relay", "\toption id 'gw-test'",
+        "config broker 'central'", "\tlist address '127.0.0.1:8883'",
+        "\toption psk_identity 'gw'", "\toption psk '%s'" % psk,
+        "config uplink", "\toption topic 'sensors/#'"]) + "\n")
+    p = subprocess.run([str(pushrelay_bin), "check", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert psk not in p.stdout and "option psk '********'" in p.stdout
