@@ -331,26 +331,29 @@ loop_close(struct relay *r)
 	int side;
 
 	/*
-	 * Paho may be waiting for a tunnel's reply while it closes: the
-	 * tunnels' thread serves them until the links are gone.
+	 * Destroy the Paho handles first, while the tunnels' thread still
+	 * serves them (Paho may be waiting for a tunnel's reply), and while
+	 * the links, the tunnels and the queue still exist for what follows.
 	 */
 	for (side = 0; side < 2; side++)
-		link_free(r->link[side]);
+		if (r->link[side] != NULL)
+			link_drop(r->link[side]);
+	/* Messages Paho acknowledged before the links closed: keep them. */
+	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
+		if (ev->type == HANDOFF_MSG && r->queue != NULL)
+			forward_event(r, ev);
+		handoff_ev_free(ev);
+	}
+	if (r->queue != NULL && r->tunnels != NULL)
+		forward_commit(r);
 	tunnels_stop(r->tunnels);
 	for (side = 0; side < 2; side++) {
+		link_free(r->link[side]);
 		tunnel_free(r->tunnel[side]);
 		free(r->pending[side].v);
 	}
 	/* After the tunnels: a TLS context must outlive its connections. */
 	tls_free(r->tls);
-	/* Messages Paho acknowledged before the links closed: keep them. */
-	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
-		if (ev->type == HANDOFF_MSG)
-			forward_event(r, ev);
-		handoff_ev_free(ev);
-	}
-	if (r->queue != NULL)
-		forward_commit(r);
 	queue_free(r->queue);
 	ctl_free(r->ctl);
 	route_free(r->routes);
