@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ static const struct confval_policy relay_policy[] = {
 	ENUM("log_level", struct conf, log_level, "info", log_level_names, 0),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
 	    "pushrelay/%i/status", 0),
+	STR("user", CONFVAL_STRING, struct conf, user, "", 0),
 };
 
 /* The two broker tables differ in address and keepalive only. */
@@ -489,9 +491,14 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 	if (o != NULL && !o->is_list &&
 	    confval_check(CONFVAL_ID, o->values[0].str) == NULL)
 		cx->id = o->values[0].str;
-	if (fd.relay != NULL)
+	if (fd.relay != NULL) {
 		confval_apply(cx, relay_policy, NELEM(relay_policy), fd.relay,
 		    "relay", c);
+		if (c->user != NULL && c->user[0] != '\0' &&
+		    getpwnam(c->user) == NULL)
+			confval_error(cx, option_line(fd.relay, "user"),
+			    "option user: no such user '%s'", c->user);
+	}
 	else
 		confval_error(cx, 0, "section relay: missing (exactly one is "
 		    "required)");

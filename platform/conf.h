@@ -113,6 +113,7 @@ struct conf {
 	char *control;		/* control socket path */
 	enum conf_log_level log_level;
 	char *status_topic;	/* %i expanded; "" disables */
+	char *user;		/* drop root to this user at start; "" = don't */
 
 	struct conf_broker local;
 	struct conf_broker central;

@@ -14,6 +14,7 @@
 
 #include "platform/clock.h"
 #include "platform/log.h"
+#include "platform/privdrop.h"
 #include "relay/relay.h"
 
 /*
@@ -272,6 +273,36 @@ relay_tls_open(struct relay *r)
 	return rc;
 }
 
+/*
+ * Leave root once the queue, the control socket and the TLS keys are open,
+ * before any thread starts.
+ */
+static int
+loop_privdrop(struct relay *r)
+{
+	const char *own[4];
+	char wal[4096], shm[4096];
+
+	if (r->conf->user[0] == '\0') {
+		if (geteuid() == 0)
+			log_warn("running as root: set option user in config "
+			    "relay to drop privileges after start-up");
+		return 0;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", r->conf->store);
+	snprintf(shm, sizeof(shm), "%s-shm", r->conf->store);
+	own[0] = r->conf->store;
+	own[1] = wal;
+	own[2] = shm;
+	own[3] = r->conf->control;
+	if (privdrop_to(r->conf->user, own, 4, r->err, sizeof(r->err)) != 0) {
+		log_err("start: %s", r->err);
+		return -1;
+	}
+	log_info("running as user %s", r->conf->user);
+	return 0;
+}
+
 static int
 loop_open(struct relay *r)
 {
@@ -305,10 +336,11 @@ loop_open(struct relay *r)
 		if (forward_tunnel_targets(r, (enum link_side)side) != 0)
 			return -1;
 	}
-	if (relay_tls_open(r) != 0 || tunnels_start(&r->tunnels, r->tunnel,
-	    r->err, sizeof(r->err)) != 0) {
-		if (r->tunnels == NULL && r->err[0] != '\0')
-			log_err("%s", r->err);
+	if (relay_tls_open(r) != 0 || loop_privdrop(r) != 0)
+		return -1;
+	if (tunnels_start(&r->tunnels, r->tunnel, r->err,
+	    sizeof(r->err)) != 0) {
+		log_err("start: %s", r->err);
 		return -1;
 	}
 	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
