@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-paho-mqtt procps
-lz4 clang libclang-rt-14-dev libmosquitto-dev"
+lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
