@@ -140,10 +140,27 @@ static const struct confval_policy central_policy[] = {
 	NUM("ttl", CONFVAL_UINT, CONFVAL_K_U32, struct conf_route, ttl_s, \
 	    "0", 0, UINT32_MAX)
 
+static const char *const compress_names[] = {
+	[CONF_COMPRESS_LZ4] = "lz4", [CONF_COMPRESS_NONE] = "none", NULL,
+};
+
+static const struct confval_policy batch_policy[] = {
+	STR("topic", CONFVAL_TOPIC, struct conf_batch, topic,
+	    "pushrelay/%i/batch", 0),
+	NUM("max_messages", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
+	    max_messages, "1000", 1, 100000),
+	NUM("max_bytes", CONFVAL_SIZE, CONFVAL_K_INT, struct conf_batch,
+	    max_bytes, "65536", 256, 4 * 1024 * 1024),
+	NUM("linger_ms", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
+	    linger_ms, "200", 0, 60000),
+	ENUM("compress", struct conf_batch, compress, "lz4", compress_names, 0),
+	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch, qos, "1",
+	    0, 2),
+};
+
 static const struct confval_policy uplink_policy[] = {
 	ROUTE_HEAD,
-	ENUM("mode", struct conf_route, mode, "raw", mode_names,
-	    1u << CONF_MODE_BATCH),
+	ENUM("mode", struct conf_route, mode, "raw", mode_names, 0),
 	ROUTE_TTL,
 	NUM("priority", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route,
 	    priority, "0", 0, 255),
@@ -383,6 +400,7 @@ struct conf_found {
 	const struct uci_section *relay;
 	const struct uci_section *local;
 	const struct uci_section *central;
+	const struct uci_section *batch;
 	size_t n_uplink;
 	size_t n_downlink;
 };
@@ -439,14 +457,20 @@ classify(struct confval_ctx *cx, const struct uci_file *uf,
 			fd->relay = s;
 		else if (strcmp(s->type, "broker") == 0)
 			classify_broker(cx, s, fd);
+		else if (strcmp(s->type, "batch") == 0 && fd->batch != NULL)
+			confval_error(cx, s->line, "section batch: only one is "
+			    "allowed (the first is at line %d)",
+			    fd->batch->line);
+		else if (strcmp(s->type, "batch") == 0)
+			fd->batch = s;
 		else if (strcmp(s->type, "uplink") == 0)
 			fd->n_uplink++;
 		else if (strcmp(s->type, "downlink") == 0)
 			fd->n_downlink++;
 		else
 			confval_error(cx, s->line, "section %s: unknown "
-			    "section type (expected relay, broker, uplink or "
-			    "downlink)", s->type);
+			    "section type (expected relay, broker, batch, uplink "
+			    "or downlink)", s->type);
 	}
 }
 
@@ -508,6 +532,9 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 	else
 		confval_error(cx, 0, "section broker: config broker "
 		    "'central' is required");
+	confval_apply(cx, batch_policy, NELEM(batch_policy), fd.batch, "batch",
+	    &c->batch);
+	c->batch.line = fd.batch != NULL ? fd.batch->line : 0;
 	load_routes(cx, c, uf, &fd);
 	if (c->local.protocol == 311)
 		check_loops(cx, c, false);
@@ -590,6 +617,7 @@ conf_free(struct conf *c)
 	confval_free(relay_policy, NELEM(relay_policy), c);
 	confval_free(local_policy, NELEM(local_policy), &c->local);
 	confval_free(central_policy, NELEM(central_policy), &c->central);
+	confval_free(batch_policy, NELEM(batch_policy), &c->batch);
 	for (i = 0; i < c->n_uplink; i++) {
 		confval_free(uplink_policy, NELEM(uplink_policy),
 		    &c->uplink[i]);
@@ -628,6 +656,8 @@ conf_print(const struct conf *c, FILE *f)
 	confval_print(f, local_policy, NELEM(local_policy), &c->local);
 	fputs("\nconfig broker 'central'\n", f);
 	confval_print(f, central_policy, NELEM(central_policy), &c->central);
+	fputs("\nconfig batch\n", f);
+	confval_print(f, batch_policy, NELEM(batch_policy), &c->batch);
 	for (i = 0; i < c->n_uplink; i++)
 		print_route(f, "uplink", &c->uplink[i], uplink_policy,
 		    NELEM(uplink_policy));

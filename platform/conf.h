@@ -101,6 +101,22 @@ struct conf_broker {
 	struct conf_tls tls;	/* central only; local: enabled 0 */
 };
 
+enum conf_compress {
+	CONF_COMPRESS_LZ4 = 0,
+	CONF_COMPRESS_NONE,
+};
+
+/* config batch: how uplink routes in mode batch are framed. */
+struct conf_batch {
+	int line;		/* 0 when the section is absent (defaults) */
+	char *topic;		/* central topic of the frames; %i expanded */
+	int max_messages;	/* records per frame */
+	int max_bytes;		/* uncompressed topic+payload bytes per frame */
+	int linger_ms;		/* longest a message waits for company */
+	enum conf_compress compress;
+	int qos;
+};
+
 struct conf {
 	char *file;		/* path as given to conf_load() */
 
@@ -117,6 +133,7 @@ struct conf {
 
 	struct conf_broker local;
 	struct conf_broker central;
+	struct conf_batch batch;
 
 	struct conf_route *uplink;
 	size_t n_uplink;

@@ -11,9 +11,12 @@
 
 #include "platform/clock.h"
 #include "platform/log.h"
+#include "relay/batcher.h"
 #include "relay/relay.h"
 
 #define FORWARD_LOG_EVERY_MS	60000
+/* Stored frames go before any raw route's messages (priorities 0..255). */
+#define FORWARD_FRAME_PRIO	256
 
 static const char *const forward_dirname[] = { "uplink", "downlink" };
 
@@ -87,6 +90,9 @@ forward_link_lost(struct relay *r, enum link_side side)
 {
 	link_drop(r->link[side]);
 	forward_tunnel_drop(r, side);
+	/* An open frame was never sent; its members are queued again. */
+	if (side == LINK_CENTRAL && r->batcher != NULL)
+		batcher_reset(r->batcher);
 	/* What was in flight on that link goes out again after reconnecting. */
 	queue_release_all(r->queue, relay_out_dir(side));
 	if (r->state == RELAY_RUNNING)
@@ -259,6 +265,8 @@ forward_store(struct relay *r, enum queue_dir qd,
 	memset(&m, 0, sizeof(m));
 	m.dir = qd;
 	m.priority = qd == QUEUE_UP ? rt->priority : 0;
+	if (qd == QUEUE_UP && rt->mode == CONF_MODE_BATCH)
+		m.priority = BATCHER_PRIO_BASE + rt->priority;
 	m.topic = r->topic_buf;
 	m.payload = ev->payload;
 	m.payload_len = ev->payload_len;
@@ -420,7 +428,27 @@ struct forward_send {
 	struct relay *r;
 	struct link *l;
 	int64_t wall_ms;
+	size_t raw_budget;	/* free in-flight slots for raw publishes */
+	int64_t drop[16];	/* batch members that can never be framed */
+	size_t ndrop;
 };
+
+/* A batch route's message joins the open frame; it is not published. */
+static int
+forward_send_member(struct forward_send *s, const struct queue_msg *m)
+{
+	switch (batcher_add(s->r->batcher, m, s->r->now_ms, s->wall_ms)) {
+	case BATCHER_OK:
+		return 0;
+	case BATCHER_FULL:
+		return 1;	/* The frame is due; the rest waits. */
+	default:
+		if (s->ndrop == sizeof(s->drop) / sizeof(s->drop[0]))
+			return 1;
+		s->drop[s->ndrop++] = m->id;	/* Deleted after the fetch. */
+		return 0;
+	}
+}
 
 static int
 forward_send_one(void *arg, const struct queue_msg *m)
@@ -428,11 +456,102 @@ forward_send_one(void *arg, const struct queue_msg *m)
 	struct forward_send *s = arg;
 	int rc;
 
+	if (s->r->batcher != NULL && batcher_is_member(m))
+		return forward_send_member(s, m);
+	if (s->raw_budget == 0)
+		return 1;
 	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
 	    sizeof(s->r->err));
 	if (rc == LINK_ERR_PAHO)
 		log_err("%s", s->r->err);
+	if (rc == LINK_OK)
+		s->raw_budget--;
 	return rc != LINK_OK;
+}
+
+/* The content type of frame publishes, as a props.h blob. */
+static size_t
+forward_frame_props(uint8_t *out, size_t cap)
+{
+	size_t n = strlen(BATCHER_CONTENT_TYPE);
+
+	if (cap < 3 + n)
+		return 0;
+	out[0] = 3;
+	out[1] = (uint8_t)(n >> 8);
+	out[2] = (uint8_t)(n & 0xff);
+	memcpy(out + 3, BATCHER_CONTENT_TYPE, n);
+	return 3 + n;
+}
+
+/*
+ * Closes the open frame: stores it as one queue message under the id that
+ * is its sequence number and deletes its members, in the open
+ * transaction. It goes out after the commit, like any stored message.
+ */
+static void
+forward_close_batch(struct relay *r)
+{
+	const int64_t *ids;
+	const uint8_t *frame;
+	uint8_t props[64];
+	struct queue_msg m;
+	size_t len, n, i;
+	int64_t seq = queue_next_id(r->queue);
+
+	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
+	    BATCHER_OK) {
+		log_err("batch: cannot encode a frame of %zu messages; they "
+		    "stay queued", n);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.dir = QUEUE_UP;
+	m.priority = FORWARD_FRAME_PRIO;
+	m.topic = r->conf->batch.topic;
+	m.payload = frame;
+	m.payload_len = len;
+	m.props = props;
+	m.props_len = forward_frame_props(props, sizeof(props));
+	m.qos = r->conf->batch.qos;
+	m.ts_ms = clock_wall_ms();
+	if (queue_push(r->queue, &m, NULL, r->err, sizeof(r->err)) !=
+	    QUEUE_OK) {
+		log_err("batch: frame %" PRId64 " not stored (%s); its %zu "
+		    "messages stay queued", seq, r->err, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (queue_ack(r->queue, ids[i], r->err, sizeof(r->err)) !=
+		    QUEUE_OK)
+			log_err("%s", r->err);
+	r->dirty = 1;
+	r->st.batches++;
+	r->st.batched += n;
+	r->st.batch_bytes += len;
+	/* Commit and send it without waiting for another event. */
+	relay_timer_arm(r, &r->batch_due, 0);
+}
+
+static void
+forward_batch_step(struct relay *r, struct forward_send *s)
+{
+	size_t i;
+	int64_t due;
+
+	for (i = 0; i < s->ndrop; i++) {
+		r->st.dropped_rejected++;
+		queue_ack(r->queue, s->drop[i], r->err, sizeof(r->err));
+		r->dirty = 1;
+		forward_drop_log(r, &r->rate.rejected, "cannot be framed:",
+		    "uplink", "?");
+	}
+	if ((due = batcher_due_ms(r->batcher)) < 0)
+		return;
+	if (due <= r->now_ms)
+		forward_close_batch(r);
+	else
+		relay_timer_arm(r, &r->batch_due, due - r->now_ms);
 }
 
 void
@@ -440,23 +559,33 @@ forward_pump(struct relay *r)
 {
 	struct forward_send s;
 	uint64_t expired = 0, e;
+	size_t max;
 	int side, n;
 
 	if (r->state != RELAY_RUNNING)
 		return;
+	memset(&s, 0, sizeof(s));
 	s.r = r;
 	s.wall_ms = clock_wall_ms();
 	for (side = 0; side < 2; side++) {
 		s.l = r->link[side];
-		if (link_state(s.l) != LINK_UP || link_window_free(s.l) == 0)
+		if (link_state(s.l) != LINK_UP)
+			continue;
+		s.raw_budget = link_window_free(s.l);
+		max = s.raw_budget;
+		/* Frame members take no slot: only the frame will. */
+		if (side == LINK_CENTRAL && r->batcher != NULL)
+			max += (size_t)r->conf->batch.max_messages;
+		if (max == 0)
 			continue;
 		e = 0;
 		n = queue_fetch(r->queue, relay_out_dir(side), s.wall_ms,
-		    link_window_free(s.l), forward_send_one, &s, &e,
-		    r->err, sizeof(r->err));
+		    max, forward_send_one, &s, &e, r->err, sizeof(r->err));
 		if (n < 0)
 			log_err("%s", r->err);
 		expired += e;
+		if (side == LINK_CENTRAL && r->batcher != NULL)
+			forward_batch_step(r, &s);
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;

@@ -144,6 +144,13 @@ int frame_enc_reset(struct frame_enc *e, const char *gateway_id,
  */
 int frame_enc_add(struct frame_enc *e, const struct frame_record *r);
 
+/*
+ * frame_enc_set_seq: changes the open batch's sequence number (the header
+ * is written only by frame_enc_finish). For a sender that learns the
+ * number when it closes the batch, not when it opens it.
+ */
+void frame_enc_set_seq(struct frame_enc *e, uint64_t seq);
+
 /* frame_enc_count: records in the open batch. */
 uint32_t frame_enc_count(const struct frame_enc *e);
 

@@ -161,6 +161,12 @@ frame_enc_free(struct frame_enc *e)
 	free(e);
 }
 
+void
+frame_enc_set_seq(struct frame_enc *e, uint64_t seq)
+{
+	e->seq = seq;
+}
+
 int
 frame_enc_reset(struct frame_enc *e, const char *gateway_id, uint64_t seq)
 {

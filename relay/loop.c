@@ -15,6 +15,7 @@
 #include "platform/clock.h"
 #include "platform/log.h"
 #include "platform/privdrop.h"
+#include "relay/batcher.h"
 #include "relay/relay.h"
 
 /*
@@ -76,7 +77,7 @@ static int64_t
 loop_timeout(const struct relay *r)
 {
 	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
-	    &r->expire, &r->stop };
+	    &r->expire, &r->stop, &r->batch_due };
 	int64_t best = LOOP_POLL_MAX_MS, left;
 	size_t i;
 
@@ -185,6 +186,8 @@ loop_timers(struct relay *r)
 			forward_connect(r, (enum link_side)side);
 	if (loop_timer_due(r, &r->expire))
 		loop_expire(r);
+	/* The pump of this iteration closes the frame that is due. */
+	(void)loop_timer_due(r, &r->batch_due);
 	if (r->stop.armed && r->stop.due_ms <= r->now_ms)
 		r->stop.armed = 0;
 }
@@ -303,6 +306,27 @@ loop_privdrop(struct relay *r)
 	return 0;
 }
 
+int
+relay_batcher_open(struct relay *r)
+{
+	size_t i;
+
+	batcher_free(r->batcher);
+	r->batcher = NULL;
+	r->batch_due.armed = 0;
+	for (i = 0; i < r->conf->n_uplink; i++)
+		if (r->conf->uplink[i].mode == CONF_MODE_BATCH)
+			break;
+	if (i == r->conf->n_uplink)
+		return 0;
+	if ((r->batcher = batcher_new(&r->conf->batch, r->conf->id)) == NULL) {
+		log_err("batch: out of memory for frames of %d messages",
+		    r->conf->batch.max_messages);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 loop_open(struct relay *r)
 {
@@ -343,6 +367,8 @@ loop_open(struct relay *r)
 		log_err("start: %s", r->err);
 		return -1;
 	}
+	if (relay_batcher_open(r) != 0)
+		return -1;
 	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
 	r->routes = route_new(r->conf);
 	for (side = 0; side < 2; side++)
@@ -386,6 +412,7 @@ loop_close(struct relay *r)
 	}
 	/* After the tunnels: a TLS context must outlive its connections. */
 	tls_free(r->tls);
+	batcher_free(r->batcher);
 	queue_free(r->queue);
 	ctl_free(r->ctl);
 	route_free(r->routes);

@@ -31,6 +31,8 @@
 #include "relay/tunnels.h"
 #include "storage/queue.h"
 
+struct batcher;
+
 /* Messages in flight per link; also Paho's maxInflight. */
 #define RELAY_WINDOW		1024
 /* Bytes of received messages waiting in the hand-off FIFO at most. */
@@ -66,6 +68,9 @@ struct relay_stats {
 	int64_t window_us_max;	/* Paho hand-over to durable commit */
 	uint64_t window_us_sum;
 	uint64_t window_n;
+	uint64_t batches;	/* frames stored */
+	uint64_t batched;	/* messages framed */
+	uint64_t batch_bytes;	/* bytes of the frames */
 };
 
 /* Rate limiters for repeating log lines, one per reason. */
@@ -96,12 +101,14 @@ struct relay {
 	struct tunnel *tunnel[2];	/* owned; Paho's way to each broker */
 	struct tls *tls;		/* owned; central's TLS, NULL when off */
 	struct tunnels *tunnels;	/* owned; the thread serving tunnel[] */
+	struct batcher *batcher;	/* owned; NULL when no route batches */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct ctl *ctl;		/* owned */
 	struct backoff backoff[2];
 	struct relay_timer reconnect[2];
 	struct relay_timer expire;
 	struct relay_timer stop;
+	struct relay_timer batch_due;	/* the open frame's linger ends */
 	int connect_failed[2];		/* failures since the last success */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */
@@ -148,6 +155,13 @@ void reload_apply(struct relay *r);
  * hold no connection. Returns 0, or -1 after logging why.
  */
 int relay_tls_open(struct relay *r);
+
+/*
+ * relay_batcher_open: (re)build the batcher for the configuration in force
+ * (none when no uplink route is in mode batch). Any open frame must have
+ * been given up first (its members released). Returns 0 or -1 (logged).
+ */
+int relay_batcher_open(struct relay *r);
 
 /* Timer helpers (loop.c). */
 void relay_timer_arm(struct relay *r, struct relay_timer *t, int64_t in_ms);

@@ -49,6 +49,24 @@ reload_tls_differs(const struct conf_tls *a, const struct conf_tls *b)
 	    b->n_pin_sha256);
 }
 
+/* Whether the batch section or the set of batch routes changed. */
+static int
+reload_batch_differs(const struct conf *a, const struct conf *b)
+{
+	size_t i, na = 0, nb = 0;
+
+	for (i = 0; i < a->n_uplink; i++)
+		na += a->uplink[i].mode == CONF_MODE_BATCH;
+	for (i = 0; i < b->n_uplink; i++)
+		nb += b->uplink[i].mode == CONF_MODE_BATCH;
+	return (na > 0) != (nb > 0) || a->batch.max_messages !=
+	    b->batch.max_messages || a->batch.max_bytes != b->batch.max_bytes ||
+	    a->batch.linger_ms != b->batch.linger_ms || a->batch.compress !=
+	    b->batch.compress || a->batch.qos != b->batch.qos ||
+	    reload_str_differs(a->batch.topic, b->batch.topic) ||
+	    reload_str_differs(a->id, b->id);
+}
+
 static int
 reload_broker_differs(const struct conf_broker *a, const struct conf_broker *b)
 {
@@ -140,7 +158,7 @@ reload_apply(struct relay *r)
 {
 	struct conf *nc, *oc = r->conf;
 	struct route_table *nt, *ot = r->routes;
-	int changed[2], side;
+	int changed[2], side, batch;
 
 	log_info("reload: reading %s", oc->file);
 	if ((nc = reload_load(oc->file)) == NULL)
@@ -152,9 +170,14 @@ reload_apply(struct relay *r)
 		return;
 	}
 	changed[LINK_LOCAL] = reload_broker_differs(&oc->local, &nc->local);
+	batch = reload_batch_differs(oc, nc);
+	/*
+	 * A new batch set-up drops the open frame: the central link restarts
+	 * so that its members are handed out again.
+	 */
 	changed[LINK_CENTRAL] = reload_broker_differs(&oc->central,
 	    &nc->central) || reload_str_differs(oc->status_topic,
-	    nc->status_topic);
+	    nc->status_topic) || batch;
 	reload_restart_only(oc, nc);
 	for (side = 0; side < 2; side++)
 		if (!changed[side] && link_state(r->link[side]) == LINK_UP)
@@ -182,6 +205,8 @@ reload_apply(struct relay *r)
 			forward_subscribe(r, (enum link_side)side);
 		}
 	}
+	if (batch)
+		relay_batcher_open(r);
 	route_free(ot);
 	conf_free(oc);
 	log_info("reload: configuration applied");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "platform/clock.h"
+#include "relay/batcher.h"
 #include "relay/relay.h"
 
 /* An append-only writer into a caller's buffer; truncates safely. */
@@ -121,6 +122,11 @@ status_json(struct status_buf *b, const struct relay *r)
 	    "retries\":%" PRIu64 "},", s->dropped_full, s->dropped_expired,
 	    s->dropped_rejected, s->dropped_noroute,
 	    handoff_refused(r->handoff));
+	status_put(b, "\"batches\":{\"frames\":%" PRIu64 ",\"messages\":%"
+	    PRIu64 ",\"frame_bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64
+	    ",\"open\":%zu},", s->batches, s->batched, s->batch_bytes,
+	    r->batcher != NULL ? batcher_raw_bytes(r->batcher) : 0,
+	    r->batcher != NULL ? batcher_count(r->batcher) : (size_t)0);
 	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"window_us_"
 	    "max\":%" PRId64 ",\"window_us_avg\":%" PRIu64 "}}\n", s->commits,
 	    s->window_us_max, s->window_n > 0 ? s->window_us_sum /

@@ -754,6 +754,12 @@ queue_stats(const struct queue *q, enum queue_dir dir, uint64_t *messages,
 		*bytes = ok ? q->side[dir].bytes : 0;
 }
 
+int64_t
+queue_next_id(const struct queue *q)
+{
+	return q->last_id + 1;
+}
+
 size_t
 queue_inflight(const struct queue *q, enum queue_dir dir)
 {

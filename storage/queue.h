@@ -192,6 +192,12 @@ int queue_commit(struct queue *q, char *err, size_t errlen);
 void queue_stats(const struct queue *q, enum queue_dir dir,
     uint64_t *messages, uint64_t *bytes);
 
+/*
+ * queue_next_id: the id the next queue_push() will give its message (ids
+ * only grow and are never reused, across restarts too).
+ */
+int64_t queue_next_id(const struct queue *q);
+
 /* queue_inflight: number of messages of dir currently handed out. */
 size_t queue_inflight(const struct queue *q, enum queue_dir dir);
 

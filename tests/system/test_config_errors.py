@@ -70,7 +70,6 @@ OPTION_CASES = [
     ("bad_protocol", set_("local", "protocol", "4"), None, "option protocol", "protocol"),
     ("bad_keepalive", set_("central", "keepalive", "sixty"), None,
      "option keepalive", "keepalive"),
-    ("mode_batch_not_yet", set_("up", "mode", "batch"), None, "option mode", "mode"),
     ("bad_mode", set_("up", "mode", "zip"), None, "option mode", "mode"),
     ("wildcard_in_remote_prefix", set_("up", "remote_prefix", "gw/+/"), None,
      "option remote_prefix 'gw/+/'", "remote_prefix"),

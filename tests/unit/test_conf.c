@@ -405,7 +405,7 @@ static const struct {
 	{ CENTRAL UPLINK,
 	  "t.conf: section relay: missing (exactly one is required)\n" },
 	{ MINIMAL "config bridge\n", "t.conf:7: section bridge: unknown "
-	  "section type (expected relay, broker, uplink or downlink)\n" },
+	  "section type (expected relay, broker, batch, uplink or downlink)\n" },
 	{ RELAY CENTRAL, "t.conf: at least one config uplink or config "
 	  "downlink section is required\n" },
 	{ MINIMAL "config uplink 'a'\n\toption topic 'x'\n"
@@ -439,8 +439,8 @@ static const struct {
 	  "which is not valid: '#' must be a whole level\n"
 	  "t.conf:7: option topic: with remote_prefix 'q' it gives 'q#', "
 	  "which is not valid: '#' must be a whole level\n" },
-	{ MINIMAL "\toption mode 'batch'\n",
-	  "t.conf:7: option mode: 'batch' is not supported yet\n" },
+	{ MINIMAL "config batch\n\toption max_messages '0'\n",
+	  "t.conf:8: option max_messages: '0' is not in 1..100000\n" },
 	{ MINIMAL "\toption mode 'zip'\n",
 	  "t.conf:7: option mode: 'zip' is not one of raw, batch\n" },
 	{ MINIMAL "\toption ttl '4294967296'\n",
@@ -490,7 +490,7 @@ test_all_errors_in_line_order(void **state)
 	    "t.conf:9: option topic: '#/a' is not valid: '#' must be the "
 	    "last level\n"
 	    "t.conf:10: section thing: unknown section type (expected relay, "
-	    "broker, uplink or downlink)\n"
+	    "broker, batch, uplink or downlink)\n"
 	    "t.conf: section broker: config broker 'central' is required\n");
 }
 
