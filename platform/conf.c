@@ -516,6 +516,9 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 	    confval_check(CONFVAL_ID, o->values[0].str) == NULL)
 		cx->id = o->values[0].str;
 	if (fd.relay != NULL) {
+		if (fd.relay->name != NULL &&
+		    (c->name = strdup(fd.relay->name)) == NULL)
+			cx->nomem = true;
 		confval_apply(cx, relay_policy, NELEM(relay_policy), fd.relay,
 		    "relay", c);
 		if (c->user != NULL && c->user[0] != '\0' &&
@@ -615,6 +618,7 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	confval_free(relay_policy, NELEM(relay_policy), c);
+	free(c->name);
 	confval_free(local_policy, NELEM(local_policy), &c->local);
 	confval_free(central_policy, NELEM(central_policy), &c->central);
 	confval_free(batch_policy, NELEM(batch_policy), &c->batch);
@@ -650,7 +654,10 @@ conf_print(const struct conf *c, FILE *f)
 {
 	size_t i;
 
-	fputs("config relay\n", f);
+	if (c->name != NULL)
+		fprintf(f, "config relay '%s'\n", c->name);
+	else
+		fputs("config relay\n", f);
 	confval_print(f, relay_policy, NELEM(relay_policy), c);
 	fputs("\nconfig broker 'local'\n", f);
 	confval_print(f, local_policy, NELEM(local_policy), &c->local);

@@ -121,6 +121,7 @@ struct conf {
 	char *file;		/* path as given to conf_load() */
 
 	/* config relay */
+	char *name;		/* the section's name, NULL when anonymous */
 	char *id;		/* 1-64 of [A-Za-z0-9._-] */
 	char *store;		/* SQLite queue path */
 	uint64_t store_max_bytes; /* topic+payload bytes of queued messages */

@@ -590,6 +590,21 @@ test_print(void **state)
 
 	(void)state;
 	assert_non_null(strstr(out, "config relay\n\toption id 'gw-1'\n"));
+	free(out);
+	conf_free(c);
+	/* A named relay section keeps its name. */
+	c = load_ok("config relay 'main'\n\toption id 'gw-1'\n" CENTRAL UPLINK);
+	out = print(c);
+	assert_non_null(strstr(out, "config relay 'main'\n\toption id "
+	    "'gw-1'\n"));
+	free(out);
+	conf_free(c);
+	c = load_ok(RELAY CENTRAL
+	    "\toption password \"it's secret\"\n"
+	    "\toption username \"o'brien\"\n"
+	    "config uplink 'up'\n\toption topic 'sensors/#'\n"
+	    "\toption ttl 60\n");
+	out = print(c);
 	assert_non_null(strstr(out, "\toption store_max_bytes '64M'\n"));
 	assert_non_null(strstr(out, "\toption status_topic "
 	    "'pushrelay/gw-1/status'\n"));
