@@ -78,6 +78,7 @@ forward_tunnel_targets(struct relay *r, enum link_side side)
 void
 forward_tunnel_drop(struct relay *r, enum link_side side)
 {
+	r->subscribed[side] = 0;
 	tunnels_lock(r->tunnels);
 	tunnel_drop(r->tunnel[side]);
 	tunnels_unlock(r->tunnels);
@@ -109,7 +110,9 @@ forward_subscribe(struct relay *r, enum link_side side)
 	size_t n;
 
 	n = route_filters(r->routes, d, &filters, &qos);
-	if (n > 0 && link_subscribe(r->link[side], filters, qos, n, r->err,
+	if (n == 0)
+		r->subscribed[side] = 1;
+	else if (link_subscribe(r->link[side], filters, qos, n, r->err,
 	    sizeof(r->err)) != LINK_OK)
 		log_err("%s", r->err);
 }
@@ -379,6 +382,7 @@ forward_event(struct relay *r, struct handoff_ev *ev)
 		forward_on_pub(r, side, ev, cookie);
 		break;
 	case HANDOFF_SUB_DONE:
+		r->subscribed[side] = 1;
 		log_debug("%s broker: subscriptions acknowledged",
 		    link_name(r->link[side]));
 		break;

@@ -110,6 +110,7 @@ struct relay {
 	struct relay_timer stop;
 	struct relay_timer batch_due;	/* the open frame's linger ends */
 	int connect_failed[2];		/* failures since the last success */
+	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */
 	int64_t now_ms;			/* monotonic, read once per wake-up */

@@ -67,7 +67,8 @@ status_json_link(struct status_buf *b, const struct relay *r,
 	    ",\"inflight\":%zu,\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%"
 	    PRIu64 ",\"acks_held\":%" PRIu64 ",\"acks_valve\":%" PRIu64
 	    ",\"ack_hold_ms_max\":%" PRId64 "},", link_name(r->link[side]),
-	    status_bool(link_state(r->link[side]) == LINK_UP),
+	    status_bool(link_state(r->link[side]) == LINK_UP &&
+	    r->subscribed[side]),
 	    r->st.reconnects[side], link_inflight(r->link[side]), ts.bytes_up,
 	    ts.bytes_down, ts.gate.acks_held, ts.gate.valve_releases,
 	    ts.gate.hold_ms_max);
@@ -144,10 +145,12 @@ status_text(struct status_buf *b, const struct relay *r)
 	status_put(b, "relay %s, up %" PRId64 " s\n", r->conf->id,
 	    (clock_mono_ms() - r->started_ms) / 1000);
 	status_put(b, "local    %s (%s), %" PRIu64 " reconnects\n",
-	    link_state(r->link[LINK_LOCAL]) == LINK_UP ? "connected" :
+	    link_state(r->link[LINK_LOCAL]) == LINK_UP &&
+	    r->subscribed[LINK_LOCAL] ? "connected" :
 	    "disconnected", r->conf->local.address[0], s->reconnects[0]);
 	status_put(b, "central  %s (%s), %" PRIu64 " reconnects\n",
-	    link_state(r->link[LINK_CENTRAL]) == LINK_UP ? "connected" :
+	    link_state(r->link[LINK_CENTRAL]) == LINK_UP &&
+	    r->subscribed[LINK_CENTRAL] ? "connected" :
 	    "disconnected", r->conf->central.address[0], s->reconnects[1]);
 	status_put(b, "queued   uplink %" PRIu64 " msgs / %" PRIu64 " B, "
 	    "downlink %" PRIu64 " msgs / %" PRIu64 " B\n", um, ub, dm, db);

@@ -80,7 +80,10 @@ def test_sigterm_with_unacknowledged_messages_in_flight(relay, local_broker,
 
 
 def test_status_topic_birth_and_will(relay, central_broker, clients):
-    col = clients.collector(central_broker, STATUS_TOPIC, protocol=5)
+    # Retain As Published: the birth may arrive live, after this subscribe,
+    # and must still show that it was published retained.
+    col = clients.collector(central_broker, STATUS_TOPIC, protocol=5,
+                            retain_as_published=True)
     m = col.wait_message(STATUS_TOPIC, b"online")
     assert m.retain, "birth message is retained"
 
