@@ -501,6 +501,7 @@ forward_close_batch(struct relay *r)
 	uint8_t props[64];
 	struct queue_msg m;
 	size_t len, n, i;
+	uint64_t evicted = 0;
 	int64_t seq = queue_next_id(r->queue);
 
 	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
@@ -519,7 +520,7 @@ forward_close_batch(struct relay *r)
 	m.props_len = forward_frame_props(props, sizeof(props));
 	m.qos = r->conf->batch.qos;
 	m.ts_ms = clock_wall_ms();
-	if (queue_push(r->queue, &m, NULL, r->err, sizeof(r->err)) !=
+	if (queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err)) !=
 	    QUEUE_OK) {
 		log_err("batch: frame %" PRId64 " not stored (%s); its %zu "
 		    "messages stay queued", seq, r->err, n);
@@ -529,6 +530,8 @@ forward_close_batch(struct relay *r)
 		if (queue_ack(r->queue, ids[i], r->err, sizeof(r->err)) !=
 		    QUEUE_OK)
 			log_err("%s", r->err);
+	/* Room for the frame may have cost older messages (store_full). */
+	r->st.dropped_full += evicted;
 	r->dirty = 1;
 	r->st.batches++;
 	r->st.batched += n;
