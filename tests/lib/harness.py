@@ -773,6 +773,15 @@ def _connect(client, port, protocol, persistent, keepalive=30):
         client.connect("127.0.0.1", port, keepalive=keepalive)
 
 
+def _close_client(client):
+    """Disconnect a paho client (if it still can) and stop its thread."""
+    try:
+        client.disconnect()
+    except Exception:
+        pass
+    client.loop_stop()
+
+
 class Collector:
     """A subscriber that records every message in arrival order.
 
@@ -930,11 +939,7 @@ class Collector:
             self.duplicates = 0
 
     def close(self):
-        try:
-            self.client.disconnect()
-        except Exception:
-            pass
-        self.client.loop_stop()
+        _close_client(self.client)
 
 
 class Publisher:
@@ -1038,11 +1043,7 @@ class Publisher:
             return [m for m, a in zip(self.sent, self.acked) if a]
 
     def close(self):
-        try:
-            self.client.disconnect()
-        except Exception:
-            pass
-        self.client.loop_stop()
+        _close_client(self.client)
 
 
 class PacedStream:
