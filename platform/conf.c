@@ -44,20 +44,10 @@ static const char *const mode_names[] = {
 
 static const struct confval_policy relay_policy[] = {
 	STR("id", CONFVAL_ID, struct conf, id, NULL, CONFVAL_F_REQUIRED),
-	STR("store", CONFVAL_PATH, struct conf, store,
-	    "/var/lib/pushrelay/queue.db", 0),
-	NUM("store_max_bytes", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
-	    store_max_bytes, "64M", KIB, 1024 * GIB),
-	ENUM("store_full", struct conf, store_full, "drop_oldest",
-	    conf_store_full_names, 0),
-	ENUM("sync", struct conf, sync, "normal", conf_sync_names, 0),
-	STR("control", CONFVAL_SOCKET, struct conf, control,
-	    "/var/run/pushrelay.sock", 0),
-	ENUM("log_level", struct conf, log_level, "info",
-	    conf_log_level_names, 0),
+	DAEMON_ROWS("/var/lib/pushrelay/queue.db", "64M",
+	    "/var/run/pushrelay.sock"),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
 	    "pushrelay/%i/status", 0),
-	STR("user", CONFVAL_STRING, struct conf, user, "", 0),
 };
 
 static const struct confval_policy local_policy[] = {

@@ -80,6 +80,22 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	NUM("handshake_timeout", CONFVAL_UINT, CONFVAL_K_INT, st, \
 	    m tls.handshake_timeout, "15", 1, 300)
 
+/*
+ * The daemon's own rows, in struct conf, that the relay's config relay and
+ * the unpacker's config unpack both have; they differ in defaults only.
+ */
+#define DAEMON_ROWS(store_def, max_def, control_def) \
+	STR("store", CONFVAL_PATH, struct conf, store, store_def, 0), \
+	NUM("store_max_bytes", CONFVAL_SIZE, CONFVAL_K_U64, struct conf, \
+	    store_max_bytes, max_def, KIB, 1024 * GIB), \
+	ENUM("store_full", struct conf, store_full, "drop_oldest", \
+	    conf_store_full_names, 0), \
+	ENUM("sync", struct conf, sync, "normal", conf_sync_names, 0), \
+	STR("control", CONFVAL_SOCKET, struct conf, control, control_def, 0), \
+	ENUM("log_level", struct conf, log_level, "info", \
+	    conf_log_level_names, 0), \
+	STR("user", CONFVAL_STRING, struct conf, user, "", 0)
+
 /* Names of the enum options, indexed by value, NULL-terminated. */
 extern const char *const conf_store_full_names[];
 extern const char *const conf_sync_names[];

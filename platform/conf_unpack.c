@@ -24,18 +24,8 @@ static const struct confval_policy unpack_policy[] = {
 	BROKER_ROWS(struct conf, central., "pushrelay-unpack", "60"),
 	/* The central broker is normally on the same site: TLS is opt-in. */
 	TLS_ROWS(struct conf, central., "0"),
-	STR("store", CONFVAL_PATH, struct conf, store,
-	    "/var/lib/pushrelay/unpack.db", 0),
-	NUM("store_max_bytes", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
-	    store_max_bytes, "1G", KIB, 1024 * GIB),
-	ENUM("store_full", struct conf, store_full, "drop_oldest",
-	    conf_store_full_names, 0),
-	ENUM("sync", struct conf, sync, "normal", conf_sync_names, 0),
-	STR("control", CONFVAL_SOCKET, struct conf, control,
-	    "/var/run/pushrelay-unpack.sock", 0),
-	ENUM("log_level", struct conf, log_level, "info",
-	    conf_log_level_names, 0),
-	STR("user", CONFVAL_STRING, struct conf, user, "", 0),
+	DAEMON_ROWS("/var/lib/pushrelay/unpack.db", "1G",
+	    "/var/run/pushrelay-unpack.sock"),
 };
 
 /* The one section, or NULL after reporting why there is not exactly one. */
