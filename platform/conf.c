@@ -200,13 +200,29 @@ load_broker(struct confval_ctx *cx, struct conf_broker *b,
 		confval_apply(cx, local_policy, NELEM(local_policy), s,
 		    "broker", b);
 	b->line = s != NULL ? s->line : 0;
+	conf_check_broker(cx, b, s, central && s != NULL);
+}
+
+void
+conf_check_broker(struct confval_ctx *cx, const struct conf_broker *b,
+    const struct uci_section *s, bool tls)
+{
 	if (b->reconnect_min >= 1 && b->reconnect_max >= 1 &&
 	    b->reconnect_max < b->reconnect_min)
 		confval_error(cx, conf_option_line(s, "reconnect_max"),
 		    "option reconnect_max: '%d' is less than reconnect_min "
 		    "'%d'", b->reconnect_max, b->reconnect_min);
-	if (central && s != NULL)
+	if (tls)
 		conf_check_tls(cx, b, s);
+}
+
+void
+conf_check_user(struct confval_ctx *cx, const struct conf *c,
+    const struct uci_section *s)
+{
+	if (c->user != NULL && c->user[0] != '\0' && getpwnam(c->user) == NULL)
+		confval_error(cx, conf_option_line(s, "user"),
+		    "option user: no such user '%s'", c->user);
 }
 
 /* prefix + topic as one string; NULL when out of memory. */
@@ -454,10 +470,7 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 			cx->nomem = true;
 		confval_apply(cx, relay_policy, NELEM(relay_policy), fd.relay,
 		    "relay", c);
-		if (c->user != NULL && c->user[0] != '\0' &&
-		    getpwnam(c->user) == NULL)
-			confval_error(cx, conf_option_line(fd.relay, "user"),
-			    "option user: no such user '%s'", c->user);
+		conf_check_user(cx, c, fd.relay);
 	}
 	else
 		confval_error(cx, 0, "section relay: missing (exactly one is "

@@ -12,6 +12,7 @@
 #ifndef PUSHRELAY_CONF_SCHEMA_H
 #define PUSHRELAY_CONF_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,6 +111,16 @@ int conf_option_line(const struct uci_section *s, const char *name);
  * from). Nothing when TLS is off.
  */
 void conf_check_tls(struct confval_ctx *cx, const struct conf_broker *b,
+    const struct uci_section *s);
+
+/*
+ * conf_check_broker: the checks that span a broker's options (reconnect
+ * bounds; with tls set, conf_check_tls), as errors at the lines of s.
+ * conf_check_user: option user names a user of this system.
+ */
+void conf_check_broker(struct confval_ctx *cx, const struct conf_broker *b,
+    const struct uci_section *s, bool tls);
+void conf_check_user(struct confval_ctx *cx, const struct conf *c,
     const struct uci_section *s);
 
 /*

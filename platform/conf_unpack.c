@@ -5,7 +5,6 @@
  * CONF_ROLE_UNPACK: the pipeline runs the unpacker as a relay with one
  * link, whose one route takes batch frames in (platform/conf.h).
  */
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,16 +97,8 @@ conf_unpack_load(struct confval_ctx *cx, struct conf *c,
 	c->central.line = s->line;
 	if ((c->status_topic = strdup("")) == NULL)
 		cx->nomem = true;
-	if (c->central.reconnect_min >= 1 && c->central.reconnect_max >= 1 &&
-	    c->central.reconnect_max < c->central.reconnect_min)
-		confval_error(cx, conf_option_line(s, "reconnect_max"),
-		    "option reconnect_max: '%d' is less than reconnect_min "
-		    "'%d'", c->central.reconnect_max,
-		    c->central.reconnect_min);
-	if (c->user != NULL && c->user[0] != '\0' && getpwnam(c->user) == NULL)
-		confval_error(cx, conf_option_line(s, "user"),
-		    "option user: no such user '%s'", c->user);
-	conf_check_tls(cx, &c->central, s);
+	conf_check_broker(cx, &c->central, s, true);
+	conf_check_user(cx, c, s);
 	conf_unpack_route(cx, c, s->line);
 }
 
