@@ -19,45 +19,22 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_schema.h"
 #include "confval.h"
 #include "topic.h"
 #include "uci.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)	/* a larger file is refused */
 
-_Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
-    sizeof(enum conf_sync) == sizeof(int) &&
-    sizeof(enum conf_mode) == sizeof(int) &&
-    sizeof(enum conf_log_level) == sizeof(int),
-    "enum fields are stored through int");
-
-#define KIB	UINT64_C(1024)
-#define GIB	(KIB * KIB * KIB)
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define STR(n, t, st, f, d, fl) { .name = (n), .type = (t), \
-	.kind = CONFVAL_K_STR, .off = offsetof(st, f), .def = (d), \
-	.flags = (fl) }
-#define NUM(n, t, k, st, f, d, lo, hi) { .name = (n), .type = (t), \
-	.kind = (k), .off = offsetof(st, f), .def = (d), .min = (lo), \
-	.max = (hi) }
-#define ENUM(n, st, f, d, w, r) { .name = (n), .type = CONFVAL_ENUM, \
-	.kind = CONFVAL_K_INT, .off = offsetof(st, f), .def = (d), \
-	.names = (w), .refuse = (r) }
-#define ADDR(d, fl) { .name = "address", .type = CONFVAL_ADDRESS, \
-	.kind = CONFVAL_K_STRV, .off = offsetof(struct conf_broker, address), \
-	.count_off = offsetof(struct conf_broker, n_address), .def = (d), \
-	.flags = (fl) }
-
-static const char *const store_full_names[] = {
+const char *const conf_store_full_names[] = {
 	[CONF_DROP_OLDEST] = "drop_oldest", [CONF_DROP_NEWEST] = "drop_newest",
 	NULL,
 };
-static const char *const sync_names[] = {
+const char *const conf_sync_names[] = {
 	[CONF_SYNC_OFF] = "off", [CONF_SYNC_NORMAL] = "normal",
 	[CONF_SYNC_FULL] = "full", NULL,
 };
-static const char *const log_level_names[] = {
+const char *const conf_log_level_names[] = {
 	[CONF_LOG_ERR] = "error", [CONF_LOG_WARN] = "warn",
 	[CONF_LOG_INFO] = "info", [CONF_LOG_DEBUG] = "debug", NULL,
 };
@@ -72,59 +49,27 @@ static const struct confval_policy relay_policy[] = {
 	NUM("store_max_bytes", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
 	    store_max_bytes, "64M", KIB, 1024 * GIB),
 	ENUM("store_full", struct conf, store_full, "drop_oldest",
-	    store_full_names, 0),
-	ENUM("sync", struct conf, sync, "normal", sync_names, 0),
+	    conf_store_full_names, 0),
+	ENUM("sync", struct conf, sync, "normal", conf_sync_names, 0),
 	STR("control", CONFVAL_SOCKET, struct conf, control,
 	    "/var/run/pushrelay.sock", 0),
-	ENUM("log_level", struct conf, log_level, "info", log_level_names, 0),
+	ENUM("log_level", struct conf, log_level, "info",
+	    conf_log_level_names, 0),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
 	    "pushrelay/%i/status", 0),
 	STR("user", CONFVAL_STRING, struct conf, user, "", 0),
 };
 
-/* The two broker tables differ in address and keepalive only. */
-#define BROKER_POLICY(address_row, keepalive_def) \
-	address_row, \
-	STR("client_id", CONFVAL_CLIENT_ID, struct conf_broker, client_id, \
-	    "pushrelay-%i", 0), \
-	STR("username", CONFVAL_STRING, struct conf_broker, username, "", 0), \
-	STR("password", CONFVAL_STRING, struct conf_broker, password, "", \
-	    CONFVAL_F_SECRET), \
-	NUM("keepalive", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
-	    keepalive, keepalive_def, 5, 65535), \
-	NUM("protocol", CONFVAL_PROTOCOL, CONFVAL_K_INT, struct conf_broker, \
-	    protocol, "5", 0, 0), \
-	NUM("reconnect_min", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
-	    reconnect_min, "1", 1, 86400), \
-	NUM("reconnect_max", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker, \
-	    reconnect_max, "120", 1, 86400)
-
 static const struct confval_policy local_policy[] = {
-	BROKER_POLICY(ADDR("127.0.0.1:1883", 0), "30"),
+	BROKER_ADDR(struct conf_broker, , "127.0.0.1:1883", 0),
+	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "30"),
 };
 
-#define TLS_STR(n, f, d, fl) STR(n, CONFVAL_STRING, struct conf_broker, \
-	tls.f, d, fl)
-#define TLS_LIST(n, f) { .name = (n), .type = CONFVAL_STRING, \
-	.kind = CONFVAL_K_STRV, .off = offsetof(struct conf_broker, tls.f), \
-	.count_off = offsetof(struct conf_broker, tls.n_##f), \
-	.flags = CONFVAL_F_LIST }
-
 static const struct confval_policy central_policy[] = {
-	BROKER_POLICY(ADDR(NULL, CONFVAL_F_REQUIRED | CONFVAL_F_LIST), "60"),
-	NUM("tls", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker,
-	    tls.enabled, "1", 0, 1),
-	TLS_STR("ca_file", ca_file, "/etc/ssl/certs/ca-certificates.crt", 0),
-	TLS_STR("ca_path", ca_path, "", 0),
-	TLS_STR("cert_file", cert_file, "", 0),
-	TLS_STR("key_file", key_file, "", 0),
-	TLS_STR("server_name", server_name, "", 0),
-	TLS_LIST("alpn", alpn),
-	TLS_STR("psk_identity", psk_identity, "", 0),
-	TLS_STR("psk", psk, "", CONFVAL_F_SECRET),
-	TLS_LIST("pin_sha256", pin_sha256),
-	NUM("handshake_timeout", CONFVAL_UINT, CONFVAL_K_INT,
-	    struct conf_broker, tls.handshake_timeout, "15", 1, 300),
+	BROKER_ADDR(struct conf_broker, , NULL, CONFVAL_F_REQUIRED |
+	    CONFVAL_F_LIST),
+	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "60"),
+	TLS_ROWS(struct conf_broker, , "1"),
 };
 
 #define ROUTE_HEAD \
@@ -189,9 +134,8 @@ conf_strerror(int err)
 	return conf_errstr[-err];
 }
 
-/* The line an option was set on, or the section's when defaulted. */
-static int
-option_line(const struct uci_section *s, const char *name)
+int
+conf_option_line(const struct uci_section *s, const char *name)
 {
 	const struct uci_option *o = uci_find_option(s, name);
 
@@ -242,9 +186,8 @@ check_tls_one(void *arg, enum tls_option opt, size_t index, const char *text)
 		    tls_option_name(opt), text);
 }
 
-/* Files, keys and pins are read now, so `check` reports them. */
-static void
-check_tls(struct confval_ctx *cx, const struct conf_broker *b,
+void
+conf_check_tls(struct confval_ctx *cx, const struct conf_broker *b,
     const struct uci_section *s)
 {
 	struct tls_check_arg a = { cx, s };
@@ -269,11 +212,11 @@ load_broker(struct confval_ctx *cx, struct conf_broker *b,
 	b->line = s != NULL ? s->line : 0;
 	if (b->reconnect_min >= 1 && b->reconnect_max >= 1 &&
 	    b->reconnect_max < b->reconnect_min)
-		confval_error(cx, option_line(s, "reconnect_max"),
+		confval_error(cx, conf_option_line(s, "reconnect_max"),
 		    "option reconnect_max: '%d' is less than reconnect_min "
 		    "'%d'", b->reconnect_max, b->reconnect_min);
 	if (central && s != NULL)
-		check_tls(cx, b, s);
+		conf_check_tls(cx, b, s);
 }
 
 /* prefix + topic as one string; NULL when out of memory. */
@@ -309,7 +252,7 @@ check_route_filters(struct confval_ctx *cx, const struct conf_route *r,
 			return;
 		}
 		if (!topic_filter_valid(f, &why))
-			confval_error(cx, option_line(s, "topic"),
+			confval_error(cx, conf_option_line(s, "topic"),
 			    "option topic: with %s '%s' it gives '%s', which "
 			    "is not valid: %s", names[i], prefixes[i], f, why);
 		free(f);
@@ -470,7 +413,7 @@ classify(struct confval_ctx *cx, const struct uci_file *uf,
 		else
 			confval_error(cx, s->line, "section %s: unknown "
 			    "section type (expected relay, broker, batch, uplink "
-			    "or downlink)", s->type);
+			    "or downlink; or unpack alone)", s->type);
 	}
 }
 
@@ -523,7 +466,7 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 		    "relay", c);
 		if (c->user != NULL && c->user[0] != '\0' &&
 		    getpwnam(c->user) == NULL)
-			confval_error(cx, option_line(fd.relay, "user"),
+			confval_error(cx, conf_option_line(fd.relay, "user"),
 			    "option user: no such user '%s'", c->user);
 	}
 	else
@@ -545,6 +488,17 @@ load_all(struct confval_ctx *cx, struct conf *c, const struct uci_file *uf)
 		check_loops(cx, c, true);
 }
 
+static bool
+conf_is_unpack(const struct uci_file *uf)
+{
+	size_t i;
+
+	for (i = 0; i < uf->n_sections; i++)
+		if (strcmp(uf->sections[i].type, "unpack") == 0)
+			return true;
+	return false;
+}
+
 int
 conf_parse(const char *file, const char *buf, size_t len,
     struct conf **out, FILE *errs)
@@ -561,6 +515,8 @@ conf_parse(const char *file, const char *buf, size_t len,
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->file = strdup(file)) == NULL)
 		cx.nomem = true;
+	else if (conf_is_unpack(uf))
+		conf_unpack_load(&cx, c, uf);
 	else
 		load_all(&cx, c, uf);
 	uci_free(uf);
@@ -617,11 +573,16 @@ conf_free(struct conf *c)
 
 	if (c == NULL)
 		return;
-	confval_free(relay_policy, NELEM(relay_policy), c);
+	if (c->role == CONF_ROLE_UNPACK) {
+		conf_unpack_free(c);
+	} else {
+		confval_free(relay_policy, NELEM(relay_policy), c);
+		confval_free(local_policy, NELEM(local_policy), &c->local);
+		confval_free(central_policy, NELEM(central_policy),
+		    &c->central);
+		confval_free(batch_policy, NELEM(batch_policy), &c->batch);
+	}
 	free(c->name);
-	confval_free(local_policy, NELEM(local_policy), &c->local);
-	confval_free(central_policy, NELEM(central_policy), &c->central);
-	confval_free(batch_policy, NELEM(batch_policy), &c->batch);
 	for (i = 0; i < c->n_uplink; i++) {
 		confval_free(uplink_policy, NELEM(uplink_policy),
 		    &c->uplink[i]);
@@ -654,6 +615,10 @@ conf_print(const struct conf *c, FILE *f)
 {
 	size_t i;
 
+	if (c->role == CONF_ROLE_UNPACK) {
+		conf_unpack_print(c, f);
+		return;
+	}
 	if (c->name != NULL)
 		fprintf(f, "config relay '%s'\n", c->name);
 	else

@@ -23,6 +23,8 @@
 #include "platform/tls.h"
 
 #define CONF_DEFAULT_FILE	"/etc/config/pushrelay"
+/* The unpacker's default file (`pushrelay unpack`). */
+#define CONF_UNPACK_DEFAULT_FILE	"/etc/config/pushrelay-unpack"
 #define CONF_ID_MAX		64
 
 enum conf_err {
@@ -46,7 +48,22 @@ enum conf_sync {
 
 enum conf_mode {
 	CONF_MODE_RAW = 0,
-	CONF_MODE_BATCH,	/* accepted by the parser only once batching lands */
+	CONF_MODE_BATCH,	/* uplink: framed by the batcher */
+	CONF_MODE_UNPACK,	/* the unpacker's one route: frames to unpack;
+				 * never written in a file */
+};
+
+/*
+ * What a file configures: a relay (config relay, broker, batch, uplink,
+ * downlink sections) or a central-site unpacker (one config unpack
+ * section). The unpacker's conf uses store*, sync, control, log_level,
+ * user, id (the section's name, else "unpack"), central (local stays
+ * zeroed: no address), and one downlink route: its topic filter, qos 1,
+ * no prefixes, mode CONF_MODE_UNPACK. status_topic is "".
+ */
+enum conf_role {
+	CONF_ROLE_RELAY = 0,
+	CONF_ROLE_UNPACK,
 };
 
 /* Log levels, in increasing verbosity; same numbering as platform/log.h. */
@@ -119,6 +136,8 @@ struct conf_batch {
 
 struct conf {
 	char *file;		/* path as given to conf_load() */
+	enum conf_role role;
+	char *unpack_topic;	/* unpacker: the frames' filter; else NULL */
 
 	/* config relay */
 	char *name;		/* the section's name, NULL when anonymous */
@@ -150,6 +169,8 @@ struct conf {
  * "FILE:LINE: option NAME: what is wrong" or "FILE:LINE: syntax: ...",
  * or "FILE: ..." when no line applies. All errors are reported, not only
  * the first.
+ * A file with a config unpack section configures an unpacker (see enum
+ * conf_role); any other, a relay.
  * Returns CONF_OK, or CONF_ERR_IO, CONF_ERR_SYNTAX, CONF_ERR_INVALID,
  * CONF_ERR_NOMEM. Does not block beyond reading the file.
  */

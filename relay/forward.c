@@ -13,6 +13,7 @@
 #include "platform/log.h"
 #include "relay/batcher.h"
 #include "relay/relay.h"
+#include "relay/unpack.h"
 
 #define FORWARD_LOG_EVERY_MS	60000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
@@ -321,7 +322,10 @@ forward_on_message(struct relay *r, enum link_side side,
 		    forward_dirname[qd], ev->topic);
 		return;
 	}
-	forward_store(r, qd, rt, ev);
+	if (rt->mode == CONF_MODE_UNPACK)
+		unpack_frame(r, ev);
+	else
+		forward_store(r, qd, rt, ev);
 }
 
 /* ---- Acknowledgements. ---- */

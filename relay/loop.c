@@ -255,8 +255,11 @@ relay_tls_open(struct relay *r)
 	int rc = 0;
 
 	if (!b->tls.enabled) {
-		log_warn("central broker %s: TLS is off (option tls '0'): "
-		    "messages cross the WAN in plain text", b->address[0]);
+		/* The unpacker's broker is normally on its own site. */
+		if (r->conf->role == CONF_ROLE_RELAY)
+			log_warn("central broker %s: TLS is off (option tls "
+			    "'0'): messages cross the WAN in plain text",
+			    b->address[0]);
 	} else {
 		conf_tls_view(&b->tls, &tc);
 		if (tls_new(&nt, &tc, r->err, sizeof(r->err)) != TLS_OK) {
@@ -289,7 +292,9 @@ loop_privdrop(struct relay *r)
 	if (r->conf->user[0] == '\0') {
 		if (geteuid() == 0)
 			log_warn("running as root: set option user in config "
-			    "relay to drop privileges after start-up");
+			    "%s to drop privileges after start-up",
+			    r->conf->role == CONF_ROLE_UNPACK ? "unpack" :
+			    "relay");
 		return 0;
 	}
 	snprintf(wal, sizeof(wal), "%s-wal", r->conf->store);
@@ -357,7 +362,8 @@ loop_open(struct relay *r)
 			return -1;
 		}
 		tunnel_set_event_cb(r->tunnel[side], loop_on_tunnel, NULL);
-		if (forward_tunnel_targets(r, (enum link_side)side) != 0)
+		if (relay_has_link(r, (enum link_side)side) &&
+		    forward_tunnel_targets(r, (enum link_side)side) != 0)
 			return -1;
 	}
 	if (relay_tls_open(r) != 0 || loop_privdrop(r) != 0)
@@ -428,6 +434,8 @@ loop_start_links(struct relay *r)
 	const struct conf_broker *b;
 
 	for (side = 0; side < 2; side++) {
+		if (!relay_has_link(r, (enum link_side)side))
+			continue;
 		b = side == LINK_LOCAL ? &r->conf->local : &r->conf->central;
 		backoff_init(&r->backoff[side],
 		    (int64_t)b->reconnect_min * 1000,
@@ -453,12 +461,13 @@ relay_run(struct conf *c)
 	r->now_ms = r->started_ms = clock_mono_ms();
 	if (loop_open(r) == 0) {
 		loop_signals(r);
-		log_info("relay %s started (pid %d)", c->id, (int)getpid());
+		log_info("%s %s started (pid %d)", relay_role_name(r), c->id,
+		    (int)getpid());
 		loop_start_links(r);
 		relay_timer_arm(r, &r->expire, RELAY_EXPIRE_EVERY_MS);
 		while (r->state != RELAY_DONE)
 			loop_iterate(r);
-		log_info("relay stopped");
+		log_info("%s stopped", relay_role_name(r));
 		rc = 0;
 	}
 	loop_close(r);

@@ -1,7 +1,7 @@
 /*
- * main: the pushrelay command line. One binary, subcommands:
- * run, check, status, version, help. Exit codes: 0 success, 1 runtime
- * failure, 2 usage or configuration error.
+ * main: the pushrelay command line. One binary, subcommands: run,
+ * unpack, check, status, decode, version, help. Exit codes: 0 success,
+ * 1 runtime failure, 2 usage or configuration error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,6 +31,9 @@ main_usage(FILE *f)
 	    "\n"
 	    "commands:\n"
 	    "  run [-c FILE] [-v]          run the relay in the foreground\n"
+	    "  unpack [-c FILE] [-v]       run the central-site unpacker "
+	    "in the foreground\n"
+	    "                              (FILE defaults to %s)\n"
 	    "  check [-c FILE]             validate FILE and print the "
 	    "effective configuration\n"
 	    "  status [-c FILE] [--json]   show the running relay's state\n"
@@ -42,7 +45,8 @@ main_usage(FILE *f)
 	    "FILE defaults to %s. Logs go to syslog, and to stderr\n"
 	    "when it is a terminal or -v is given.\n"
 	    "Exit codes: 0 success, 1 runtime failure, 2 usage or "
-	    "configuration error.\n", CONF_DEFAULT_FILE);
+	    "configuration error.\n", CONF_UNPACK_DEFAULT_FILE,
+	    CONF_DEFAULT_FILE);
 }
 
 static int
@@ -56,7 +60,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	};
 	int ch;
 
-	o->file = CONF_DEFAULT_FILE;
+	o->file = NULL;		/* the command's default, set by main() */
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:vj", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -92,14 +96,24 @@ main_load(const char *file)
 	return c;
 }
 
+/* run and unpack: each runs what its file configures, and only that. */
 static int
-main_run(const struct main_opts *o)
+main_run(const struct main_opts *o, enum conf_role role)
 {
 	struct conf *c;
 	int dest = LOG_TO_SYSLOG;
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
+	if (c->role != role) {
+		fprintf(stderr, "pushrelay: %s: configures %s; run it with "
+		    "`pushrelay %s -c %s`\n", o->file, c->role ==
+		    CONF_ROLE_UNPACK ? "an unpacker (config unpack)" :
+		    "a relay (no config unpack section)", c->role ==
+		    CONF_ROLE_UNPACK ? "unpack" : "run", o->file);
+		conf_free(c);
+		return EXIT_USAGE;
+	}
 	if (o->verbose || isatty(STDERR_FILENO))
 		dest |= LOG_TO_STDERR;
 	log_open("pushrelay", dest, (enum log_level)c->log_level);
@@ -167,7 +181,7 @@ main(int argc, char **argv)
 		return decode_run(argc == 3 ? argv[2] : "-");
 	}
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "status") != 0) {
+	    strcmp(cmd, "status") != 0 && strcmp(cmd, "unpack") != 0) {
 		fprintf(stderr, "pushrelay: unknown command '%s'\n", cmd);
 		main_usage(stderr);
 		return EXIT_USAGE;
@@ -176,8 +190,14 @@ main(int argc, char **argv)
 		main_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strcmp(cmd, "unpack") == 0 && o.file == NULL)
+		o.file = CONF_UNPACK_DEFAULT_FILE;
+	if (o.file == NULL)
+		o.file = CONF_DEFAULT_FILE;
 	if (strcmp(cmd, "run") == 0)
-		return main_run(&o);
+		return main_run(&o, CONF_ROLE_RELAY);
+	if (strcmp(cmd, "unpack") == 0)
+		return main_run(&o, CONF_ROLE_UNPACK);
 	if (strcmp(cmd, "check") == 0)
 		return main_check(&o);
 	return main_status(&o);

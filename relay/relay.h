@@ -71,6 +71,10 @@ struct relay_stats {
 	uint64_t batches;	/* frames stored */
 	uint64_t batched;	/* messages framed */
 	uint64_t batch_bytes;	/* bytes of the frames */
+	uint64_t frames_in;	/* unpacker: frames taken in */
+	uint64_t frames_dup;	/* unpacker: taken already, dropped */
+	uint64_t frames_bad;	/* unpacker: malformed or foreign, dropped */
+	uint64_t records_in;	/* unpacker: records stored */
 };
 
 /* Rate limiters for repeating log lines, one per reason. */
@@ -80,6 +84,7 @@ struct relay_rates {
 	struct log_rate rejected;
 	struct log_rate noroute;
 	struct log_rate queue_err;
+	struct log_rate frames;
 };
 
 /*
@@ -166,6 +171,20 @@ int relay_batcher_open(struct relay *r);
 
 /* Timer helpers (loop.c). */
 void relay_timer_arm(struct relay *r, struct relay_timer *t, int64_t in_ms);
+
+/* Whether side's link is used: the unpacker has the central one only. */
+static inline int
+relay_has_link(const struct relay *r, enum link_side side)
+{
+	return side == LINK_CENTRAL || r->conf->role == CONF_ROLE_RELAY;
+}
+
+/* "relay" or "unpacker", for log lines. */
+static inline const char *
+relay_role_name(const struct relay *r)
+{
+	return r->conf->role == CONF_ROLE_UNPACK ? "unpacker" : "relay";
+}
 
 /* The queue direction a link's publishes drain. */
 static inline enum queue_dir

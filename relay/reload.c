@@ -163,6 +163,13 @@ reload_apply(struct relay *r)
 	log_info("reload: reading %s", oc->file);
 	if ((nc = reload_load(oc->file)) == NULL)
 		return;
+	if (nc->role != oc->role) {
+		log_err("reload: %s now configures %s; keeping the running "
+		    "configuration (restart to change what runs)", oc->file,
+		    nc->role == CONF_ROLE_UNPACK ? "an unpacker" : "a relay");
+		conf_free(nc);
+		return;
+	}
 	if ((nt = route_new(nc)) == NULL) {
 		log_err("reload: out of memory; keeping the running "
 		    "configuration");

@@ -99,14 +99,60 @@ status_json_wan(struct status_buf *b, const struct relay *r)
 }
 
 static void
+status_json_dropped(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+
+	status_put(b, "\"dropped\":{\"full\":%" PRIu64 ",\"expired\":%" PRIu64
+	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 ",\"handoff_"
+	    "retries\":%" PRIu64 "},", s->dropped_full, s->dropped_expired,
+	    s->dropped_rejected, s->dropped_noroute,
+	    handoff_refused(r->handoff));
+}
+
+static void
+status_json_durability(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+
+	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"window_us_"
+	    "max\":%" PRId64 ",\"window_us_avg\":%" PRIu64 "}}\n", s->commits,
+	    s->window_us_max, s->window_n > 0 ? s->window_us_sum /
+	    s->window_n : 0);
+}
+
+/* The unpacker's reply: its one link, the frames and their records. */
+static void
+status_json_unpack(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+
+	status_json_link(b, r, LINK_CENTRAL);
+	status_put(b, "\"queue\":{");
+	status_json_queue(b, r, relay_out_dir(LINK_CENTRAL), "records");
+	status_put(b, "},\"frames\":{\"received\":%" PRIu64 ",\"duplicate\":%"
+	    PRIu64 ",\"malformed\":%" PRIu64 "},\"records\":{\"stored\":%"
+	    PRIu64 ",\"published\":%" PRIu64 "},", s->frames_in,
+	    s->frames_dup, s->frames_bad, s->records_in,
+	    s->forwarded[relay_out_dir(LINK_CENTRAL)]);
+	status_json_dropped(b, r);
+	status_json_durability(b, r);
+}
+
+static void
 status_json(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
 
 	/* The id is [A-Za-z0-9._-] only, so it needs no JSON escaping. */
-	status_put(b, "{\"id\":\"%s\",\"version\":\"%s\",\"uptime_s\":%"
-	    PRId64 ",", r->conf->id, PUSHRELAY_VERSION,
+	status_put(b, "{\"role\":\"%s\",\"id\":\"%s\",\"version\":\"%s\","
+	    "\"uptime_s\":%" PRId64 ",", r->conf->role == CONF_ROLE_UNPACK ?
+	    "unpack" : "relay", r->conf->id, PUSHRELAY_VERSION,
 	    (clock_mono_ms() - r->started_ms) / 1000);
+	if (r->conf->role == CONF_ROLE_UNPACK) {
+		status_json_unpack(b, r);
+		return;
+	}
 	status_json_link(b, r, LINK_LOCAL);
 	status_json_link(b, r, LINK_CENTRAL);
 	status_json_wan(b, r);
@@ -118,20 +164,36 @@ status_json(struct status_buf *b, const struct relay *r)
 	    PRIu64 "},", s->received[QUEUE_UP], s->received[QUEUE_DOWN]);
 	status_put(b, "\"forwarded\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
 	    PRIu64 "},", s->forwarded[QUEUE_UP], s->forwarded[QUEUE_DOWN]);
-	status_put(b, "\"dropped\":{\"full\":%" PRIu64 ",\"expired\":%" PRIu64
-	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 ",\"handoff_"
-	    "retries\":%" PRIu64 "},", s->dropped_full, s->dropped_expired,
-	    s->dropped_rejected, s->dropped_noroute,
-	    handoff_refused(r->handoff));
+	status_json_dropped(b, r);
 	status_put(b, "\"batches\":{\"frames\":%" PRIu64 ",\"messages\":%"
 	    PRIu64 ",\"frame_bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64
 	    ",\"open\":%zu},", s->batches, s->batched, s->batch_bytes,
 	    r->batcher != NULL ? batcher_raw_bytes(r->batcher) : 0,
 	    r->batcher != NULL ? batcher_count(r->batcher) : (size_t)0);
-	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"window_us_"
-	    "max\":%" PRId64 ",\"window_us_avg\":%" PRIu64 "}}\n", s->commits,
-	    s->window_us_max, s->window_n > 0 ? s->window_us_sum /
-	    s->window_n : 0);
+	status_json_durability(b, r);
+}
+
+static void
+status_text_unpack(struct status_buf *b, const struct relay *r)
+{
+	const struct relay_stats *s = &r->st;
+	uint64_t m, bytes;
+
+	queue_stats(r->queue, relay_out_dir(LINK_CENTRAL), &m, &bytes);
+	status_put(b, "unpacker %s, up %" PRId64 " s\n", r->conf->id,
+	    (clock_mono_ms() - r->started_ms) / 1000);
+	status_put(b, "broker   %s (%s), %" PRIu64 " reconnects\n",
+	    link_state(r->link[LINK_CENTRAL]) == LINK_UP &&
+	    r->subscribed[LINK_CENTRAL] ? "connected" : "disconnected",
+	    r->conf->central.address[0], s->reconnects[LINK_CENTRAL]);
+	status_put(b, "frames   %" PRIu64 " received, %" PRIu64 " duplicate, %"
+	    PRIu64 " malformed\n", s->frames_in, s->frames_dup, s->frames_bad);
+	status_put(b, "records  %" PRIu64 " stored, %" PRIu64 " published, %"
+	    PRIu64 " queued / %" PRIu64 " B\n", s->records_in,
+	    s->forwarded[relay_out_dir(LINK_CENTRAL)], m, bytes);
+	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
+	    ", refused %" PRIu64 "\n", s->dropped_full, s->dropped_expired,
+	    s->dropped_rejected);
 }
 
 static void
@@ -142,6 +204,10 @@ status_text(struct status_buf *b, const struct relay *r)
 
 	queue_stats(r->queue, QUEUE_UP, &um, &ub);
 	queue_stats(r->queue, QUEUE_DOWN, &dm, &db);
+	if (r->conf->role == CONF_ROLE_UNPACK) {
+		status_text_unpack(b, r);
+		return;
+	}
 	status_put(b, "relay %s, up %" PRId64 " s\n", r->conf->id,
 	    (clock_mono_ms() - r->started_ms) / 1000);
 	status_put(b, "local    %s (%s), %" PRIu64 " reconnects\n",

@@ -170,6 +170,20 @@ queue_begin(struct queue *q, char *err, size_t errlen)
 	return QUEUE_OK;
 }
 
+sqlite3 *
+queue_file_db(struct queue *q)
+{
+	return q->db;
+}
+
+int
+queue_file_begin(struct queue *q, char *err, size_t errlen)
+{
+	if (q->in_fetch)
+		return QUEUE_ERR_INVAL;
+	return queue_begin(q, err, errlen);
+}
+
 /* Finds or inserts priority prio in s, keeping the highest first. */
 static int
 queue_prio_index(struct queue_side *s, int prio, size_t *idx)

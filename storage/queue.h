@@ -201,6 +201,23 @@ int64_t queue_next_id(const struct queue *q);
 /* queue_inflight: number of messages of dir currently handed out. */
 size_t queue_inflight(const struct queue *q, enum queue_dir dir);
 
+/*
+ * queue_meta_get: the integer that queue_meta_set() stored under key
+ * (NUL-terminated, borrowed), into *val. Sees the open transaction's
+ * writes. Returns 1 when found, 0 when not, or a QUEUE_ERR_* with err set.
+ */
+int queue_meta_get(struct queue *q, const char *key, int64_t *val,
+    char *err, size_t errlen);
+
+/*
+ * queue_meta_set: store val under key in the open transaction (opening
+ * one when none is): it becomes durable at the next queue_commit(),
+ * together with the messages pushed in the same transaction, or not at
+ * all. Returns QUEUE_OK or a QUEUE_ERR_* with err set.
+ */
+int queue_meta_set(struct queue *q, const char *key, int64_t val,
+    char *err, size_t errlen);
+
 /* queue_strerror: static text for a queue_err code. */
 const char *queue_strerror(int err);
 

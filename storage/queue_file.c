@@ -5,6 +5,8 @@
  */
 #include <sys/stat.h>
 
+#include <sys/random.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -51,8 +53,28 @@ static const char queue_file_schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS msg_order ON msg (dir, priority, id);"
 	"CREATE INDEX IF NOT EXISTS msg_expire ON msg (expire_ms)"
 	" WHERE expire_ms > 0;"
-	"PRAGMA user_version = 1;"
-	"COMMIT;";
+	"PRAGMA user_version = 1;";
+
+/*
+ * Small integers per name, for whoever uses the queue's file (the
+ * unpacker keeps each gateway's last batch sequence number here). Added
+ * after version 1 shipped without it, so it is created on every open.
+ */
+static const char queue_file_meta_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta ("
+	" key TEXT PRIMARY KEY,"
+	" value INTEGER NOT NULL) WITHOUT ROWID";
+
+/*
+ * Ids of a new file start at a random number in [2^40, 2^62), not at 1:
+ * an id is also the sequence number of a batch frame (docs/frame-format.md),
+ * and a receiver that remembers a gateway's last number must be able to
+ * tell a new queue (after a reboot with the queue on /tmp, or a corrupt
+ * file moved aside) from old frames sent again. Two starts land within
+ * 2^32 of each other with a probability of 2^-30.
+ */
+#define QUEUE_FILE_SEED_MIN	(INT64_C(1) << 40)
+#define QUEUE_FILE_SEED_SPAN	((INT64_C(1) << 62) - QUEUE_FILE_SEED_MIN)
 
 static const char *const queue_file_sync_name[] = {
 	[QUEUE_SYNC_OFF] = "OFF",
@@ -196,6 +218,27 @@ queue_file_check(struct queue_file *f, char *err, size_t errlen)
 	return QUEUE_OK;
 }
 
+/* The first id of a new file (see QUEUE_FILE_SEED_MIN), and the meta table. */
+static int
+queue_file_seed(struct queue_file *f, char *err, size_t errlen)
+{
+	uint64_t r = 0;
+	char sql[128];
+	int rc;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint64_t)clock_wall_ms() * 2654435761u ^
+		    (uint64_t)getpid() << 32;
+	snprintf(sql, sizeof(sql), "INSERT INTO sqlite_sequence (name, seq)"
+	    " VALUES ('msg', %lld)", (long long)(QUEUE_FILE_SEED_MIN +
+	    (int64_t)(r % (uint64_t)QUEUE_FILE_SEED_SPAN)));
+	rc = queue_file_exec(f, sql, "seed ids", err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	return queue_file_exec(f, queue_file_meta_sql, "create meta", err,
+	    errlen);
+}
+
 /*
  * Creates the schema in an empty file and accepts our own version. Another
  * version, or a database holding someone else's tables, is refused rather
@@ -214,7 +257,8 @@ queue_file_schema(struct queue_file *f, char *err, size_t errlen)
 		return rc;
 	v = strtoll(buf, NULL, 10);
 	if (v == QUEUE_FILE_SCHEMA)
-		return QUEUE_OK;
+		return queue_file_exec(f, queue_file_meta_sql, "create meta",
+		    err, errlen);
 	if (v != 0) {
 		queue_file_err(f->path, err, errlen, "schema version %lld is"
 		    " %s than version %d, the one this pushrelay knows;"
@@ -223,7 +267,7 @@ queue_file_schema(struct queue_file *f, char *err, size_t errlen)
 		return QUEUE_ERR_IO;
 	}
 	rc = queue_file_text(f, "SELECT count(*) FROM sqlite_master WHERE"
-	    " name NOT IN ('msg', 'msg_order', 'msg_expire',"
+	    " name NOT IN ('msg', 'msg_order', 'msg_expire', 'meta',"
 	    " 'sqlite_sequence')", buf, sizeof(buf), err, errlen);
 	if (rc != QUEUE_OK)
 		return rc;
@@ -234,6 +278,10 @@ queue_file_schema(struct queue_file *f, char *err, size_t errlen)
 	}
 	rc = queue_file_exec(f, queue_file_schema_sql, "create schema", err,
 	    errlen);
+	if (rc == QUEUE_OK)
+		rc = queue_file_seed(f, err, errlen);
+	if (rc == QUEUE_OK)
+		rc = queue_file_exec(f, "COMMIT", "create schema", err, errlen);
 	if (rc != QUEUE_OK && sqlite3_get_autocommit(f->db) == 0)
 		sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;

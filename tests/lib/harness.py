@@ -521,15 +521,18 @@ class Relay:
     marker line per start). The control socket lives in sockdir (short path).
     """
 
+    command = "run"     # the pushrelay subcommand start() runs
+    name = "relay"      # names relay.conf and relay.log
+
     def __init__(self, binary, workdir, config, sockdir=None):
         self.bin = str(binary)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.sockdir = Path(sockdir) if sockdir else self.workdir
         self.config = config
-        self.conf_path = self.workdir / "relay.conf"
+        self.conf_path = self.workdir / ("%s.conf" % self.name)
         self.status_conf_path = self.workdir / "status.conf"
-        self.log_path = self.workdir / "relay.log"
+        self.log_path = self.workdir / ("%s.log" % self.name)
         self.proc = None
         self.starts = 0
         self.last_status = None
@@ -583,7 +586,8 @@ class Relay:
             log.write(b"=== harness: start #%d\n" % self.starts)
             log.flush()
             self.proc = subprocess.Popen(
-                [self.bin, "run", "-c", str(self.conf_path), "-v", *extra_args],
+                [self.bin, self.command, "-c", str(self.conf_path), "-v",
+                 *extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         if wait:
@@ -708,7 +712,8 @@ class Relay:
             return ""
 
     def log_tail(self, n=60):
-        return "relay log %s:\n%s" % (self.log_path, tail(self.log_path, n))
+        return "%s log %s:\n%s" % (self.name, self.log_path,
+                                   tail(self.log_path, n))
 
     def wait_log(self, pattern, timeout=None, after=0):
         """Wait until the log (from byte offset `after`) matches regex pattern."""
@@ -723,6 +728,52 @@ class Relay:
 
     def log_size(self):
         return len(self.log_text())
+
+
+class UnpackConfig:
+    """An unpacker's configuration: one `config unpack 'main'` section.
+
+    options: dict of option -> value, rendered as RelayConfig renders a
+    section. It is called `relay` so that Relay's store and control paths
+    work unchanged.
+    """
+
+    def __init__(self, options=None, name="main"):
+        self.relay = dict(options or {})
+        self.name = name
+
+    def copy(self):
+        return UnpackConfig(self.relay, self.name)
+
+    def render(self):
+        out = ["# pushrelay unpacker test configuration, written by "
+               "tests/lib/harness.py", ""]
+        RelayConfig._section(out, "config unpack '%s'" % self.name, self.relay)
+        return "\n".join(out)
+
+
+def unpack_config(workdir, control_path, broker_port, **options):
+    """The unpacker's test configuration: debug log, quick reconnects."""
+    opts = {"address": "127.0.0.1:%d" % broker_port,
+            "store": str(Path(workdir) / "unpack.db"),
+            "control": str(control_path),
+            "log_level": "debug",
+            "reconnect_min": "1",
+            "reconnect_max": "2"}
+    opts.update(options)
+    return UnpackConfig(opts)
+
+
+class Unpacker(Relay):
+    """`pushrelay unpack` under test: a Relay with one link and its own
+    subcommand, files unpack.conf and unpack.log, store unpack.db."""
+
+    command = "unpack"
+    name = "unpack"
+
+    def wait_connected(self, local=False, central=True, timeout=None):
+        return self.wait_status(lambda s: s["central"]["connected"],
+                                timeout or T(30), what="unpacker connected")
 
 
 def run_cli(binary, *args, conf=None, user=None, timeout=10):

@@ -18,6 +18,9 @@ Fixture API (see tests/lib/harness.py for the classes):
                     harness.RelayConfig. start=False only writes the config.
   relay             relay_factory() with the defaults, running and connected
                     to both brokers.
+  unpacker_factory(start=True, name="unpack", **options) -> harness.Unpacker
+                    on the central broker (options override
+                    harness.unpack_config()), running and connected.
   clients           .collector(broker, topics, **kw) -> started Collector;
                     .publisher(broker, **kw) -> started Publisher.
   telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs.
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 import harness  # noqa: E402
 from harness import (Broker, Collector, Publisher, Relay, RelayConfig,  # noqa: E402,F401
-                     default_config, short_dir)
+                     Unpacker, default_config, short_dir, unpack_config)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -158,6 +161,24 @@ def relay_factory(tmp_path, registry, pushrelay_bin, local_broker,
 @pytest.fixture
 def relay(relay_factory):
     return relay_factory()
+
+
+@pytest.fixture
+def unpacker_factory(tmp_path, registry, pushrelay_bin, central_broker):
+    def make(start=True, name="unpack", **options):
+        workdir = tmp_path / name
+        workdir.mkdir(exist_ok=True)
+        sockdir = short_dir()
+        config = unpack_config(workdir, sockdir / "ctl.sock",
+                               central_broker.port, **options)
+        u = registry.add(Unpacker(pushrelay_bin, workdir, config,
+                                  sockdir=sockdir))
+        if start:
+            u.start()
+            u.wait_connected()
+        return u
+
+    return make
 
 
 class Clients:

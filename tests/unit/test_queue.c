@@ -373,12 +373,16 @@ test_ids_grow_across_reopen(void **state)
 {
 	struct fixture *f = *state;
 	struct queue *q = open_q(f->path, 100000, QUEUE_DROP_OLDEST);
-	int64_t last = 0, id;
+	int64_t first = queue_next_id(q), last = 0, id;
 	int i;
 
+	/* A new file's ids start high, at a random point (queue_file.c). */
+	assert_true(first > (INT64_C(1) << 40));
+	assert_true(first <= (INT64_C(1) << 62));
 	for (i = 0; i < 3; i++)
 		last = push(q, QUEUE_DOWN, 0, "t", "p");
-	for (id = 1; id <= last; id++)
+	assert_int_equal(last, first + 2);
+	for (id = first; id <= last; id++)
 		ack(q, id);
 	commit(q);
 	check_stats(q, QUEUE_DOWN, 0, 0);
@@ -386,6 +390,38 @@ test_ids_grow_across_reopen(void **state)
 	q = open_q(f->path, 100000, QUEUE_DROP_OLDEST);
 	id = push(q, QUEUE_DOWN, 0, "t", "p");
 	assert_true(id > last);
+	queue_free(q);
+}
+
+/*
+ * Named integers: set in the open transaction, seen by get at once,
+ * durable with the commit, gone with a transaction that never commits.
+ */
+static void
+test_meta(void **state)
+{
+	struct fixture *f = *state;
+	struct queue *q = open_q(f->path, 100000, QUEUE_DROP_OLDEST);
+	char err[256];
+	int64_t v = 0;
+
+	assert_int_equal(queue_meta_get(q, "gw/a", &v, err, sizeof(err)), 0);
+	assert_int_equal(queue_meta_set(q, "gw/a", 42, err, sizeof(err)),
+	    QUEUE_OK);
+	assert_int_equal(queue_meta_set(q, "gw/b", -7, err, sizeof(err)),
+	    QUEUE_OK);
+	assert_int_equal(queue_meta_get(q, "gw/a", &v, err, sizeof(err)), 1);
+	assert_int_equal(v, 42);
+	commit(q);
+	assert_int_equal(queue_meta_set(q, "gw/a", INT64_MAX, err,
+	    sizeof(err)), QUEUE_OK);
+	commit(q);
+	queue_free(q);
+	q = open_q(f->path, 100000, QUEUE_DROP_OLDEST);
+	assert_int_equal(queue_meta_get(q, "gw/a", &v, err, sizeof(err)), 1);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(queue_meta_get(q, "gw/b", &v, err, sizeof(err)), 1);
+	assert_int_equal(v, -7);
 	queue_free(q);
 }
 
@@ -447,6 +483,7 @@ main(void)
 		T(test_uncommitted_lost_on_crash),
 		T(test_ids_grow_across_reopen),
 		T(test_stats_exact),
+		T(test_meta),
 #undef T
 	};
 
