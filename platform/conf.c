@@ -105,7 +105,7 @@ static const struct confval_policy batch_policy[] = {
 
 static const struct confval_policy uplink_policy[] = {
 	ROUTE_HEAD,
-	ENUM("mode", struct conf_route, mode, "raw", mode_names, 0),
+	ENUM("mode", struct conf_route, mode, "batch", mode_names, 0),
 	ROUTE_TTL,
 	NUM("priority", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route,
 	    priority, "0", 0, 255),
@@ -413,7 +413,7 @@ classify(struct confval_ctx *cx, const struct uci_file *uf,
 		else
 			confval_error(cx, s->line, "section %s: unknown "
 			    "section type (expected relay, broker, batch, uplink "
-			    "or downlink; or unpack alone)", s->type);
+			    "or downlink)", s->type);
 	}
 }
 

@@ -32,6 +32,8 @@ unpack_refuse(struct relay *r, const char *topic, const char *what)
 	    &supp))
 		log_warn("unpack: frame on %s dropped: %s; %" PRIu64 " more "
 		    "since the last report", topic, what, supp);
+	else
+		log_debug("unpack: frame on %s dropped: %s", topic, what);
 }
 
 /* Whether id is one whole level of topic. */

@@ -488,7 +488,10 @@ def default_config(workdir, control_path, local_port, central_port,
                  "reconnect_max": "2",
                  # Plain TCP to the test broker; TLS has its own tests.
                  "tls": "0"},
-        uplinks=[{"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1"}],
+        # raw: most tests read plain messages at central; batch (the
+        # schema's default) has its own tests with the unpacker.
+        uplinks=[{"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1",
+                  "mode": "raw"}],
         downlinks=[{"topic": "cmd/#", "remote_prefix": "gw/%i/", "qos": "1"}],
     )
 

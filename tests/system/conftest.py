@@ -30,7 +30,8 @@ Fixture API (see tests/lib/harness.py for the classes):
 Default config: id 'gw-test'; store, log in the test's tmp dir; control
 socket in a short /tmp dir; log_level debug; local broker = local_broker;
 central = `list address` central_broker, reconnect_min 1, reconnect_max 2;
-uplink 'sensors/#' -> 'gw/%i/' qos 1; downlink 'cmd/#' <- 'gw/%i/' qos 1.
+uplink 'sensors/#' -> 'gw/%i/' qos 1 mode raw (batch, the schema's default,
+has its own tests); downlink 'cmd/#' <- 'gw/%i/' qos 1.
 """
 
 import os

@@ -151,8 +151,10 @@ def test_mqtt5_properties_carried_downlink(relay, local_broker, central_broker,
 def test_qos_capped_to_route(relay_factory, local_broker, central_broker,
                              clients):
     relay_factory(uplinks=[
-        {"topic": "sensors/q0/#", "remote_prefix": "gw/%i/", "qos": "0"},
-        {"topic": "sensors/q1/#", "remote_prefix": "gw/%i/", "qos": "1"},
+        {"topic": "sensors/q0/#", "remote_prefix": "gw/%i/", "qos": "0",
+         "mode": "raw"},
+        {"topic": "sensors/q1/#", "remote_prefix": "gw/%i/", "qos": "1",
+         "mode": "raw"},
     ])
     col = clients.collector(central_broker, UP + "#", qos=2, protocol=5)
     pub = clients.publisher(local_broker)
@@ -174,7 +176,7 @@ def test_downlink_is_not_echoed_up_an_overlapping_route(relay_factory,
                                                         central_broker,
                                                         clients):
     r = relay_factory(uplinks=[{"topic": "#", "remote_prefix": "gw/%i/",
-                                "qos": "1"}])
+                                "qos": "1", "mode": "raw"}])
     central = clients.collector(central_broker, UP + "#", protocol=5)
     local = clients.collector(local_broker, "#", protocol=5)
     cpub = clients.publisher(central_broker)

@@ -51,7 +51,8 @@ def test_route_ttl_expires_queued_messages(relay_factory, local_broker,
     # The barrier published once central is back goes through the same
     # route: ttl limits only how long a message may wait.
     relay = relay_factory(uplinks=[{"topic": "sensors/#", "remote_prefix":
-                                    "gw/%i/", "qos": "1", "ttl": "2"}])
+                                    "gw/%i/", "qos": "1", "ttl": "2",
+                                    "mode": "raw"}])
     pub = clients.publisher(local_broker)
 
     def batch():

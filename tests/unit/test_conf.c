@@ -12,55 +12,13 @@
 
 #include "platform/conf.h"
 #include "platform/confval.h"
+#include "tests/unit/conf_test.h"
 
 /* A minimal valid file, in three parts of two lines each. */
 #define RELAY	"config relay\n\toption id 'gw-1'\n"
 #define CENTRAL	"config broker 'central'\n\tlist address 'c.example:8883'\n"
 #define UPLINK	"config uplink\n\toption topic 'sensors/#'\n"
 #define MINIMAL	RELAY CENTRAL UPLINK
-
-static int
-parse(const char *text, struct conf **c, char **errs)
-{
-	size_t len = 0;
-	FILE *f;
-	int rc;
-
-	*c = NULL;
-	f = open_memstream(errs, &len);
-	assert_non_null(f);
-	rc = conf_parse("t.conf", text, strlen(text), c, f);
-	fclose(f);
-	return rc;
-}
-
-static struct conf *
-load_ok(const char *text)
-{
-	struct conf *c;
-	char *errs;
-
-	if (parse(text, &c, &errs) != CONF_OK)
-		fail_msg("unexpected errors:\n%s", errs);
-	free(errs);
-	assert_non_null(c);
-	return c;
-}
-
-static void
-expect_invalid(const char *text, const char *expected)
-{
-	struct conf *c;
-	char *errs;
-	int rc;
-
-	rc = parse(text, &c, &errs);
-	if (strcmp(errs, expected) != 0)
-		fail_msg("for:\n%s\ngot:\n%swant:\n%s", text, errs, expected);
-	assert_int_equal(rc, CONF_ERR_INVALID);
-	assert_null(c);
-	free(errs);
-}
 
 static void
 test_example_file(void **state)
@@ -118,7 +76,7 @@ test_defaults(void **state)
 	assert_string_equal(c->uplink[0].local_prefix, "");
 	assert_string_equal(c->uplink[0].remote_prefix, "gw/gw-1/");
 	assert_int_equal(c->uplink[0].qos, 1);
-	assert_int_equal(c->uplink[0].mode, CONF_MODE_RAW);
+	assert_int_equal(c->uplink[0].mode, CONF_MODE_BATCH);
 	assert_int_equal(c->uplink[0].ttl_s, 0);
 	assert_int_equal(c->uplink[0].priority, 0);
 	assert_int_equal(c->downlink[0].line, 7);
@@ -566,18 +524,6 @@ test_no_loop(void **state)
 	conf_free(c);
 }
 
-static char *
-print(const struct conf *c)
-{
-	char *out = NULL;
-	size_t len;
-	FILE *f = open_memstream(&out, &len);
-
-	conf_print(c, f);
-	fclose(f);
-	return out;
-}
-
 static void
 test_print(void **state)
 {
@@ -619,7 +565,7 @@ test_print(void **state)
 	assert_non_null(strstr(out, "config uplink 'up'\n"
 	    "\toption topic 'sensors/#'\n"));
 	assert_non_null(strstr(out, "\toption ttl '60'\n"));
-	assert_non_null(strstr(out, "\toption mode 'raw'\n"));
+	assert_non_null(strstr(out, "\toption mode 'batch'\n"));
 	free(out);
 	conf_free(c);
 }
