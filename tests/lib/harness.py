@@ -13,6 +13,7 @@ What is here:
     process ("run -c FILE -v"), its status over "status --json", signals.
   * Collector / Publisher / PacedStream: paho-mqtt clients that record what
     they receive, and that publish and wait for every PUBACK.
+  * make_ca / make_cert: test certificates made with the openssl command.
 
 Every wait polls a condition (or waits on a condition variable) under a
 deadline; nothing sleeps a fixed time except a publisher's pacing. Timeouts
@@ -123,6 +124,45 @@ def port_open(port, host="127.0.0.1"):
             return True
     except OSError:
         return False
+
+
+# --------------------------------------------------------------------------
+# Certificates (the openssl command)
+# --------------------------------------------------------------------------
+
+def openssl(*args, cwd):
+    """Run `openssl ARGS` in cwd; raise CalledProcessError on failure."""
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
+                   capture_output=True, timeout=60)
+
+
+def make_ca(d, name="ca", cn=None, days="30"):
+    """A self-signed P-256 CA in d: NAME.pem and NAME.key."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+            name + ".key", "-out", name + ".pem", "-days", days, "-subj",
+            "/CN=" + (cn or "Test " + name), cwd=d)
+
+
+def make_cert(d, name, ca, cn, san=None, days="30", client=False):
+    """A P-256 certificate NAME.pem/NAME.key in d, signed by CA.pem/CA.key.
+
+    san: e.g. "IP:127.0.0.1,DNS:localhost". days may be negative (expired).
+    client: extendedKeyUsage clientAuth.
+    """
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
+            "-subj", "/CN=" + cn, cwd=d)
+    ext = Path(d) / (name + ".ext")
+    lines = []
+    if san:
+        lines.append("subjectAltName=" + san)
+    if client:
+        lines.append("extendedKeyUsage=clientAuth")
+    ext.write_text("\n".join(lines) + "\n")
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
+            "-CAkey", ca + ".key", "-CAcreateserial", "-out", name + ".pem",
+            "-days", days, "-extfile", str(ext), cwd=d)
 
 
 # --------------------------------------------------------------------------

@@ -15,30 +15,9 @@ import subprocess
 
 import pytest
 
-from harness import Broker, T, free_port, wait_until
+from harness import Broker, T, free_port, make_ca, make_cert, wait_until
 
 UP = "gw/gw-test/"
-
-
-def _openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
-
-
-def _cert(d, name, ca, cn, san=None, days="30", client=False):
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
-             "-subj", "/CN=" + cn, cwd=d)
-    ext = d / (name + ".ext")
-    lines = []
-    if san:
-        lines.append("subjectAltName=" + san)
-    if client:
-        lines.append("extendedKeyUsage=clientAuth")
-    ext.write_text("\n".join(lines) + "\n")
-    _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
-             "-CAkey", ca + ".key", "-CAcreateserial", "-out", name + ".pem",
-             "-days", days, "-extfile", str(ext), cwd=d)
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +26,12 @@ def pki(tmp_path_factory):
     client certificate, and the server key's SHA-256 pin."""
     d = tmp_path_factory.mktemp("pki")
     for ca in ("ca", "otherca"):
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                 ca + ".key", "-out", ca + ".pem", "-days", "30", "-subj",
-                 "/CN=Test " + ca, cwd=d)
+        make_ca(d, ca)
     san = "IP:127.0.0.1,DNS:localhost"
-    _cert(d, "server", "ca", "localhost", san)
-    _cert(d, "expired", "ca", "localhost", san, days="-1")
-    _cert(d, "foreign", "otherca", "localhost", san)
-    _cert(d, "client", "ca", "gw-test", client=True)
+    make_cert(d, "server", "ca", "localhost", san)
+    make_cert(d, "expired", "ca", "localhost", san, days="-1")
+    make_cert(d, "foreign", "otherca", "localhost", san)
+    make_cert(d, "client", "ca", "gw-test", client=True)
     spki = subprocess.run(
         "openssl x509 -in server.pem -pubkey -noout | "
         "openssl pkey -pubin -outform der", shell=True, cwd=d, check=True,
