@@ -186,8 +186,11 @@ loop_timers(struct relay *r)
 			forward_connect(r, (enum link_side)side);
 	if (loop_timer_due(r, &r->expire))
 		loop_expire(r);
-	/* The pump of this iteration closes the frame that is due. */
-	(void)loop_timer_due(r, &r->batch_due);
+	/*
+	 * batch_due stays armed through the poll, so that a frame that is
+	 * due (or was just closed, armed at 0) makes the poll return at
+	 * once; the pump after the poll closes, commits and sends it.
+	 */
 	if (r->stop.armed && r->stop.due_ms <= r->now_ms)
 		r->stop.armed = 0;
 }
@@ -216,6 +219,7 @@ loop_iterate(struct relay *r)
 		log_err_errno("poll");
 	if (rc > 0 && pfd[0].revents != 0)
 		loop_drain_handoff(r);
+	(void)loop_timer_due(r, &r->batch_due);
 	if (rc > 0)
 		ctl_dispatch(r->ctl, pfd + n, nctl, loop_ctl_handler, r);
 	if (loop_sig_hup) {

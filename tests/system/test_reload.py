@@ -47,7 +47,7 @@ def test_hup_with_a_queue_adds_a_route_and_keeps_the_queue(relay, local_broker,
 
     relay.config.relay["log_level"] = "info"
     relay.config.uplinks.append({"topic": "alerts/#", "remote_prefix": "gw/%i/",
-                                 "qos": "1"})
+                                 "qos": "1", "mode": "raw"})
     relay.write_config()
     relay.hup()
 
