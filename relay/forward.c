@@ -504,8 +504,8 @@ forward_close_batch(struct relay *r)
 	const uint8_t *frame;
 	uint8_t props[64];
 	struct queue_msg m;
-	size_t len, n, i;
-	uint64_t evicted = 0;
+	size_t len, n;
+	uint64_t evicted = 0, deleted = 0;
 	int64_t seq = queue_next_id(r->queue);
 
 	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
@@ -530,10 +530,14 @@ forward_close_batch(struct relay *r)
 		    "messages stay queued", seq, r->err, n);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		if (queue_ack(r->queue, ids[i], r->err, sizeof(r->err)) !=
-		    QUEUE_OK)
-			log_err("%s", r->err);
+	/* Every batch message handed out is in this frame: delete them all. */
+	if (queue_ack_inflight(r->queue, QUEUE_UP, BATCHER_PRIO_BASE,
+	    BATCHER_PRIO_BASE + 255, &deleted, r->err, sizeof(r->err)) !=
+	    QUEUE_OK)
+		log_err("%s", r->err);
+	else if (deleted != n)
+		log_err("batch: frame %" PRId64 " has %zu messages but %" PRIu64
+		    " were handed out", seq, n, deleted);
 	/* Room for the frame may have cost older messages (store_full). */
 	r->st.dropped_full += evicted;
 	r->dirty = 1;

@@ -394,6 +394,36 @@ test_ids_grow_across_reopen(void **state)
 }
 
 /*
+ * A batch frame's members: every message of the given priorities that is
+ * in flight goes, in one call; others, and what was not handed out, stay.
+ */
+static void
+test_ack_inflight(void **state)
+{
+	struct fixture *f = *state;
+	struct queue *q = open_q(f->path, 100000, QUEUE_DROP_OLDEST);
+	struct collect c = { 0 };
+	char err[256];
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		push(q, QUEUE_UP, -1000, "b", "1234");
+	push(q, QUEUE_UP, 0, "raw", "12");
+	push(q, QUEUE_DOWN, -1000, "d", "1");
+	assert_int_equal(fetch(q, QUEUE_UP, 0, 3, &c, NULL), 3);
+	push(q, QUEUE_UP, -1000, "late", "1");	/* not handed out */
+	assert_int_equal(queue_ack_inflight(q, QUEUE_UP, -1000, -745, &n, err,
+	    sizeof(err)), QUEUE_OK);
+	assert_int_equal(n, 2);	/* the raw message was fetched first */
+	assert_int_equal(queue_inflight(q, QUEUE_UP), 1);
+	check_stats(q, QUEUE_UP, 3, 5 + 5 + 5);
+	check_stats(q, QUEUE_DOWN, 1, 2);
+	commit(q);
+	queue_free(q);
+}
+
+/*
  * Named integers: set in the open transaction, seen by get at once,
  * durable with the commit, gone with a transaction that never commits.
  */
@@ -484,6 +514,7 @@ main(void)
 		T(test_ids_grow_across_reopen),
 		T(test_stats_exact),
 		T(test_meta),
+		T(test_ack_inflight),
 #undef T
 	};
 
