@@ -505,9 +505,10 @@ forward_close_batch(struct relay *r)
 	uint8_t props[64];
 	struct queue_msg m;
 	size_t len, n;
-	uint64_t evicted = 0, deleted = 0;
+	uint64_t evicted = 0;
 	int64_t seq = queue_next_id(r->queue);
 
+	n = batcher_count(r->batcher);	/* for the message on failure */
 	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
 	    BATCHER_OK) {
 		log_err("batch: cannot encode a frame of %zu messages; they "
@@ -530,14 +531,9 @@ forward_close_batch(struct relay *r)
 		    "messages stay queued", seq, r->err, n);
 		return;
 	}
-	/* Every batch message handed out is in this frame: delete them all. */
-	if (queue_ack_inflight(r->queue, QUEUE_UP, BATCHER_PRIO_BASE,
-	    BATCHER_PRIO_BASE + 255, &deleted, r->err, sizeof(r->err)) !=
+	if (queue_ack_ids(r->queue, ids, n, NULL, r->err, sizeof(r->err)) !=
 	    QUEUE_OK)
 		log_err("%s", r->err);
-	else if (deleted != n)
-		log_err("batch: frame %" PRId64 " has %zu messages but %" PRIu64
-		    " were handed out", seq, n, deleted);
 	/* Room for the frame may have cost older messages (store_full). */
 	r->st.dropped_full += evicted;
 	r->dirty = 1;

@@ -59,8 +59,8 @@ static const char *const queue_sql[ST__COUNT] = {
 	[ST_EXPIRE] = "DELETE FROM msg WHERE id IN (SELECT id FROM msg"
 	    " WHERE expire_ms > 0 AND expire_ms <= ?1 LIMIT 256)"
 	    QUEUE_RETURNING,
-	[ST_ACK_RUN] = "DELETE FROM msg WHERE dir = ?1 AND priority = ?2"
-	    " AND id <= ?3" QUEUE_RETURNING,
+	[ST_ACK_RUN] = "DELETE FROM msg WHERE id BETWEEN ?1 AND ?2"
+	    QUEUE_RETURNING,
 };
 
 static const char *const queue_errstr[] = {
@@ -686,28 +686,27 @@ queue_ack(struct queue *q, int64_t id, char *err, size_t errlen)
 }
 
 int
-queue_ack_inflight(struct queue *q, enum queue_dir dir, int prio_min,
-    int prio_max, uint64_t *n, char *err, size_t errlen)
+queue_ack_ids(struct queue *q, const int64_t *ids, size_t n, uint64_t *done,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt *st = q != NULL ? q->st[ST_ACK_RUN] : NULL;
-	struct queue_prio *p;
-	size_t i;
+	size_t i, j;
 	int rc;
 
-	if (n != NULL)
-		*n = 0;
-	if (q == NULL || q->in_fetch || (dir != QUEUE_UP && dir != QUEUE_DOWN))
+	if (done != NULL)
+		*done = 0;
+	if (q == NULL || q->in_fetch || (ids == NULL && n > 0))
 		return QUEUE_ERR_INVAL;
 	if ((rc = queue_begin(q, err, errlen)) != QUEUE_OK)
 		return rc;
-	for (i = 0; i < q->side[dir].nprio; i++) {
-		p = &q->side[dir].prio[i];
-		if (p->prio < prio_min || p->prio > prio_max || p->cursor == 0)
-			continue;
-		sqlite3_bind_int(st, 1, dir);
-		sqlite3_bind_int(st, 2, p->prio);
-		sqlite3_bind_int64(st, 3, p->cursor);
-		if ((rc = queue_run_delete(q, st, "ack", n, err, errlen)) != 0)
+	/* Ids a..b all listed: no other message can hold one of them. */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && ids[j] == ids[j - 1] + 1; j++)
+			;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, ids[j - 1]);
+		if ((rc = queue_run_delete(q, st, "ack", done, err, errlen)) !=
+		    QUEUE_OK)
 			return rc;
 	}
 	return QUEUE_OK;

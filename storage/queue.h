@@ -202,15 +202,14 @@ int64_t queue_next_id(const struct queue *q);
 size_t queue_inflight(const struct queue *q, enum queue_dir dir);
 
 /*
- * queue_ack_inflight: as queue_ack() for every message of dir whose
- * priority is in [prio_min, prio_max] and that is in flight, in one
- * statement per priority: for a batch frame's members, which are all the
- * messages of the batch priorities handed out when the frame closes.
- * Stores the number deleted in *n (may be NULL). Returns QUEUE_OK or a
+ * queue_ack_ids: as queue_ack() for each of the n ids (borrowed), with one
+ * statement per run of consecutive ids: for a batch frame's members, whose
+ * ids mostly follow each other. Ids no longer queued are skipped. Stores
+ * the number deleted in *done (may be NULL). Returns QUEUE_OK or a
  * QUEUE_ERR_* with err set.
  */
-int queue_ack_inflight(struct queue *q, enum queue_dir dir, int prio_min,
-    int prio_max, uint64_t *n, char *err, size_t errlen);
+int queue_ack_ids(struct queue *q, const int64_t *ids, size_t n,
+    uint64_t *done, char *err, size_t errlen);
 
 /*
  * queue_meta_get: the integer that queue_meta_set() stored under key
