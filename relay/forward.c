@@ -330,6 +330,53 @@ forward_on_message(struct relay *r, enum link_side side,
 
 /* ---- Acknowledgements. ---- */
 
+/* Notes a delivered message for deletion at the next commit. */
+static void
+forward_sent_add(struct relay *r, int64_t id)
+{
+	struct relay_sent *s = &r->sent;
+	int64_t *nv;
+	size_t ncap;
+
+	r->dirty = 1;
+	if (s->n == s->cap) {
+		ncap = s->cap != 0 ? s->cap * 2 : 1024;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL) {
+			/* Delete this one alone rather than forget it. */
+			if (queue_ack(r->queue, id, r->err, sizeof(r->err)) !=
+			    QUEUE_OK)
+				log_err("%s", r->err);
+			return;
+		}
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = id;
+}
+
+static int
+forward_id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Deletes the delivered messages, in runs of consecutive ids. */
+static void
+forward_sent_flush(struct relay *r)
+{
+	struct relay_sent *s = &r->sent;
+
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), forward_id_cmp);
+	if (queue_ack_ids(r->queue, s->v, s->n, NULL, r->err,
+	    sizeof(r->err)) != QUEUE_OK)
+		log_err("%s", r->err);
+	s->n = 0;
+}
+
 static void
 forward_on_pub(struct relay *r, enum link_side side,
     const struct handoff_ev *ev, int64_t cookie)
@@ -354,9 +401,7 @@ forward_on_pub(struct relay *r, enum link_side side,
 		    __func__, ev->code);
 		return;
 	}
-	if (queue_ack(r->queue, cookie, r->err, sizeof(r->err)) != QUEUE_OK)
-		log_err("%s", r->err);
-	r->dirty = 1;
+	forward_sent_add(r, cookie);
 }
 
 void
@@ -413,6 +458,7 @@ forward_commit(struct relay *r)
 		forward_release_acks(r);	/* dropped ones, nothing to commit */
 		return;
 	}
+	forward_sent_flush(r);
 	if (queue_commit(r->queue, r->err, sizeof(r->err)) != QUEUE_OK) {
 		/* The acks stay held; the broker sends the messages again. */
 		log_err("%s", r->err);

@@ -420,6 +420,7 @@ loop_close(struct relay *r)
 		tunnel_free(r->tunnel[side]);
 		free(r->pending[side].v);
 	}
+	free(r->sent.v);
 	/* After the tunnels: a TLS context must outlive its connections. */
 	tls_free(r->tls);
 	batcher_free(r->batcher);

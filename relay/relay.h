@@ -97,6 +97,17 @@ struct relay_ids {
 	size_t cap;
 };
 
+/*
+ * Queue ids of messages the broker acknowledged since the last commit:
+ * deleted together, in runs of consecutive ids (queue_ack_ids), just
+ * before that commit.
+ */
+struct relay_sent {
+	int64_t *v;			/* owned; grows, never shrinks */
+	size_t n;
+	size_t cap;
+};
+
 struct relay {
 	struct conf *conf;		/* owned; replaced on reload */
 	struct route_table *routes;	/* owned; borrows conf */
@@ -108,6 +119,7 @@ struct relay {
 	struct tunnels *tunnels;	/* owned; the thread serving tunnel[] */
 	struct batcher *batcher;	/* owned; NULL when no route batches */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
+	struct relay_sent sent;		/* delivered; deleted at the commit */
 	struct ctl *ctl;		/* owned */
 	struct backoff backoff[2];
 	struct relay_timer reconnect[2];
