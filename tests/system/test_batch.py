@@ -8,14 +8,14 @@ not built yet; these tests decode the frames themselves.
 import json
 import subprocess
 
-from harness import T, wait_until
+from harness import T, bin_argv, wait_until
 
 UP = "gw/gw-test/"
 BATCH_TOPIC = "pushrelay/gw-test/batch"
 
 
 def _decode(binary, frame):
-    p = subprocess.run([str(binary), "decode", "-"], input=frame,
+    p = subprocess.run(bin_argv(binary, "decode", "-"), input=frame,
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
