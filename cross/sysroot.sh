@@ -1,7 +1,8 @@
 #!/bin/sh
 # cross/sysroot.sh ARCH: sets up what `make cross ARCH=...` and cross/qemu-run
 # need, and only what is missing, so it is safe (and quick) to run again:
-#   - Debian's cross compiler for ARCH and qemu-user (apt-get install);
+#   - Debian's cross compiler for ARCH, the target's libc headers and
+#     qemu-user (apt-get install);
 #   - ARCH as a dpkg foreign architecture and its package index;
 #   - build/cross/ARCH/sysroot: the target's own Debian libraries and their
 #     -dev packages (Paho C, mbedTLS, SQLite, LZ4, cmocka), unpacked with
@@ -12,6 +13,8 @@
 # only for building and qemu; it never touches the host's /usr.
 # ARCH: armhf (arm-linux-gnueabihf) or arm64 (aarch64-linux-gnu).
 # Needs root only to install packages or add the architecture.
+# $PKGS, $missing and $args are word lists, split on purpose:
+# shellcheck disable=SC2086,SC2116
 set -eu
 
 usage() {
@@ -22,8 +25,8 @@ usage() {
 [ $# -eq 1 ] || usage
 arch=$1
 case "$arch" in
-armhf)	triplet=arm-linux-gnueabihf; qemu=qemu-arm ;;
-arm64)	triplet=aarch64-linux-gnu; qemu=qemu-aarch64 ;;
+armhf)	triplet='arm-linux-gnueabihf'; qemu='qemu-arm' ;;
+arm64)	triplet='aarch64-linux-gnu'; qemu='qemu-aarch64' ;;
 *)	usage ;;
 esac
 
