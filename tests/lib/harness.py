@@ -17,6 +17,8 @@ What is here:
 Every wait polls a condition (or waits on a condition variable) under a
 deadline; nothing sleeps a fixed time except a publisher's pacing. Timeouts
 are multiplied by $PUSHRELAY_TIMEOUT_SCALE (e.g. 3 for an ASan build).
+Every run of the relay binary goes through $PUSHRELAY_WRAP when it is set
+(bin_argv; `make cross-test` runs the ARM build under cross/qemu-run).
 """
 
 import collections
