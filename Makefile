@@ -33,7 +33,8 @@ BIN         := $(BUILD)/pushrelay
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit system asan demo deps bench fuzz
+.PHONY: all clean install test unit system asan demo deps bench fuzz \
+	cross cross-test
 all: $(BIN) pushrelay
 
 pushrelay: $(BIN)
@@ -94,3 +95,6 @@ clean:
 
 # `make fuzz`: libFuzzer on the batch frame decoder (FUZZ_TIME seconds).
 include tests/fuzz/fuzz.mk
+
+# `make cross ARCH=armhf|arm64`, `make cross-test ARCH=armhf`: docs/cross.md.
+include cross/cross.mk

@@ -18,6 +18,8 @@ What is here:
 Every wait polls a condition (or waits on a condition variable) under a
 deadline; nothing sleeps a fixed time except a publisher's pacing. Timeouts
 are multiplied by $PUSHRELAY_TIMEOUT_SCALE (e.g. 3 for an ASan build).
+Every run of the relay binary goes through $PUSHRELAY_WRAP when it is set
+(bin_argv; `make cross-test` runs the ARM build under cross/qemu-run).
 """
 
 import collections
@@ -26,6 +28,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -67,6 +70,18 @@ def T(seconds):
 def default_bin():
     env = os.environ.get("PUSHRELAY_BIN")
     return Path(env) if env else REPO / "build" / "pushrelay"
+
+
+def bin_argv(binary, *args):
+    """The argv that runs the relay binary with args.
+
+    $PUSHRELAY_WRAP, split as a shell would, goes first: a command that runs
+    the binary, such as `cross/qemu-run armhf` for an ARM build (`make
+    cross-test`). It must exec the binary, so that the pid the harness sees
+    and signals is the relay's. Unset or empty for a native build.
+    """
+    wrap = shlex.split(os.environ.get("PUSHRELAY_WRAP", ""))
+    return wrap + [str(binary)] + [str(a) for a in args]
 
 
 def mosquitto_bin():
@@ -589,8 +604,8 @@ class Relay:
             log.write(b"=== harness: start #%d\n" % self.starts)
             log.flush()
             self.proc = subprocess.Popen(
-                [self.bin, self.command, "-c", str(self.conf_path), "-v",
-                 *extra_args],
+                bin_argv(self.bin, self.command, "-c", self.conf_path, "-v",
+                         *extra_args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         if wait:
@@ -785,7 +800,7 @@ def run_cli(binary, *args, conf=None, user=None, timeout=10):
     conf: adds `-c conf` right after the subcommand. user: run as that user
     (via setpriv, as root only), with supplementary groups cleared.
     """
-    argv = [str(binary)]
+    argv = []
     if args:
         argv.append(args[0])
         if conf is not None:
@@ -793,6 +808,7 @@ def run_cli(binary, *args, conf=None, user=None, timeout=10):
         argv += list(args[1:])
     elif conf is not None:
         argv += ["-c", str(conf)]
+    argv = bin_argv(binary, *argv)
     if user is not None:
         pw = pwd.getpwnam(user)
         argv = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,

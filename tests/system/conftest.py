@@ -8,6 +8,9 @@ the tails of the relay and broker logs are printed.
 
 Fixture API (see tests/lib/harness.py for the classes):
   pushrelay_bin     Path of the binary ($PUSHRELAY_BIN or build/pushrelay).
+                    Run it with harness.bin_argv(pushrelay_bin, args...),
+                    which puts $PUSHRELAY_WRAP (e.g. cross/qemu-run armhf)
+                    in front when it is set.
   local_broker      started harness.Broker playing the gateway's broker.
   central_broker    started harness.Broker playing the central service.
   relay_factory(start=True, connected=True, relay=None, local=None,

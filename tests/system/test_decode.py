@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import bin_argv
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frame-format.md"
 
 
@@ -32,7 +34,7 @@ def _examples():
 def _decode(binary, data, tmp_path, name="frame.bin"):
     path = tmp_path / name
     path.write_bytes(data)
-    return subprocess.run([str(binary), "decode", str(path)],
+    return subprocess.run(bin_argv(binary, "decode", path),
                           capture_output=True, timeout=30)
 
 
@@ -62,7 +64,7 @@ def test_decode_worked_example(pushrelay_bin, tmp_path, which, codec):
 
 def test_decode_stdin(pushrelay_bin):
     frame = _examples()[1]
-    p = subprocess.run([str(pushrelay_bin), "decode", "-"], input=frame,
+    p = subprocess.run(bin_argv(pushrelay_bin, "decode", "-"), input=frame,
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.decode().splitlines()) == 4
@@ -101,7 +103,6 @@ def test_decode_bit_flips_never_crash(pushrelay_bin, tmp_path):
 
 
 def test_decode_missing_file_exits_1(pushrelay_bin, tmp_path):
-    p = subprocess.run([str(pushrelay_bin), "decode",
-                        str(tmp_path / "nope.bin")], capture_output=True,
-                       timeout=30)
+    p = subprocess.run(bin_argv(pushrelay_bin, "decode", tmp_path / "nope.bin"),
+                       capture_output=True, timeout=30)
     assert p.returncode == 1 and b"nope.bin" in p.stderr

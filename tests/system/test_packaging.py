@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import bin_argv
+
 ROOT = Path(__file__).resolve().parents[2]
 OPENWRT = ROOT / "cross" / "openwrt"
 INIT = OPENWRT / "files" / "pushrelay.init"
@@ -119,7 +121,7 @@ def test_default_uci_config_is_valid(pushrelay_bin):
     # The central link is TLS by default, so the default ca_file
     # /etc/ssl/certs/ca-certificates.crt must exist (Debian: ca-certificates;
     # OpenWrt: ca-bundle, which the package depends on).
-    r = run([str(pushrelay_bin), "check", "-c", str(UCI_CONF)])
+    r = run(bin_argv(pushrelay_bin, "check", "-c", UCI_CONF))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "option store '/tmp/pushrelay/queue.db'" in r.stdout
     assert "option control '/var/run/pushrelay.sock'" in r.stdout

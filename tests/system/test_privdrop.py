@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from harness import bin_argv
+
 UP = "gw/gw-test/"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -52,8 +54,7 @@ def test_running_as_root_without_user_warns(relay):
 
 def test_unknown_user_is_a_config_error(pushrelay_bin, relay_factory):
     relay = relay_factory(start=False, relay={"user": "no-such-user-x"})
-    p = subprocess.run([str(pushrelay_bin), "check", "-c",
-                        str(relay.conf_path)], capture_output=True, text=True,
-                       timeout=30)
+    p = subprocess.run(bin_argv(pushrelay_bin, "check", "-c", relay.conf_path),
+                       capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
     assert "option user: no such user 'no-such-user-x'" in p.stderr

@@ -532,15 +532,16 @@ test_print(void **state)
 	    "\toption username \"o'brien\"\n"
 	    "config uplink 'up'\n\toption topic 'sensors/#'\n"
 	    "\toption ttl 60\n");
-	char *out = print(c);
+	char *out;
 
 	(void)state;
+	print(c, &out);
 	assert_non_null(strstr(out, "config relay\n\toption id 'gw-1'\n"));
 	free(out);
 	conf_free(c);
 	/* A named relay section keeps its name. */
 	c = load_ok("config relay 'main'\n\toption id 'gw-1'\n" CENTRAL UPLINK);
-	out = print(c);
+	print(c, &out);
 	assert_non_null(strstr(out, "config relay 'main'\n\toption id "
 	    "'gw-1'\n"));
 	free(out);
@@ -550,7 +551,7 @@ test_print(void **state)
 	    "\toption username \"o'brien\"\n"
 	    "config uplink 'up'\n\toption topic 'sensors/#'\n"
 	    "\toption ttl 60\n");
-	out = print(c);
+	print(c, &out);
 	assert_non_null(strstr(out, "\toption store_max_bytes '64M'\n"));
 	assert_non_null(strstr(out, "\toption status_topic "
 	    "'pushrelay/gw-1/status'\n"));
@@ -580,9 +581,9 @@ test_print_round_trip(void **state)
 	(void)state;
 	assert_int_equal(conf_load("docs/examples/pushrelay.conf", &c, NULL),
 	    CONF_OK);
-	first = print(c);
+	print(c, &first);
 	again = load_ok(first);
-	second = print(again);
+	print(again, &second);
 	assert_string_equal(first, second);
 	free(first);
 	free(second);

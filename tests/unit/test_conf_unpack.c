@@ -66,7 +66,7 @@ test_values(void **state)
 	assert_true(c->store_max_bytes == 2ull << 30);
 	assert_string_equal(c->downlink[0].topic,
 	    "$share/unpack/pushrelay/+/batch");
-	out = print(c);
+	print(c, &out);
 	assert_non_null(strstr(out, "config unpack 'unpack'\n"));
 	assert_non_null(strstr(out, "\tlist address 'b.example:1883'\n"));
 	assert_non_null(strstr(out, "\toption password '********'\n"));
