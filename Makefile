@@ -59,8 +59,25 @@ deps:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The system tests run in SYSTEM_JOBS pytest-xdist workers (0: one
+# process); each test has its own brokers, ports and directories. The ones
+# in SYSTEM_ALONE hold the relay to losing nothing under load and run alone
+# afterwards, with the machine to themselves.
+SYSTEM_JOBS  ?= 2
+SYSTEM_ALONE := tests/system/test_kill9.py
+SYSTEM_PYTEST = PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q \
+	-p no:cacheprovider
+
 system: $(BIN)
-	PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+ifeq ($(SYSTEM_JOBS),0)
+	$(SYSTEM_PYTEST) tests/system
+else
+	@rc=0; set -x; \
+	$(SYSTEM_PYTEST) -n $(SYSTEM_JOBS) $(SYSTEM_ALONE:%=--deselect %) \
+	    tests/system || rc=1; \
+	$(SYSTEM_PYTEST) $(SYSTEM_ALONE) || rc=1; \
+	exit $$rc
+endif
 
 test: deps
 	$(MAKE) all
@@ -73,8 +90,9 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 asan: deps
 	$(MAKE) BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" \
 	    LDFLAGS="$(ASAN_FLAGS)" build/asan/pushrelay
-	ASAN_OPTIONS=detect_leaks=1 $(MAKE) BUILD=build/asan \
-	    CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" unit system
+	ASAN_OPTIONS=detect_leaks=1 PUSHRELAY_TIMEOUT_SCALE=2 $(MAKE) \
+	    BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+	    unit system
 
 demo: deps all
 	$(PYTHON) tests/demo.py --bin $(abspath $(BIN))

@@ -87,7 +87,7 @@ CROSS_PYTEST = PUSHRELAY_BIN=$(abspath $(CROSS_BIN)) \
 	PUSHRELAY_WRAP="$(CROSS_RUN)" \
 	PUSHRELAY_TIMEOUT_SCALE=$(CROSS_TIMEOUT_SCALE) \
 	$(PYTHON) -m pytest -q -p no:cacheprovider
-CROSS_ALONE := tests/system/test_kill9.py
+CROSS_ALONE := $(SYSTEM_ALONE)
 
 # cross-unit and cross-system are the halves of cross-test, which installs
 # the host's test packages (deps) first.
