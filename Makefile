@@ -61,10 +61,12 @@ unit: $(UNIT_BINS)
 
 # The system tests run in SYSTEM_JOBS pytest-xdist workers (0: one
 # process); each test has its own brokers, ports and directories. The ones
-# in SYSTEM_ALONE hold the relay to losing nothing under load and run alone
-# afterwards, with the machine to themselves.
+# in SYSTEM_ALONE kill the relay under load, hold it to losing nothing and
+# count what comes twice; they run alone afterwards, with the machine to
+# themselves.
 SYSTEM_JOBS  ?= 2
-SYSTEM_ALONE := tests/system/test_kill9.py
+SYSTEM_ALONE := tests/system/test_kill9.py \
+	tests/system/test_unpack.py::test_outage_and_kill9_of_relay_and_unpacker_lose_nothing
 SYSTEM_PYTEST = PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q \
 	-p no:cacheprovider
 

@@ -151,8 +151,11 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     # stopped or the unpacker died are published again (the window: the
     # broker's Receive Maximum, 20 here, plus acknowledgements not yet
     # committed), as are messages the relay had committed when its kill
-    # stopped their PUBACK. Seen here: 1 to 106.
-    assert res["duplicates"] <= 200, res["duplicates"]
+    # stopped their PUBACK (one commit's worth, more under load). Seen
+    # here: 1 to 106 alone, 249 beside other tests. Frames the relay sends
+    # again after its kill hold up to 1,000 records each: without the
+    # unpacker's sequence check they would come in thousands.
+    assert res["duplicates"] <= 1000, res["duplicates"]
 
 
 def _captured_frame(relay_factory, unpacker_factory, clients, central_broker,
