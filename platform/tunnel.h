@@ -55,7 +55,7 @@
 #define TUNNEL_REQUEST_MAX	4096	/* longest CONNECT request head */
 #define TUNNEL_REQUEST_MS	2000	/* time for a complete request */
 #define TUNNEL_DRAIN_MS		2000	/* time to drain after one side left */
-#define TUNNEL_HOLD_MAX_MS	5000	/* ackgate valve (docs/tunnel.md) */
+#define TUNNEL_HOLD_MAX_MS	1000	/* ackgate valve */
 
 enum tunnel_err {
 	TUNNEL_OK = 0,
