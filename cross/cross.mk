@@ -96,7 +96,7 @@ ifeq ($(CROSS_TEST_JOBS),0)
 	$(CROSS_PYTEST) tests/system
 else
 	@rc=0; set -x; \
-	$(CROSS_PYTEST) -n $(CROSS_TEST_JOBS) --deselect $(CROSS_ALONE) \
+	$(CROSS_PYTEST) -n $(CROSS_TEST_JOBS) $(CROSS_ALONE:%=--deselect %) \
 	    tests/system || rc=1; \
 	$(CROSS_PYTEST) $(CROSS_ALONE) || rc=1; \
 	exit $$rc
