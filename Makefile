@@ -70,16 +70,14 @@ SYSTEM_ALONE := tests/system/test_kill9.py \
 SYSTEM_PYTEST = PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q \
 	-p no:cacheprovider
 
+# $(call system_run,PYTEST,JOBS): the suite as described above; also
+# cross-system's (cross/cross.mk).
+system_run = $(if $(filter 0,$(2)),$(1) tests/system,rc=0; set -x; \
+	$(1) -n $(2) $(SYSTEM_ALONE:%=--deselect %) tests/system || rc=1; \
+	$(1) $(SYSTEM_ALONE) || rc=1; exit $$rc)
+
 system: $(BIN)
-ifeq ($(SYSTEM_JOBS),0)
-	$(SYSTEM_PYTEST) tests/system
-else
-	@rc=0; set -x; \
-	$(SYSTEM_PYTEST) -n $(SYSTEM_JOBS) $(SYSTEM_ALONE:%=--deselect %) \
-	    tests/system || rc=1; \
-	$(SYSTEM_PYTEST) $(SYSTEM_ALONE) || rc=1; \
-	exit $$rc
-endif
+	@$(call system_run,$(SYSTEM_PYTEST),$(SYSTEM_JOBS))
 
 test: deps
 	$(MAKE) all

@@ -79,28 +79,19 @@ cross-unit: cross
 # The system tests with the ARM relay: the harness runs every relay command
 # through $PUSHRELAY_WRAP. They run in CROSS_TEST_JOBS pytest-xdist workers
 # (each test has its own brokers, ports and directories), except the kill -9
-# test, which runs alone afterwards: it holds the relay to losing nothing,
-# and the relay's tunnel lets a held PUBACK go after TUNNEL_HOLD_MAX_MS
-# (1 s), which a commit under qemu can overrun while other tests load the
-# CPU.
+# tests (SYSTEM_ALONE, Makefile), which run alone afterwards: they hold the
+# relay to losing nothing, and the relay's tunnel lets a held PUBACK go
+# after TUNNEL_HOLD_MAX_MS (1 s), which a commit under qemu can overrun
+# while other tests load the CPU.
 CROSS_PYTEST = PUSHRELAY_BIN=$(abspath $(CROSS_BIN)) \
 	PUSHRELAY_WRAP="$(CROSS_RUN)" \
 	PUSHRELAY_TIMEOUT_SCALE=$(CROSS_TIMEOUT_SCALE) \
 	$(PYTHON) -m pytest -q -p no:cacheprovider
-CROSS_ALONE := $(SYSTEM_ALONE)
 
 # cross-unit and cross-system are the halves of cross-test, which installs
 # the host's test packages (deps) first.
 cross-system: cross
-ifeq ($(CROSS_TEST_JOBS),0)
-	$(CROSS_PYTEST) tests/system
-else
-	@rc=0; set -x; \
-	$(CROSS_PYTEST) -n $(CROSS_TEST_JOBS) $(CROSS_ALONE:%=--deselect %) \
-	    tests/system || rc=1; \
-	$(CROSS_PYTEST) $(CROSS_ALONE) || rc=1; \
-	exit $$rc
-endif
+	@$(call system_run,$(CROSS_PYTEST),$(CROSS_TEST_JOBS))
 
 cross-test: deps
 	$(MAKE) cross-unit

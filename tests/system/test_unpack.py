@@ -10,6 +10,8 @@ import json
 import math
 import time
 
+import pytest
+
 from harness import (PacedStream, T, analyse, interleaved_telemetry,
                      props_dict, publish_properties, wait_until)
 
@@ -164,19 +166,26 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     assert res["duplicates"] <= 1000, res["duplicates"]
 
 
-def _captured_frame(relay_factory, unpacker_factory, clients, central_broker,
-                    local_broker):
-    """One real frame (and its records delivered) from a running pipeline."""
-    relay, unpacker, col = _pipeline(relay_factory, unpacker_factory,
-                                     clients, central_broker)
+class Captured:
+    """A running pipeline, one real frame it carried, and its records."""
+
+
+@pytest.fixture
+def captured(relay_factory, unpacker_factory, clients, central_broker,
+             local_broker):
+    c = Captured()
+    c.relay, c.unpacker, c.col = _pipeline(relay_factory, unpacker_factory,
+                                           clients, central_broker)
     frames = clients.collector(central_broker, "pushrelay/+/batch",
                                protocol=5)
     pub = clients.publisher(local_broker)
-    sent = [("sensors/a/%d" % i, b"v%d" % i) for i in range(5)]
-    pub.publish_many(sent)
-    _wait_all(col, sent, T(30))
+    c.sent = [("sensors/a/%d" % i, b"v%d" % i) for i in range(5)]
+    pub.publish_many(c.sent)
+    _wait_all(c.col, c.sent, T(30))
     frames.wait_count(1, timeout=T(10))
-    return relay, unpacker, col, frames.snapshot()[0], sent
+    c.frame = frames.snapshot()[0]
+    c.central = clients.publisher(central_broker)
+    return c
 
 
 def _still_flows(clients, local_broker, col, before):
@@ -188,13 +197,11 @@ def _still_flows(clients, local_broker, col, before):
     assert col.count() == before + 1
 
 
-def test_a_frame_taken_already_is_dropped_and_counted(
-        relay_factory, unpacker_factory, local_broker, central_broker,
-        clients):
-    relay, unpacker, col, frame, sent = _captured_frame(
-        relay_factory, unpacker_factory, clients, central_broker,
-        local_broker)
-    central = clients.publisher(central_broker)
+def test_a_frame_taken_already_is_dropped_and_counted(captured, clients,
+                                                      local_broker):
+    unpacker, col, frame, sent, central = (
+        captured.unpacker, captured.col, captured.frame, captured.sent,
+        captured.central)
     central.publish(frame.topic, frame.payload)
     central.wait_acked()
     unpacker.wait_status(lambda s: s["frames"]["duplicate"] == 1,
@@ -204,12 +211,10 @@ def test_a_frame_taken_already_is_dropped_and_counted(
 
 
 def test_malformed_and_foreign_frames_are_counted_logged_and_survived(
-        relay_factory, unpacker_factory, local_broker, central_broker,
-        clients):
-    relay, unpacker, col, frame, sent = _captured_frame(
-        relay_factory, unpacker_factory, clients, central_broker,
-        local_broker)
-    central = clients.publisher(central_broker)
+        captured, clients, local_broker):
+    unpacker, col, frame, sent, central = (
+        captured.unpacker, captured.col, captured.frame, captured.sent,
+        captured.central)
     central.publish("pushrelay/gw-x/batch", b"not a frame at all")
     central.publish("pushrelay/gw-x/batch", frame.payload[:40])
     # A gateway must not speak for another: gw-test's frame on gw-evil's
