@@ -26,6 +26,8 @@
 /* The unpacker's default file (`pushrelay unpack`). */
 #define CONF_UNPACK_DEFAULT_FILE	"/etc/config/pushrelay-unpack"
 #define CONF_ID_MAX		64
+/* The most a broker's max_inflight may be: the relay's slots per link. */
+#define CONF_INFLIGHT_MAX	1024
 
 enum conf_err {
 	CONF_OK = 0,
@@ -115,6 +117,7 @@ struct conf_broker {
 	int protocol;		/* 5 or 311 */
 	int reconnect_min;	/* seconds, >= 1 */
 	int reconnect_max;	/* seconds, >= reconnect_min */
+	int max_inflight;	/* 1..CONF_INFLIGHT_MAX publishes unacked */
 	struct conf_tls tls;	/* central only; local: enabled 0 */
 };
 

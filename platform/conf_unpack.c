@@ -20,7 +20,7 @@ static const struct confval_policy unpack_policy[] = {
 	BROKER_ADDR(struct conf, central., "127.0.0.1:1883", CONFVAL_F_LIST),
 	STR("topic", CONFVAL_FILTER, struct conf, unpack_topic,
 	    "pushrelay/+/batch", 0),
-	BROKER_ROWS(struct conf, central., "pushrelay-unpack", "60"),
+	BROKER_ROWS(struct conf, central., "pushrelay-unpack", "60", "100"),
 	/* The central broker is normally on the same site: TLS is opt-in. */
 	TLS_ROWS(struct conf, central., "0"),
 	DAEMON_ROWS("/var/lib/pushrelay/unpack.db", "1G",

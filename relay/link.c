@@ -45,7 +45,8 @@ struct link {
 	int *free_idx;		/* stack of free slot indices */
 	size_t n_free;
 	size_t window;
-	size_t limit;		/* <= window: the broker's Receive Maximum */
+	size_t cap;		/* <= window: the broker's max_inflight */
+	size_t limit;		/* <= cap: and its Receive Maximum */
 	uint64_t next_serial;
 };
 
@@ -106,6 +107,7 @@ link_msg_event(struct link_gen *g, const char *topic, size_t tlen,
 	ev->qos = m->qos;
 	ev->msgid = m->msgid;
 	ev->retain = m->retained != 0;
+	ev->dup = m->dup != 0;
 	ev->topic = ev->data;
 	memcpy(ev->topic, topic, tlen);
 	ev->topic[tlen] = '\0';
@@ -360,6 +362,7 @@ link_new(enum link_side side, struct handoff *h, size_t window)
 	l->side = side;
 	l->h = h;
 	l->window = window;
+	l->cap = window;
 	l->limit = window;
 	l->protocol = 5;
 	for (i = 0; i < window; i++) {
@@ -423,6 +426,11 @@ link_create(struct link *l, const struct conf_broker *b, char *err,
 
 	co.MQTTVersion = b->protocol == 5 ? MQTTVERSION_5 :
 	    MQTTVERSION_3_1_1;
+	/*
+	 * Paho refuses a publish when this many wait in its command queue,
+	 * connected or not (default 100): the window is our only bound.
+	 */
+	co.maxBufferedMessages = (int)l->window + 1;
 	link_uri(b->address[0], uri, sizeof(uri));
 	rc = MQTTAsync_createWithOptions(&l->handle, uri, b->client_id,
 	    MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
@@ -451,7 +459,7 @@ link_connect(struct link *l, const struct conf_broker *b,
 	MQTTAsync_connectOptions *o = b->protocol == 5 ? &o5 : &o3;
 	MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
 	MQTTProperties cp = MQTTProperties_initializer;
-	MQTTProperty sei;
+	MQTTProperty sei, rmax;
 	char uris[16][300];
 	char *uriv[16];
 	size_t i, n;
@@ -459,6 +467,8 @@ link_connect(struct link *l, const struct conf_broker *b,
 
 	link_drop(l);
 	l->protocol = b->protocol;
+	l->cap = b->max_inflight > 0 && (size_t)b->max_inflight < l->window ?
+	    (size_t)b->max_inflight : l->window;
 	if ((rc = link_create(l, b, err, errlen)) != LINK_OK)
 		return rc;
 	n = b->n_address < 16 ? b->n_address : 16;
@@ -469,7 +479,7 @@ link_connect(struct link *l, const struct conf_broker *b,
 	o->serverURIs = uriv;
 	o->serverURIcount = (int)n;
 	o->keepAliveInterval = b->keepalive;
-	o->maxInflight = (int)l->window;
+	o->maxInflight = (int)l->cap;
 	o->automaticReconnect = 0;
 	o->connectTimeout = 15;
 	o->context = &l->gens[l->gen % LINK_GENS];
@@ -490,6 +500,10 @@ link_connect(struct link *l, const struct conf_broker *b,
 		sei.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
 		sei.value.integer4 = 0xFFFFFFFFu;
 		MQTTProperties_add(&cp, &sei);
+		/* The broker's window to us is as wide as ours to it. */
+		rmax.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
+		rmax.value.integer2 = (unsigned short)l->cap;
+		MQTTProperties_add(&cp, &rmax);
 		o->cleanstart = 0;
 		o->connectProperties = &cp;
 		o->onSuccess5 = link_on_connect5;
@@ -673,8 +687,8 @@ link_event(struct link *l, const struct handoff_ev *ev, int64_t *cookie)
 		if (ev->gen != l->gen || l->state != LINK_CONNECTING)
 			return 0;
 		l->state = LINK_UP;
-		l->limit = ev->recv_max > 0 && (size_t)ev->recv_max < l->window ?
-		    (size_t)ev->recv_max : l->window;
+		l->limit = ev->recv_max > 0 && (size_t)ev->recv_max < l->cap ?
+		    (size_t)ev->recv_max : l->cap;
 		return 1;
 	default:
 		/* Messages stay valid whatever the generation: they are ours. */

@@ -77,7 +77,11 @@ void link_free(struct link *l);
  * link_connect: start a connection attempt with a fresh Paho handle,
  * through the HTTP CONNECT proxy at proxy_url (see above). b, will and
  * proxy_url are borrowed for the call. The outcome arrives later as a
- * HANDOFF_CONNECTED or HANDOFF_CONNECT_FAILED event. Returns LINK_OK, or
+ * HANDOFF_CONNECTED or HANDOFF_CONNECT_FAILED event. The connection uses
+ * at most b->max_inflight of the window's slots (and no more than the
+ * broker's Receive Maximum once it is known); with MQTT 5 it asks the
+ * broker for the same bound (its Receive Maximum) on what the broker
+ * sends. Returns LINK_OK, or
  * LINK_ERR_PAHO with "broker ADDR: why" in err (the link is then DOWN).
  */
 int link_connect(struct link *l, const struct conf_broker *b,

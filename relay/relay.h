@@ -33,8 +33,8 @@
 
 struct batcher;
 
-/* Messages in flight per link; also Paho's maxInflight. */
-#define RELAY_WINDOW		1024
+/* In-flight slots per link; a broker's max_inflight is the part used. */
+#define RELAY_WINDOW		CONF_INFLIGHT_MAX
 /* Bytes of received messages waiting in the hand-off FIFO at most. */
 #define RELAY_HANDOFF_BYTES	(8u * 1024 * 1024)
 /* How long a stop waits for in-flight acknowledgements. */
@@ -58,6 +58,7 @@ struct relay_timer {
 
 struct relay_stats {
 	uint64_t received[2];	/* by enum queue_dir */
+	uint64_t redelivered[2];	/* of those, sent again (DUP) */
 	uint64_t forwarded[2];
 	uint64_t dropped_full;
 	uint64_t dropped_expired;

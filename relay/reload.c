@@ -72,6 +72,7 @@ reload_broker_differs(const struct conf_broker *a, const struct conf_broker *b)
 {
 
 	return a->keepalive != b->keepalive || a->protocol != b->protocol ||
+	    a->max_inflight != b->max_inflight ||
 	    reload_str_differs(a->client_id, b->client_id) ||
 	    reload_str_differs(a->username, b->username) ||
 	    reload_str_differs(a->password, b->password) ||

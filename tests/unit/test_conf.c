@@ -67,6 +67,8 @@ test_defaults(void **state)
 	assert_int_equal(c->local.protocol, 5);
 	assert_int_equal(c->local.reconnect_min, 1);
 	assert_int_equal(c->local.reconnect_max, 120);
+	assert_int_equal(c->local.max_inflight, 1024);
+	assert_int_equal(c->central.max_inflight, 1024);
 	assert_int_equal(c->central.line, 3);
 	assert_int_equal(c->central.keepalive, 60);
 	assert_int_equal(c->central.protocol, 5);
@@ -101,6 +103,7 @@ test_values(void **state)
 	    "\toption keepalive 65535\n"
 	    "\toption reconnect_min 5\n"
 	    "\toption reconnect_max 5\n"
+	    "\toption max_inflight 1\n"
 	    "config broker 'central'\n"
 	    "\tlist address 'a.example:8883'\n"
 	    "\tlist address '192.0.2.1:1883'\n"
@@ -122,6 +125,7 @@ test_values(void **state)
 	assert_int_equal(c->local.protocol, 311);
 	assert_int_equal(c->local.keepalive, 65535);
 	assert_int_equal(c->local.reconnect_min, 5);
+	assert_int_equal(c->local.max_inflight, 1);
 	assert_int_equal(c->central.n_address, 2);
 	assert_string_equal(c->central.address[1], "192.0.2.1:1883");
 	assert_string_equal(c->central.password, "p");
@@ -326,6 +330,12 @@ static const struct {
 	{ RELAY "config broker 'local'\n\toption keepalive '65536'\n"
 	  CENTRAL UPLINK, "t.conf:4: option keepalive: '65536' is not in "
 	  "5..65535\n" },
+	{ RELAY "config broker 'local'\n\toption max_inflight '0'\n"
+	  CENTRAL UPLINK, "t.conf:4: option max_inflight: '0' is not in "
+	  "1..1024\n" },
+	{ RELAY "config broker 'local'\n\toption max_inflight '1025'\n"
+	  CENTRAL UPLINK, "t.conf:4: option max_inflight: '1025' is not in "
+	  "1..1024\n" },
 	{ RELAY "config broker 'local'\n\toption protocol '4'\n"
 	  CENTRAL UPLINK, "t.conf:4: option protocol: '4' is not one of 5, "
 	  "311\n" },

@@ -29,6 +29,7 @@ test_defaults(void **state)
 	assert_string_equal(c->central.client_id, "pushrelay-unpack");
 	assert_int_equal(c->central.protocol, 5);
 	assert_int_equal(c->central.tls.enabled, 0);
+	assert_int_equal(c->central.max_inflight, 100);
 	assert_string_equal(c->unpack_topic, "pushrelay/+/batch");
 	assert_string_equal(c->store, "/var/lib/pushrelay/unpack.db");
 	assert_string_equal(c->control, "/var/run/pushrelay-unpack.sock");
@@ -55,6 +56,7 @@ test_values(void **state)
 	    "\toption client_id 'up-%i-1'\n"
 	    "\toption protocol '311'\n"
 	    "\toption store_max_bytes '2G'\n"
+	    "\toption max_inflight '1024'\n"
 	    "\toption password 'hidden'\n");
 	char *out;
 
@@ -64,6 +66,7 @@ test_values(void **state)
 	assert_string_equal(c->central.client_id, "up-unpack-1");
 	assert_int_equal(c->central.protocol, 311);
 	assert_true(c->store_max_bytes == 2ull << 30);
+	assert_int_equal(c->central.max_inflight, 1024);
 	assert_string_equal(c->downlink[0].topic,
 	    "$share/unpack/pushrelay/+/batch");
 	print(c, &out);
