@@ -309,6 +309,12 @@ forward_on_message(struct relay *r, enum link_side side,
 	const struct conf_route *rt;
 
 	r->st.received[qd]++;
+	/*
+	 * A repeat the broker sends after a reconnect: if the commit of the
+	 * first copy made it and its acknowledgement did not, it is queued
+	 * twice (at-least-once; docs/design.md).
+	 */
+	r->st.redelivered[qd] += ev->dup != 0;
 	if (r->oldest_uncommitted_us == 0)
 		r->oldest_uncommitted_us = ev->t_us;
 	/* Its PUBACK waits in the tunnel until the commit below. */
@@ -586,6 +592,8 @@ forward_close_batch(struct relay *r)
 	r->st.batches++;
 	r->st.batched += n;
 	r->st.batch_bytes += len;
+	log_debug("batch: frame %" PRId64 ": %zu messages from id %" PRId64
+	    ", %zu bytes", seq, n, n > 0 ? ids[0] : 0, len);
 	/* Commit and send it without waiting for another event. */
 	relay_timer_arm(r, &r->batch_due, 0);
 }

@@ -56,6 +56,7 @@ struct handoff_ev {
 	int qos;		/* MSG */
 	int msgid;		/* MSG: MQTT packet id (0 for QoS 0) */
 	int retain;		/* MSG */
+	int dup;		/* MSG: DUP set: the broker sends it again */
 	uint32_t expiry_s;	/* MSG: MQTT 5 message expiry, 0 = none */
 	int has_expiry;		/* MSG: expiry_s is set */
 	char *topic;		/* MSG: NUL-terminated, inside this allocation */

@@ -162,6 +162,8 @@ status_json(struct status_buf *b, const struct relay *r)
 	status_json_queue(b, r, QUEUE_DOWN, "downlink");
 	status_put(b, "},\"received\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
 	    PRIu64 "},", s->received[QUEUE_UP], s->received[QUEUE_DOWN]);
+	status_put(b, "\"redelivered\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
+	    PRIu64 "},", s->redelivered[QUEUE_UP], s->redelivered[QUEUE_DOWN]);
 	status_put(b, "\"forwarded\":{\"uplink\":%" PRIu64 ",\"downlink\":%"
 	    PRIu64 "},", s->forwarded[QUEUE_UP], s->forwarded[QUEUE_DOWN]);
 	status_json_dropped(b, r);
@@ -220,8 +222,10 @@ status_text(struct status_buf *b, const struct relay *r)
 	    "disconnected", r->conf->central.address[0], s->reconnects[1]);
 	status_put(b, "queued   uplink %" PRIu64 " msgs / %" PRIu64 " B, "
 	    "downlink %" PRIu64 " msgs / %" PRIu64 " B\n", um, ub, dm, db);
-	status_put(b, "received uplink %" PRIu64 ", downlink %" PRIu64 "\n",
-	    s->received[0], s->received[1]);
+	status_put(b, "received uplink %" PRIu64 ", downlink %" PRIu64
+	    " (sent again by the broker: %" PRIu64 ", %" PRIu64 ")\n",
+	    s->received[0], s->received[1], s->redelivered[0],
+	    s->redelivered[1]);
 	status_put(b, "sent     uplink %" PRIu64 ", downlink %" PRIu64 "\n",
 	    s->forwarded[0], s->forwarded[1]);
 	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
