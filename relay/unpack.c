@@ -172,6 +172,8 @@ unpack_frame(struct relay *r, const struct handoff_ev *ev)
 	if (queue_meta_set(r->queue, key, (int64_t)h.seq, r->err,
 	    sizeof(r->err)) != QUEUE_OK)
 		log_err("unpack: %s", r->err);
+	log_debug("unpack: frame %" PRIu64 " of gateway %s: %" PRIu64
+	    " records stored", h.seq, h.gateway_id, u.stored);
 	if (u.full > 0)
 		log_warn("unpack: store full: %" PRIu64 " records dropped "
 		    "for frame %" PRIu64 " of gateway %s", u.full, h.seq,
