@@ -42,6 +42,10 @@ def _batch_relay(relay_factory, batch, priority=None):
     relay.hup()
     relay.wait_log(r"reload: configuration applied")
     relay.wait_connected()
+    # The reconnect publishes the status message: tests that pause the
+    # central broker count what is in flight, and it must not be among it.
+    relay.wait_status(lambda s: s["central"]["inflight"] == 0,
+                      what="the status message acknowledged")
     return relay
 
 
