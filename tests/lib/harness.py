@@ -94,6 +94,19 @@ def mosquitto_bin():
     raise HarnessError("mosquitto not found (install mosquitto or set $MOSQUITTO)")
 
 
+def socket_inodes(pid):
+    """The inodes (as /proc/net/tcp prints them) of process pid's sockets."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
 def wait_until(pred, timeout, interval=0.05, what="condition", details=None):
     """Poll pred() until it returns a truthy value, which is returned.
 

@@ -16,7 +16,8 @@ import os
 import signal
 import time
 
-from harness import PacedStream, T, analyse, telemetry_cycle, wait_until
+from harness import (PacedStream, T, analyse, socket_inodes, telemetry_cycle,
+                     wait_until)
 
 UP = "gw/gw-test/"
 RATE = 1000
@@ -98,14 +99,7 @@ def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
 def _bytes_waiting(pid, port):
     """Bytes the kernel holds for process pid on its TCP connections to
     port (the Recv-Q of /proc/net/tcp), 0 when there are none."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+    inodes = socket_inodes(pid)
     total = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:

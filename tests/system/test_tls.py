@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from harness import (Broker, T, bin_argv, free_port, make_ca, make_cert,
-                     wait_until)
+                     socket_inodes, wait_until)
 
 UP = "gw/gw-test/"
 
@@ -241,15 +241,7 @@ def test_alpn_is_offered(tmp_path, pki, relay_factory):
 
 
 def _listening_ports(pid):
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", link)
-        if m:
-            inodes.add(m.group(1))
+    inodes = socket_inodes(pid)
     ports = []
     with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
