@@ -15,16 +15,16 @@ CFLAGS      ?= -O2
 WARN        := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS    += -D_GNU_SOURCE -DPUSHRELAY_VERSION='"$(VERSION)"' -I. -MMD -MP
 
-# Debian ships no .pc files for Paho C; fall back to plain -l flags.
+# mbedTLS 2.28 ships no .pc files; plain -l flags for it.
 PC_LIBS     := sqlite3 liblz4
 PC_CFLAGS   := $(shell $(PKG_CONFIG) --cflags $(PC_LIBS) 2>/dev/null)
 PC_LDLIBS   := $(shell $(PKG_CONFIG) --libs $(PC_LIBS) 2>/dev/null || echo -lsqlite3 -llz4)
-LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+LDLIBS      += $(PC_LDLIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-LIB_SRCS    := $(wildcard platform/*.c storage/*.c relay/*.c)
+LIB_SRCS    := $(wildcard mqtt/*.c platform/*.c storage/*.c relay/*.c)
 LIB_SRCS    := $(filter-out relay/main.c,$(LIB_SRCS))
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/relay/main.o

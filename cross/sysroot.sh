@@ -5,7 +5,7 @@
 #     qemu-user (apt-get install);
 #   - ARCH as a dpkg foreign architecture and its package index;
 #   - build/cross/ARCH/sysroot: the target's own Debian libraries and their
-#     -dev packages (Paho C, mbedTLS, SQLite, LZ4, cmocka), unpacked with
+#     -dev packages (mbedTLS, SQLite, LZ4, cmocka), unpacked with
 #     `dpkg -x`.
 # Why not a multiarch install (apt-get install libfoo-dev:armhf): the target's
 # index lacks the host's security-update versions of shared packages
@@ -36,10 +36,7 @@ sysroot=$dir/sysroot
 stamp=$sysroot/.pushrelay-sysroot
 
 # Runtime libraries and their -dev packages, as Debian bookworm names them.
-# libpaho-mqtt1.3 also holds the SSL variant (which needs libssl3); the relay
-# links only libpaho-mqtt3a, so libssl3 is not unpacked.
-PKGS="libpaho-mqtt1.3 libpaho-mqtt-dev
-libmbedtls14 libmbedx509-1 libmbedcrypto7 libmbedtls-dev
+PKGS="libmbedtls14 libmbedx509-1 libmbedcrypto7 libmbedtls-dev
 libsqlite3-0 libsqlite3-dev
 liblz4-1 liblz4-dev
 libcmocka0 libcmocka-dev"

@@ -52,13 +52,15 @@ static const struct confval_policy relay_policy[] = {
 
 static const struct confval_policy local_policy[] = {
 	BROKER_ADDR(struct conf_broker, , "127.0.0.1:1883", 0),
-	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "30", "1024"),
+	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "30", "1024",
+	    "256K"),
 };
 
 static const struct confval_policy central_policy[] = {
 	BROKER_ADDR(struct conf_broker, , NULL, CONFVAL_F_REQUIRED |
 	    CONFVAL_F_LIST),
-	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "60", "1024"),
+	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "60", "1024",
+	    "256K"),
 	TLS_ROWS(struct conf_broker, , "1"),
 };
 

@@ -28,6 +28,8 @@
 #define CONF_ID_MAX		64
 /* The most a broker's max_inflight may be: the relay's slots per link. */
 #define CONF_INFLIGHT_MAX	1024
+/* MQTT's own largest packet: 1 + 4 + 268435455 bytes. */
+#define CONF_PACKET_MAX		268435460u
 
 enum conf_err {
 	CONF_OK = 0,
@@ -118,6 +120,10 @@ struct conf_broker {
 	int reconnect_min;	/* seconds, >= 1 */
 	int reconnect_max;	/* seconds, >= reconnect_min */
 	int max_inflight;	/* 1..CONF_INFLIGHT_MAX publishes unacked */
+	uint64_t max_packet_size;	/* largest packet taken in, bytes */
+	char *proxy;		/* HTTP CONNECT proxy "host:port"; "": none */
+	char *proxy_username;	/* "" when none */
+	char *proxy_password;	/* "" when none; never printed */
 	struct conf_tls tls;	/* central only; local: enabled 0 */
 };
 
@@ -141,6 +147,8 @@ struct conf {
 	char *file;		/* path as given to conf_load() */
 	enum conf_role role;
 	char *unpack_topic;	/* unpacker: the frames' filter; else NULL */
+	int unpack_qos;		/* unpacker: subscription QoS and the most
+				   its record publishes use (0..2) */
 
 	/* config relay */
 	char *name;		/* the section's name, NULL when anonymous */

@@ -48,7 +48,8 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	m address, m n_address, d, fl)
 
 /* The rows every broker has; they differ in defaults only. */
-#define BROKER_ROWS(st, m, client_def, keepalive_def, inflight_def) \
+#define BROKER_ROWS(st, m, client_def, keepalive_def, inflight_def, \
+    packet_def) \
 	STR("client_id", CONFVAL_CLIENT_ID, st, m client_id, client_def, 0), \
 	STR("username", CONFVAL_STRING, st, m username, "", 0), \
 	STR("password", CONFVAL_STRING, st, m password, "", \
@@ -62,7 +63,13 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	NUM("reconnect_max", CONFVAL_UINT, CONFVAL_K_INT, st, \
 	    m reconnect_max, "120", 1, 86400), \
 	NUM("max_inflight", CONFVAL_UINT, CONFVAL_K_INT, st, \
-	    m max_inflight, inflight_def, 1, CONF_INFLIGHT_MAX)
+	    m max_inflight, inflight_def, 1, CONF_INFLIGHT_MAX), \
+	NUM("max_packet_size", CONFVAL_SIZE, CONFVAL_K_U64, st, \
+	    m max_packet_size, packet_def, KIB, CONF_PACKET_MAX), \
+	STR("proxy", CONFVAL_STRING, st, m proxy, "", 0), \
+	STR("proxy_username", CONFVAL_STRING, st, m proxy_username, "", 0), \
+	STR("proxy_password", CONFVAL_STRING, st, m proxy_password, "", \
+	    CONFVAL_F_SECRET)
 
 /* TLS to a broker (docs/tls.md); tls_def: "1" on, "0" off by default. */
 #define TLS_ROWS(st, m, tls_def) \

@@ -20,7 +20,10 @@ static const struct confval_policy unpack_policy[] = {
 	BROKER_ADDR(struct conf, central., "127.0.0.1:1883", CONFVAL_F_LIST),
 	STR("topic", CONFVAL_FILTER, struct conf, unpack_topic,
 	    "pushrelay/+/batch", 0),
-	BROKER_ROWS(struct conf, central., "pushrelay-unpack", "60", "100"),
+	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf, unpack_qos, "1",
+	    0, 2),
+	BROKER_ROWS(struct conf, central., "pushrelay-unpack", "60", "100",
+	    "16400K"),
 	/* The central broker is normally on the same site: TLS is opt-in. */
 	TLS_ROWS(struct conf, central., "0"),
 	DAEMON_ROWS("/var/lib/pushrelay/unpack.db", "1G",
@@ -67,7 +70,7 @@ conf_unpack_route(struct confval_ctx *cx, struct conf *c, int line)
 	r->topic = strdup(c->unpack_topic != NULL ? c->unpack_topic : "");
 	r->local_prefix = strdup("");
 	r->remote_prefix = strdup("");
-	r->qos = 1;
+	r->qos = c->unpack_qos;
 	r->mode = CONF_MODE_UNPACK;
 	c->n_downlink = 1;
 	if (r->topic == NULL || r->local_prefix == NULL ||

@@ -463,7 +463,7 @@ tls_free(struct tls *t)
 
 int
 tls_wrap(void *arg, int fd, const char *host,
-    const struct tunnel_transport_ops **ops, void **ctx, char *err,
+    const struct transport_ops **ops, void **ctx, char *err,
     size_t errlen)
 {
 	struct tls *t = arg;

@@ -1,11 +1,10 @@
 /*
- * tls: the mbedTLS client transport for the broker side of a tunnel.
+ * tls: the mbedTLS client transport of a broker connection.
  *
- * Paho speaks plain MQTT to the relay's tunnel (platform/tunnel.h); the
- * tunnel connects to the broker over TCP and hands the connected socket to
- * tls_wrap(), its wrap hook, which turns it into a TLS session behind
- * struct tunnel_transport_ops. One struct tls holds what every connection
- * of one link shares: the loaded CA certificates, the client certificate
+ * The connection (relay/link.c) dials the broker over TCP and hands the
+ * connected socket to tls_wrap(), which turns it into a TLS session
+ * behind struct transport_ops (platform/transport.h). One struct tls
+ * holds what every connection of one link shares: the loaded CA certificates, the client certificate
  * and key, the PSK, the pins, the RNG, one mbedtls_ssl_config, the session
  * saved for resumption, the counters and the last failure. Each connection
  * (the ctx that tls_wrap() returns) owns its mbedtls_ssl_context and its
@@ -22,8 +21,8 @@
  *
  * Ownership: struct tls owns its mbedTLS objects and copies of everything
  * it needs from struct tls_conf. A connection borrows its struct tls, so
- * the tls MUST outlive every connection made from it: close the tunnel's
- * connection (tunnel_drop() or tunnel_free()) before tls_free().
+ * the tls MUST outlive every connection made from it: close the link's
+ * connection (link_drop() or link_free()) before tls_free().
  * Thread: main loop only. Nothing blocks: loading files happens in
  * tls_new() and tls_check_conf(), at startup or reload.
  */
@@ -33,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "platform/tunnel.h"
+#include "platform/transport.h"
 
 #define TLS_ALPN_MAX		8	/* protocols in the alpn list */
 #define TLS_ALPN_LEN		255	/* longest protocol name */
@@ -139,18 +138,17 @@ int tls_new(struct tls **out, const struct tls_conf *c, char *err,
 void tls_free(struct tls *t);
 
 /*
- * tls_wrap: a tunnel_wrap_fn; pass it to tunnel_set_wrap() with t as arg.
- * Makes a connection context on fd (connected, non-blocking; taken over on
- * success) for host (borrowed; the target host, used for SNI and
+ * tls_wrap: makes a connection context on fd (connected, non-blocking;
+ * taken over on success) for host (borrowed; the target host, used for SNI and
  * verification unless server_name is set). Offers the session saved from
  * the last successful handshake with the same host. The handshake itself
- * runs in ops->handshake (and in read/write, which return TUNNEL_IO_AGAIN
+ * runs in ops->handshake (and in read/write, which return TRANSPORT_IO_AGAIN
  * until it is done); it fails after handshake_timeout. On success *ops and
  * *ctx are set and 0 is returned; on failure err gets "tls: why", fd is
  * left open for the caller and -1 is returned.
  */
 int tls_wrap(void *arg, int fd, const char *host,
-    const struct tunnel_transport_ops **ops, void **ctx, char *err,
+    const struct transport_ops **ops, void **ctx, char *err,
     size_t errlen);
 
 /*
@@ -217,7 +215,7 @@ struct tls {
 };
 
 /* tls_conn_ops: the transport operations of a connection. */
-extern const struct tunnel_transport_ops tls_conn_ops;
+extern const struct transport_ops tls_conn_ops;
 
 /*
  * tls_conn_new: the connection context for tls_wrap(); same contract.

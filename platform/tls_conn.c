@@ -1,5 +1,5 @@
 /*
- * tls_conn: one TLS session over a broker socket, as a tunnel transport
+ * tls_conn: one TLS session over a broker socket, as a transport
  * (see tls.h): non-blocking BIO callbacks on the fd, the handshake as a
  * state, the reason of a failed handshake, pins, resumption, counters.
  */
@@ -374,7 +374,7 @@ tls_conn_reason(struct tls_conn *c, int ret, char *buf, size_t cap)
 	}
 }
 
-/* Record a failure: last_error, counter, state; returns TUNNEL_IO_ERR. */
+/* Record a failure: last_error, counter, state; returns TRANSPORT_IO_ERR. */
 static int __attribute__((format(printf, 3, 4)))
 tls_conn_fail(struct tls_conn *c, int forget, const char *fmt, ...)
 {
@@ -395,7 +395,7 @@ tls_conn_fail(struct tls_conn *c, int forget, const char *fmt, ...)
 		t->have_saved = 0;
 	}
 	errno = ECONNABORTED;
-	return TUNNEL_IO_ERR;
+	return TRANSPORT_IO_ERR;
 }
 
 /*
@@ -468,7 +468,7 @@ tls_conn_done(struct tls_conn *c)
 
 /*
  * Advance the handshake. Returns 0 when the session is open,
- * TUNNEL_IO_AGAIN (c->want says for what), or TUNNEL_IO_ERR.
+ * TRANSPORT_IO_AGAIN (c->want says for what), or TRANSPORT_IO_ERR.
  */
 static int
 tls_conn_step(struct tls_conn *c, int64_t now_ms)
@@ -481,7 +481,7 @@ tls_conn_step(struct tls_conn *c, int64_t now_ms)
 		return 0;
 	case TLS_CONN_FAILED:
 		errno = ECONNABORTED;
-		return TUNNEL_IO_ERR;
+		return TRANSPORT_IO_ERR;
 	case TLS_CONN_HANDSHAKE:
 		break;
 	}
@@ -491,11 +491,11 @@ tls_conn_step(struct tls_conn *c, int64_t now_ms)
 	ret = mbedtls_ssl_handshake(&c->ssl);
 	if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
 		c->want = POLLIN;
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	}
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
 		c->want = POLLOUT;
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	}
 	if (ret != 0) {
 		forget = tls_conn_reason(c, ret, why, sizeof(why));
@@ -507,7 +507,7 @@ tls_conn_step(struct tls_conn *c, int64_t now_ms)
 	return 0;
 }
 
-/* A failure of an open session: last_error, errno; TUNNEL_IO_ERR. */
+/* A failure of an open session: last_error, errno; TRANSPORT_IO_ERR. */
 static int
 tls_conn_session_err(struct tls_conn *c, int ret)
 {
@@ -517,7 +517,7 @@ tls_conn_session_err(struct tls_conn *c, int ret)
 	snprintf(c->tls->last_error, sizeof(c->tls->last_error),
 	    "tls session: %s", why);
 	errno = c->sys_errno != 0 ? c->sys_errno : EPROTO;
-	return TUNNEL_IO_ERR;
+	return TRANSPORT_IO_ERR;
 }
 
 static int
@@ -529,7 +529,7 @@ tls_conn_handshake(void *ctx, int64_t now_ms, short *events,
 
 	*events = c->want;
 	*deadline_ms = c->deadline_ms;
-	if (rc == TUNNEL_IO_ERR)
+	if (rc == TRANSPORT_IO_ERR)
 		snprintf(err, errlen, "%s", c->tls->last_error);
 	return rc;
 }
@@ -543,7 +543,7 @@ tls_conn_read(void *ctx, uint8_t *buf, size_t cap)
 	if ((rc = tls_conn_step(c, clock_mono_ms())) != 0)
 		return rc;
 	if (cap == 0)
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	ret = mbedtls_ssl_read(&c->ssl, buf, cap > INT_MAX ? INT_MAX : cap);
 	if (ret > 0)
 		return ret;
@@ -552,13 +552,13 @@ tls_conn_read(void *ctx, uint8_t *buf, size_t cap)
 		return 0;
 	if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
 	    ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	return tls_conn_session_err(c, ret);
 }
 
 /*
  * mbedTLS needs a write that returned WANT_WRITE repeated with the same
- * bytes; the tunnel offers them again (at least as many), and wpending
+ * bytes; the link offers them again (at least as many), and wpending
  * keeps the length that mbedTLS took into its record.
  */
 static ssize_t
@@ -572,7 +572,7 @@ tls_conn_write(void *ctx, const uint8_t *buf, size_t len)
 	if (c->wpending > 0) {
 		if (len < c->wpending) {
 			errno = EINVAL;
-			return TUNNEL_IO_ERR;
+			return TRANSPORT_IO_ERR;
 		}
 		len = c->wpending;
 	} else {
@@ -581,7 +581,7 @@ tls_conn_write(void *ctx, const uint8_t *buf, size_t len)
 			len = (size_t)max;
 	}
 	if (len == 0)
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	ret = mbedtls_ssl_write(&c->ssl, buf, len);
 	if (ret > 0) {
 		c->wpending = 0;
@@ -590,7 +590,7 @@ tls_conn_write(void *ctx, const uint8_t *buf, size_t len)
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE ||
 	    ret == MBEDTLS_ERR_SSL_WANT_READ) {
 		c->wpending = len;
-		return TUNNEL_IO_AGAIN;
+		return TRANSPORT_IO_AGAIN;
 	}
 	return tls_conn_session_err(c, ret);
 }
@@ -630,7 +630,7 @@ tls_conn_close(void *ctx)
 	free(c);
 }
 
-const struct tunnel_transport_ops tls_conn_ops = {
+const struct transport_ops tls_conn_ops = {
 	.read = tls_conn_read,
 	.write = tls_conn_write,
 	.want_write = tls_conn_want_write,

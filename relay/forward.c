@@ -1,8 +1,9 @@
 /*
- * forward: the message pipeline of the relay. Events from Paho's threads
- * arrive here from the main loop; received messages are routed and
- * pushed to the queue; the before-sleep step commits them, then drains
- * the queue into whichever link is up; acknowledgements delete.
+ * forward: the message pipeline of the relay. The links call back here
+ * from the main loop: received messages are routed and pushed to the
+ * queue in the open transaction; the before-sleep step commits them,
+ * then writes their acknowledgements, then drains the queue into
+ * whichever link is up; a broker's acknowledgement deletes.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,14 +13,25 @@
 #include "platform/clock.h"
 #include "platform/log.h"
 #include "relay/batcher.h"
+#include "relay/props.h"
 #include "relay/relay.h"
 #include "relay/unpack.h"
 
 #define FORWARD_LOG_EVERY_MS	60000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
 #define FORWARD_FRAME_PRIO	256
+/* MQTT packet types of the acknowledgements the relay owes. */
+#define FORWARD_PUBACK		4
+#define FORWARD_PUBREC		5
+#define FORWARD_PUBCOMP		7
 
 static const char *const forward_dirname[] = { "uplink", "downlink" };
+
+static enum link_side
+forward_side(const struct relay *r, const struct link *l)
+{
+	return l == r->link[LINK_LOCAL] ? LINK_LOCAL : LINK_CENTRAL;
+}
 
 /* ---- Connections. ---- */
 
@@ -34,20 +46,23 @@ forward_connect(struct relay *r, enum link_side side)
 {
 	const struct conf_broker *b = forward_broker(r, side);
 	struct link_will will = { NULL, NULL };
+	struct tls *tls = NULL;
 
 	if (side == LINK_CENTRAL && r->conf->status_topic[0] != '\0') {
 		will.topic = r->conf->status_topic;
 		will.payload = "offline";
 	}
 	/* Never fall back to plain text when TLS could not be set up. */
-	if (side == LINK_CENTRAL && b->tls.enabled && r->tls == NULL &&
-	    relay_tls_open(r) != 0) {
-		relay_timer_arm(r, &r->reconnect[side],
-		    backoff_next(&r->backoff[side]));
-		return;
+	if (side == LINK_CENTRAL && b->tls.enabled) {
+		if (r->tls == NULL && relay_tls_open(r) != 0) {
+			relay_timer_arm(r, &r->reconnect[side],
+			    backoff_next(&r->backoff[side]));
+			return;
+		}
+		tls = r->tls;
 	}
-	if (link_connect(r->link[side], b, &will,
-	    tunnel_proxy_url(r->tunnel[side]), r->err,
+	if (link_connect(r->link[side], b, &will, tls,
+	    (uint32_t)b->max_packet_size, r->now_ms, r->err,
 	    sizeof(r->err)) != LINK_OK) {
 		log_err("%s", r->err);
 		relay_timer_arm(r, &r->reconnect[side],
@@ -55,43 +70,13 @@ forward_connect(struct relay *r, enum link_side side)
 	}
 }
 
-int
-forward_tunnel_targets(struct relay *r, enum link_side side)
-{
-	const struct conf_broker *b = forward_broker(r, side);
-
-	int rc;
-
-	if (r->tunnels != NULL)
-		tunnels_lock(r->tunnels);
-	rc = tunnel_set_targets(r->tunnel[side],
-	    (const char *const *)b->address, b->n_address);
-	if (r->tunnels != NULL)
-		tunnels_unlock(r->tunnels);
-	if (rc != TUNNEL_OK) {
-		log_err("%s broker: cannot use its addresses for the tunnel",
-		    link_name(r->link[side]));
-		return -1;
-	}
-	return 0;
-}
-
-void
-forward_tunnel_drop(struct relay *r, enum link_side side)
+/* What a connection that ended leaves behind. */
+static void
+forward_forget(struct relay *r, enum link_side side)
 {
 	r->subscribed[side] = 0;
-	tunnels_lock(r->tunnels);
-	tunnel_drop(r->tunnel[side]);
-	tunnels_unlock(r->tunnels);
 	/* Acks of the dead connection cannot be sent any more. */
 	r->pending[side].n = 0;
-}
-
-void
-forward_link_lost(struct relay *r, enum link_side side)
-{
-	link_drop(r->link[side]);
-	forward_tunnel_drop(r, side);
 	/* An open frame was never sent; its members are queued again. */
 	if (side == LINK_CENTRAL && r->batcher != NULL)
 		batcher_reset(r->batcher);
@@ -100,6 +85,13 @@ forward_link_lost(struct relay *r, enum link_side side)
 	if (r->state == RELAY_RUNNING)
 		relay_timer_arm(r, &r->reconnect[side],
 		    backoff_next(&r->backoff[side]));
+}
+
+void
+forward_link_lost(struct relay *r, enum link_side side)
+{
+	link_drop(r->link[side]);
+	forward_forget(r, side);
 }
 
 void
@@ -135,101 +127,109 @@ forward_status(struct relay *r, const char *state)
 	m.retain = 1;
 	rc = link_publish(r->link[LINK_CENTRAL], &m, now, 0, r->err,
 	    sizeof(r->err));
-	if (rc == LINK_ERR_PAHO)
+	if (rc == LINK_ERR_PACKET)
 		log_warn("%s", r->err);
 	else if (rc != LINK_OK)
 		log_debug("central broker: status '%s' not published: %s",
 		    state, link_strerror(rc));
 }
 
+/* "rx2/SIDE/": the meta keys of inbound QoS 2 ids not yet released. */
 static void
-forward_on_connected(struct relay *r, enum link_side side,
-    const struct handoff_ev *ev)
+forward_rx2_key(char *key, size_t cap, enum link_side side, uint16_t id)
 {
-	const struct conf_broker *b = forward_broker(r, side);
+	snprintf(key, cap, "rx2/%d/%u", (int)side, (unsigned)id);
+}
 
-	log_info("%s broker %s: connected (session %s)", link_name(
-	    r->link[side]), b->address[0], ev->session_present ? "resumed" :
-	    "new");
+static void
+forward_on_up(void *arg, struct link *l, int session_present)
+{
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
+	char prefix[16];
+
+	log_info("%s broker %s: connected (session %s)", link_name(l),
+	    link_address(l), session_present ? "resumed" : "new");
 	r->connect_failed[side] = 0;
 	backoff_reset(&r->backoff[side]);
+	/* A new session: the broker holds no QoS 2 message of ours. */
+	if (!session_present) {
+		snprintf(prefix, sizeof(prefix), "rx2/%d/", (int)side);
+		if (queue_meta_clear(r->queue, prefix, r->err,
+		    sizeof(r->err)) != QUEUE_OK)
+			log_err("%s", r->err);
+		r->dirty = 1;
+	}
 	forward_subscribe(r, side);
 	if (side == LINK_CENTRAL)
 		forward_status(r, "online");
 }
 
 static void
-forward_on_connect_failed(struct relay *r, enum link_side side,
-    const struct handoff_ev *ev)
+forward_on_down(void *arg, struct link *l, const char *why, int was_up)
 {
-	const struct conf_broker *b = forward_broker(r, side);
-	int64_t delay;
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
 
-	link_drop(r->link[side]);
-	forward_tunnel_drop(r, side);
-	delay = backoff_next(&r->backoff[side]);
-	/* Say it once per outage, then only at debug level. */
-	if (r->connect_failed[side]++ == 0)
-		log_warn("%s broker %s: cannot connect: %s; retrying",
-		    link_name(r->link[side]), b->address[0],
-		    ev->text != NULL ? ev->text : "unknown reason");
-	else
-		log_debug("%s broker: connect failed again: %s; next try in "
-		    "%" PRId64 " ms", link_name(r->link[side]),
-		    ev->text != NULL ? ev->text : "unknown reason", delay);
-	if (r->state == RELAY_RUNNING)
-		relay_timer_arm(r, &r->reconnect[side], delay);
-}
-
-static void
-forward_on_lost(struct relay *r, enum link_side side,
-    const struct handoff_ev *ev)
-{
-	log_warn("%s broker %s: connection lost: %s; reconnecting",
-	    link_name(r->link[side]), forward_broker(r, side)->address[0],
-	    ev->text != NULL ? ev->text : "unknown reason");
-	r->st.reconnects[side]++;
-	forward_link_lost(r, side);
+	if (was_up) {
+		if (r->state == RELAY_RUNNING)
+			log_warn("%s broker %s: %s; reconnecting",
+			    link_name(l), link_address(l), why);
+		else
+			log_debug("%s broker: %s", link_name(l), why);
+		r->st.reconnects[side]++;
+	} else if (r->connect_failed[side]++ == 0) {
+		/* Say it once per outage, then only at debug level. */
+		log_warn("%s broker: %s; retrying", link_name(l), why);
+	} else {
+		log_debug("%s broker: %s (again)", link_name(l), why);
+	}
+	forward_forget(r, side);
 }
 
 /* ---- Messages in. ---- */
 
 static void
-forward_pending_add(struct relay *r, enum link_side side, uint16_t id)
+forward_pending_add(struct relay *r, enum link_side side, int type,
+    uint16_t id)
 {
 	struct relay_ids *p = &r->pending[side];
-	uint16_t *nv;
+	struct relay_ack *nv;
 	size_t ncap;
 
+	if (p->n == 0)
+		p->gen = link_gen(r->link[side]);
 	if (p->n == p->cap) {
 		ncap = p->cap != 0 ? p->cap * 2 : 1024;
 		if ((nv = realloc(p->v, ncap * sizeof(*nv))) == NULL) {
-			/* The tunnel's valve releases this ack after a second. */
+			/* Never acknowledged: the broker sends it again. */
 			log_err("forward: out of memory for a pending ack");
 			return;
 		}
 		p->v = nv;
 		p->cap = ncap;
 	}
-	p->v[p->n++] = id;
+	p->v[p->n].id = id;
+	p->v[p->n].type = (uint8_t)type;
+	p->n++;
 }
 
-/* The messages are durable now: let their acknowledgements go. */
+/* The commit succeeded: the acknowledgements of what it holds may go. */
 static void
 forward_release_acks(struct relay *r)
 {
+	struct relay_ids *p;
 	size_t side, i;
 
-	if (r->pending[0].n == 0 && r->pending[1].n == 0)
-		return;
-	tunnels_lock(r->tunnels);
 	for (side = 0; side < 2; side++) {
-		for (i = 0; i < r->pending[side].n; i++)
-			tunnel_durable(r->tunnel[side], r->pending[side].v[i],
-			    clock_mono_ms());
-		r->pending[side].n = 0;
+		p = &r->pending[side];
+		if (p->n > 0 && p->gen == link_gen(r->link[side]))
+			for (i = 0; i < p->n; i++)
+				if (link_ack(r->link[side], p->v[i].type,
+				    p->v[i].id) == LINK_OK)
+					r->st.acks_held_total++;
+		p->n = 0;
 	}
-	tunnels_unlock(r->tunnels);
 }
 
 static void
@@ -244,14 +244,15 @@ forward_drop_log(struct relay *r, struct log_rate *rate, const char *what,
 }
 
 static int64_t
-forward_deadline(const struct conf_route *rt, const struct handoff_ev *ev)
+forward_deadline(const struct conf_route *rt, const struct link_msg *lm,
+    int64_t ts_ms)
 {
 	int64_t d = 0, e;
 
 	if (rt->ttl_s > 0)
-		d = ev->ts_ms + (int64_t)rt->ttl_s * 1000;
-	if (ev->has_expiry) {
-		e = ev->ts_ms + (int64_t)ev->expiry_s * 1000;
+		d = ts_ms + (int64_t)rt->ttl_s * 1000;
+	if (lm->has_expiry) {
+		e = ts_ms + (int64_t)lm->expiry_s * 1000;
 		if (d == 0 || e < d)
 			d = e;
 	}
@@ -260,8 +261,9 @@ forward_deadline(const struct conf_route *rt, const struct handoff_ev *ev)
 
 static void
 forward_store(struct relay *r, enum queue_dir qd,
-    const struct conf_route *rt, const struct handoff_ev *ev)
+    const struct conf_route *rt, const struct link_msg *lm)
 {
+	uint8_t props[1024];
 	struct queue_msg m;
 	uint64_t evicted = 0;
 	int rc;
@@ -272,14 +274,15 @@ forward_store(struct relay *r, enum queue_dir qd,
 	if (qd == QUEUE_UP && rt->mode == CONF_MODE_BATCH)
 		m.priority = BATCHER_PRIO_BASE + rt->priority;
 	m.topic = r->topic_buf;
-	m.payload = ev->payload;
-	m.payload_len = ev->payload_len;
-	m.props = ev->props;
-	m.props_len = ev->props_len;
-	m.qos = ev->qos < rt->qos ? ev->qos : rt->qos;
-	m.retain = ev->retain;
-	m.ts_ms = ev->ts_ms;
-	m.expire_ms = forward_deadline(rt, ev);
+	m.payload = lm->payload;
+	m.payload_len = lm->payload_len;
+	m.props = props;
+	m.props_len = props_carry(lm->props, lm->props_len, props,
+	    sizeof(props));
+	m.qos = lm->qos < rt->qos ? lm->qos : rt->qos;
+	m.retain = lm->retain;
+	m.ts_ms = clock_wall_ms();
+	m.expire_ms = forward_deadline(rt, lm, m.ts_ms);
 	rc = queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err));
 	r->dirty = 1;
 	if (evicted > 0) {
@@ -300,10 +303,37 @@ forward_store(struct relay *r, enum queue_dir qd,
 	}
 }
 
-static void
-forward_on_message(struct relay *r, enum link_side side,
-    const struct handoff_ev *ev)
+/*
+ * Inbound QoS 2: an id already stored and not yet released is a repeat
+ * of a message the relay has: answer it, store nothing. Otherwise the id
+ * is stored with the message, in the same transaction. Returns 1 for a
+ * repeat.
+ */
+static int
+forward_qos2_seen(struct relay *r, enum link_side side, uint16_t id)
 {
+	char key[32];
+	int64_t v = 0;
+	int rc;
+
+	forward_rx2_key(key, sizeof(key), side, id);
+	rc = queue_meta_get(r->queue, key, &v, r->err, sizeof(r->err));
+	if (rc == 1 && v == 1) {
+		r->st.qos2_dup++;
+		return 1;
+	}
+	if (rc < 0 || queue_meta_set(r->queue, key, 1, r->err,
+	    sizeof(r->err)) != QUEUE_OK)
+		log_err("%s", r->err);
+	r->dirty = 1;
+	return 0;
+}
+
+static void
+forward_on_message(void *arg, struct link *l, const struct link_msg *lm)
+{
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
 	enum route_dir rd = side == LINK_LOCAL ? ROUTE_UP : ROUTE_DOWN;
 	enum queue_dir qd = side == LINK_LOCAL ? QUEUE_UP : QUEUE_DOWN;
 	const struct conf_route *rt;
@@ -314,24 +344,42 @@ forward_on_message(struct relay *r, enum link_side side,
 	 * first copy made it and its acknowledgement did not, it is queued
 	 * twice (at-least-once; docs/design.md).
 	 */
-	r->st.redelivered[qd] += ev->dup != 0;
+	r->st.redelivered[qd] += lm->dup != 0;
 	if (r->oldest_uncommitted_us == 0)
-		r->oldest_uncommitted_us = ev->t_us;
-	/* Its PUBACK waits in the tunnel until the commit below. */
-	if (ev->msgid != 0 && ev->gen == link_gen(r->link[side]))
-		forward_pending_add(r, side, (uint16_t)ev->msgid);
-	rt = route_map(r->routes, rd, ev->topic, r->topic_buf,
+		r->oldest_uncommitted_us = clock_mono_us();
+	if (lm->qos > 0)
+		forward_pending_add(r, side, lm->qos == 1 ? FORWARD_PUBACK :
+		    FORWARD_PUBREC, lm->id);
+	if (lm->qos == 2 && forward_qos2_seen(r, side, lm->id))
+		return;
+	rt = route_map(r->routes, rd, lm->topic, r->topic_buf,
 	    sizeof(r->topic_buf));
 	if (rt == NULL) {
 		r->st.dropped_noroute++;
 		forward_drop_log(r, &r->rate.noroute, "no route:",
-		    forward_dirname[qd], ev->topic);
+		    forward_dirname[qd], lm->topic);
 		return;
 	}
 	if (rt->mode == CONF_MODE_UNPACK)
-		unpack_frame(r, ev);
+		unpack_frame(r, lm);
 	else
-		forward_store(r, qd, rt, ev);
+		forward_store(r, qd, rt, lm);
+}
+
+/* PUBREL: the id is forgotten in this transaction, then PUBCOMP. */
+static void
+forward_on_release(void *arg, struct link *l, uint16_t id)
+{
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
+	char key[32];
+
+	forward_rx2_key(key, sizeof(key), side, id);
+	if (queue_meta_set(r->queue, key, 0, r->err, sizeof(r->err)) !=
+	    QUEUE_OK)
+		log_err("%s", r->err);
+	r->dirty = 1;
+	forward_pending_add(r, side, FORWARD_PUBCOMP, id);
 }
 
 /* ---- Acknowledgements. ---- */
@@ -384,80 +432,77 @@ forward_sent_flush(struct relay *r)
 }
 
 static void
-forward_on_pub(struct relay *r, enum link_side side,
-    const struct handoff_ev *ev, int64_t cookie)
+forward_on_acked(void *arg, struct link *l, int64_t cookie, uint8_t reason)
 {
-	enum queue_dir qd = relay_out_dir(side);
+	struct relay *r = arg;
+	enum queue_dir qd = relay_out_dir(forward_side(r, l));
 
 	if (cookie == 0)
 		return;		/* The status message: not from the queue. */
-	if (ev->type == HANDOFF_PUB_DONE) {
-		r->st.forwarded[qd]++;
-	} else if (ev->code >= 0x80) {
+	if (reason >= 0x80) {
 		/* The broker refused it (MQTT 5 reason code): never deliverable. */
 		r->st.dropped_rejected++;
 		forward_drop_log(r, &r->rate.rejected, "refused by broker:",
 		    forward_dirname[qd], "?");
 	} else {
-		/*
-		 * Paho gave up on it (connection going down): it stays in the
-		 * queue and goes out again after the reconnect.
-		 */
-		log_debug("%s: publish aborted (code %d); will resend",
-		    __func__, ev->code);
-		return;
+		r->st.forwarded[qd]++;
 	}
 	forward_sent_add(r, cookie);
 }
 
-void
-forward_event(struct relay *r, struct handoff_ev *ev)
+static void
+forward_on_suback(void *arg, struct link *l, uint8_t refused)
 {
-	enum link_side side = ev->side == LINK_LOCAL ? LINK_LOCAL :
-	    LINK_CENTRAL;
-	int64_t cookie = 0;
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
 
-	if (!link_event(r->link[side], ev, &cookie))
-		return;		/* Stale: from a connection already gone. */
-	switch (ev->type) {
-	case HANDOFF_MSG:
-		forward_on_message(r, side, ev);
-		break;
-	case HANDOFF_CONNECTED:
-		forward_on_connected(r, side, ev);
-		break;
-	case HANDOFF_CONNECT_FAILED:
-		forward_on_connect_failed(r, side, ev);
-		break;
-	case HANDOFF_LOST:
-		forward_on_lost(r, side, ev);
-		break;
-	case HANDOFF_PUB_DONE:
-	case HANDOFF_PUB_FAILED:
-		forward_on_pub(r, side, ev, cookie);
-		break;
-	case HANDOFF_SUB_DONE:
-		r->subscribed[side] = 1;
-		log_debug("%s broker: subscriptions acknowledged",
-		    link_name(r->link[side]));
-		break;
-	case HANDOFF_SUB_FAILED:
-		log_err("%s broker: subscribe refused: %s (code %d)",
-		    link_name(r->link[side]), ev->text != NULL ? ev->text :
-		    "?", ev->code);
-		break;
-	case HANDOFF_DISCONNECTED:
-		link_drop(r->link[side]);
-		forward_tunnel_drop(r, side);
-		break;
+	if (refused != 0) {
+		log_err("%s broker: subscribe refused (reason 0x%02x)",
+		    link_name(l), refused);
+		return;
 	}
+	r->subscribed[side] = 1;
+	log_debug("%s broker: subscriptions acknowledged", link_name(l));
 }
 
+const struct link_cbs forward_link_cbs = {
+	.on_up = forward_on_up,
+	.on_down = forward_on_down,
+	.on_message = forward_on_message,
+	.on_release = forward_on_release,
+	.on_acked = forward_on_acked,
+	.on_suback = forward_on_suback,
+};
+
 /* ---- Before sleep: commit, then send. ---- */
+
+/*
+ * A failed commit rolled back what the transaction held: none of it may
+ * be acknowledged. The connections that brought it are dropped, so that
+ * their brokers send it again on the resumed session.
+ */
+static void
+forward_commit_failed(struct relay *r)
+{
+	int side;
+
+	r->st.commit_failed++;
+	r->sent.n = 0;
+	r->oldest_uncommitted_us = 0;
+	for (side = 0; side < 2; side++) {
+		if (r->pending[side].n == 0)
+			continue;
+		log_warn("%s broker: %zu messages not acknowledged (the "
+		    "commit failed); reconnecting so that they come again",
+		    link_name(r->link[side]), r->pending[side].n);
+		forward_link_lost(r, (enum link_side)side);
+	}
+}
 
 void
 forward_commit(struct relay *r)
 {
+	uint64_t supp;
 	int64_t w;
 
 	if (!r->dirty) {
@@ -465,16 +510,18 @@ forward_commit(struct relay *r)
 		return;
 	}
 	forward_sent_flush(r);
+	r->dirty = 0;
 	if (queue_commit(r->queue, r->err, sizeof(r->err)) != QUEUE_OK) {
-		/* The acks stay held; the broker sends the messages again. */
-		log_err("%s", r->err);
+		if (log_ratelimit(&r->rate.queue_err, r->now_ms,
+		    FORWARD_LOG_EVERY_MS, &supp))
+			log_err("%s", r->err);
+		forward_commit_failed(r);
 		return;
 	}
 	forward_release_acks(r);
-	r->dirty = 0;
 	r->st.commits++;
 	if (r->oldest_uncommitted_us != 0) {
-		/* The crash-loss window: Paho's PUBACK went out before this. */
+		/* How long the oldest acknowledgement waited for this. */
 		w = clock_mono_us() - r->oldest_uncommitted_us;
 		if (w > r->st.window_us_max)
 			r->st.window_us_max = w;
@@ -483,6 +530,10 @@ forward_commit(struct relay *r)
 		r->oldest_uncommitted_us = 0;
 	}
 }
+
+struct forward_send;
+static int forward_send_drop(struct forward_send *s,
+    const struct queue_msg *m);
 
 struct forward_send {
 	struct relay *r;
@@ -503,11 +554,40 @@ forward_send_member(struct forward_send *s, const struct queue_msg *m)
 	case BATCHER_FULL:
 		return 1;	/* The frame is due; the rest waits. */
 	default:
-		if (s->ndrop == sizeof(s->drop) / sizeof(s->drop[0]))
-			return 1;
-		s->drop[s->ndrop++] = m->id;	/* Deleted after the fetch. */
-		return 0;
+		return forward_send_drop(s, m);
 	}
+}
+
+/*
+ * A message that can never go out (it cannot be framed, or it is over
+ * the broker's Maximum Packet Size): deleted after the fetch, counted in
+ * dropped.rejected. Returns what the fetch callback returns.
+ */
+static int
+forward_send_drop(struct forward_send *s, const struct queue_msg *m)
+{
+	if (s->ndrop == sizeof(s->drop) / sizeof(s->drop[0]))
+		return 1;
+	s->drop[s->ndrop++] = m->id;
+	return 0;
+}
+
+static void
+forward_drops(struct relay *r, struct forward_send *s, const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < s->ndrop; i++) {
+		r->st.dropped_rejected++;
+		if (queue_ack(r->queue, s->drop[i], r->err, sizeof(r->err)) !=
+		    QUEUE_OK)
+			log_err("%s", r->err);
+		r->dirty = 1;
+		forward_drop_log(r, &r->rate.rejected, "undeliverable "
+		    "(cannot be framed, or over the broker's maximum packet "
+		    "size):", dir, "?");
+	}
+	s->ndrop = 0;
 }
 
 static int
@@ -522,8 +602,8 @@ forward_send_one(void *arg, const struct queue_msg *m)
 		return 1;
 	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
 	    sizeof(s->r->err));
-	if (rc == LINK_ERR_PAHO)
-		log_err("%s", s->r->err);
+	if (rc == LINK_ERR_PACKET || rc == LINK_ERR_TOO_LARGE)
+		return forward_send_drop(s, m);
 	if (rc == LINK_OK)
 		s->raw_budget--;
 	return rc != LINK_OK;
@@ -601,16 +681,9 @@ forward_close_batch(struct relay *r)
 static void
 forward_batch_step(struct relay *r, struct forward_send *s)
 {
-	size_t i;
 	int64_t due;
 
-	for (i = 0; i < s->ndrop; i++) {
-		r->st.dropped_rejected++;
-		queue_ack(r->queue, s->drop[i], r->err, sizeof(r->err));
-		r->dirty = 1;
-		forward_drop_log(r, &r->rate.rejected, "cannot be framed:",
-		    "uplink", "?");
-	}
+	(void)s;
 	if ((due = batcher_due_ms(r->batcher)) < 0)
 		return;
 	if (due <= r->now_ms)
@@ -648,6 +721,7 @@ forward_pump(struct relay *r)
 		    max, forward_send_one, &s, &e, r->err, sizeof(r->err));
 		if (n < 0)
 			log_err("%s", r->err);
+		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)
 			forward_batch_step(r, &s);

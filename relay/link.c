@@ -1,376 +1,64 @@
 /*
- * link: one MQTT connection through Paho's async library; see link.h.
- * Paho callbacks (on Paho's threads) are at the top of the file and only
- * build handoff events; the main-loop API follows.
+ * link: one MQTT connection in the main loop; see link.h. The connection
+ * set-up (dial, transport, CONNECT) and the byte buffers are here; the
+ * packets that arrive are handled in link_in.c.
  */
-#include <stdatomic.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <MQTTAsync.h>
-
-#include "platform/clock.h"
-#include "relay/link.h"
-#include "relay/props.h"
-
-/*
- * Callback context of one connection generation. A ring of them lets a
- * late callback of a destroyed handle still read a valid struct; a slot
- * is reused only LINK_GENS generations later, seconds of backoff apart.
- */
-#define LINK_GENS	4
-
-struct link_gen {
-	struct link *l;
-	uint32_t gen;
-};
-
-struct link_slot {
-	struct link *l;
-	_Atomic uint64_t serial;	/* 0 while free */
-	int64_t cookie;
-	int idx;
-};
-
-struct link {
-	enum link_side side;
-	enum link_state state;
-	struct handoff *h;
-	MQTTAsync handle;
-	uint32_t gen;
-	struct link_gen gens[LINK_GENS];
-	int protocol;
-	struct link_slot *slots;
-	int *free_idx;		/* stack of free slot indices */
-	size_t n_free;
-	size_t window;
-	size_t cap;		/* <= window: the broker's max_inflight */
-	size_t limit;		/* <= cap: and its Receive Maximum */
-	uint64_t next_serial;
-};
+#include "mqtt/mqtt.h"
+#include "platform/dial.h"
+#include "platform/tls.h"
+#include "platform/transport.h"
+#include "relay/link_int.h"
 
 static const char *const link_errtab[] = {
 	"ok",
 	"in-flight window full",
 	"not connected",
-	"MQTT library refused the call",
+	"packet cannot be encoded",
 	"out of memory",
+	"packet over the broker's maximum size",
 };
-_Static_assert(sizeof(link_errtab) / sizeof(link_errtab[0]) == 5,
-    "link_errtab must match enum link_err");
-
-/* ---- Paho callbacks: Paho's threads; build an event and push it. ---- */
-
-static void
-link_post(struct link *l, enum handoff_type type, uint32_t gen, int code,
-    const char *text)
-{
-	size_t tl = text != NULL ? strlen(text) + 1 : 0;
-	struct handoff_ev *ev;
-
-	if ((ev = handoff_ev_new(type, tl)) == NULL)
-		return;	/* Out of memory: the reconnect timer still runs. */
-	ev->side = (int)l->side;
-	ev->gen = gen;
-	ev->code = code;
-	if (text != NULL) {
-		ev->text = ev->data;
-		memcpy(ev->text, text, tl);
-	}
-	handoff_push(l->h, ev);
-}
-
-static void
-link_on_lost(void *ctx, char *cause)
-{
-	struct link_gen *g = ctx;
-
-	link_post(g->l, HANDOFF_LOST, g->gen, 0,
-	    cause != NULL ? cause : "connection lost");
-}
-
-static struct handoff_ev *
-link_msg_event(struct link_gen *g, const char *topic, size_t tlen,
-    MQTTAsync_message *m)
-{
-	struct handoff_ev *ev;
-	size_t plen = props_encoded_size(&m->properties);
-	size_t n = tlen + 1 + (size_t)m->payloadlen + plen;
-
-	if ((ev = handoff_ev_new(HANDOFF_MSG, n)) == NULL)
-		return NULL;
-	ev->side = (int)g->l->side;
-	ev->gen = g->gen;
-	ev->t_us = clock_mono_us();
-	ev->ts_ms = clock_wall_ms();
-	ev->qos = m->qos;
-	ev->msgid = m->msgid;
-	ev->retain = m->retained != 0;
-	ev->dup = m->dup != 0;
-	ev->topic = ev->data;
-	memcpy(ev->topic, topic, tlen);
-	ev->topic[tlen] = '\0';
-	ev->payload = (uint8_t *)ev->data + tlen + 1;
-	ev->payload_len = (size_t)m->payloadlen;
-	if (m->payloadlen > 0)
-		memcpy(ev->payload, m->payload, (size_t)m->payloadlen);
-	ev->props = ev->payload + ev->payload_len;
-	ev->props_len = props_encode(&m->properties, ev->props, plen,
-	    &ev->expiry_s, &ev->has_expiry);
-	return ev;
-}
-
-/*
- * Paho has already acknowledged a QoS 1/2 message when this runs (see
- * docs/design.md): copy it and hand it over at once. When the FIFO is
- * over its bound, return 0 so that Paho keeps the message and offers it
- * again later: that is the relay's backpressure.
- */
-static int
-link_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
-{
-	struct link_gen *g = ctx;
-	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-	struct handoff_ev *ev;
-
-	if ((ev = link_msg_event(g, topic, tlen, m)) == NULL)
-		return 0;
-	if (handoff_push(g->l->h, ev) != HANDOFF_OK) {
-		handoff_ev_free(ev);
-		return 0;
-	}
-	MQTTAsync_freeMessage(&m);
-	MQTTAsync_free(topic);
-	return 1;
-}
-
-static void
-link_post_connected(struct link_gen *g, int session_present, int recv_max)
-{
-	struct handoff_ev *ev;
-
-	if ((ev = handoff_ev_new(HANDOFF_CONNECTED, 0)) == NULL)
-		return;
-	ev->side = (int)g->l->side;
-	ev->gen = g->gen;
-	ev->session_present = session_present;
-	ev->recv_max = recv_max;
-	handoff_push(g->l->h, ev);
-}
-
-static void
-link_on_connect5(void *ctx, MQTTAsync_successData5 *r)
-{
-	int recv_max = 0;
-
-	/*
-	 * Paho caps its own in-flight count at the broker's Receive Maximum
-	 * and holds further publishes in its command queue, where they wait
-	 * up to a second for the send thread: the relay must stay below it.
-	 */
-	if (r != NULL && MQTTProperties_hasProperty(&r->properties,
-	    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
-		recv_max = MQTTProperties_getNumericValue(&r->properties,
-		    MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
-	link_post_connected(ctx, r != NULL ? r->alt.connect.sessionPresent :
-	    0, recv_max);
-}
-
-static void
-link_on_connect(void *ctx, MQTTAsync_successData *r)
-{
-	link_post_connected(ctx, r != NULL ? r->alt.connect.sessionPresent :
-	    0, 0);
-}
-
-static void
-link_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *r)
-{
-	struct link_gen *g = ctx;
-	char why[160];
-
-	if (r != NULL && r->reasonCode != MQTTREASONCODE_SUCCESS)
-		snprintf(why, sizeof(why), "refused: %s",
-		    MQTTReasonCode_toString(r->reasonCode));
-	else
-		snprintf(why, sizeof(why), "%s", r != NULL &&
-		    r->message != NULL ? r->message : "cannot connect");
-	link_post(g->l, HANDOFF_CONNECT_FAILED, g->gen,
-	    r != NULL ? r->code : 0, why);
-}
-
-static void
-link_on_connect_fail(void *ctx, MQTTAsync_failureData *r)
-{
-	struct link_gen *g = ctx;
-	char why[160];
-
-	if (r != NULL && r->code > 0)
-		snprintf(why, sizeof(why), "refused: CONNACK code %d",
-		    r->code);
-	else
-		snprintf(why, sizeof(why), "%s", r != NULL &&
-		    r->message != NULL ? r->message : "cannot connect");
-	link_post(g->l, HANDOFF_CONNECT_FAILED, g->gen,
-	    r != NULL ? r->code : 0, why);
-}
-
-static void
-link_post_pub(struct link_slot *s, enum handoff_type type, int code)
-{
-	struct handoff_ev *ev;
-
-	if ((ev = handoff_ev_new(type, 0)) == NULL)
-		return;
-	ev->side = (int)s->l->side;
-	ev->slot = s->idx;
-	ev->serial = atomic_load_explicit(&s->serial, memory_order_relaxed);
-	ev->code = code;
-	handoff_push(s->l->h, ev);
-}
-
-static void
-link_on_pub5(void *ctx, MQTTAsync_successData5 *r)
-{
-	(void)r;
-	link_post_pub(ctx, HANDOFF_PUB_DONE, 0);
-}
-
-static void
-link_on_pub(void *ctx, MQTTAsync_successData *r)
-{
-	(void)r;
-	link_post_pub(ctx, HANDOFF_PUB_DONE, 0);
-}
-
-static void
-link_on_pub_fail5(void *ctx, MQTTAsync_failureData5 *r)
-{
-	link_post_pub(ctx, HANDOFF_PUB_FAILED,
-	    r != NULL ? (int)r->reasonCode : 0);
-}
-
-static void
-link_on_pub_fail(void *ctx, MQTTAsync_failureData *r)
-{
-	link_post_pub(ctx, HANDOFF_PUB_FAILED, r != NULL ? r->code : 0);
-}
-
-static void
-link_on_sub5(void *ctx, MQTTAsync_successData5 *r)
-{
-	struct link_gen *g = ctx;
-	int i, bad = 0;
-
-	/*
-	 * A SUBACK can succeed as a packet and still refuse some filters.
-	 * For a single filter Paho 1.3 fills only reasonCode and leaves
-	 * the array pointer uninitialised, so the array is read only when
-	 * it holds more than one code.
-	 */
-	if (r != NULL && r->alt.sub.reasonCodeCount > 1) {
-		for (i = 0; i < r->alt.sub.reasonCodeCount; i++)
-			if (r->alt.sub.reasonCodes[i] >= 0x80)
-				bad = r->alt.sub.reasonCodes[i];
-	} else if (r != NULL && r->reasonCode >= 0x80)
-		bad = r->reasonCode;
-	link_post(g->l, bad ? HANDOFF_SUB_FAILED : HANDOFF_SUB_DONE, g->gen,
-	    bad, bad ? MQTTReasonCode_toString(bad) : NULL);
-}
-
-static void
-link_on_sub(void *ctx, MQTTAsync_successData *r)
-{
-	struct link_gen *g = ctx;
-
-	(void)r;
-	link_post(g->l, HANDOFF_SUB_DONE, g->gen, 0, NULL);
-}
-
-static void
-link_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *r)
-{
-	struct link_gen *g = ctx;
-
-	link_post(g->l, HANDOFF_SUB_FAILED, g->gen,
-	    r != NULL ? (int)r->reasonCode : 0, "subscribe refused");
-}
-
-static void
-link_on_sub_fail(void *ctx, MQTTAsync_failureData *r)
-{
-	struct link_gen *g = ctx;
-
-	link_post(g->l, HANDOFF_SUB_FAILED, g->gen,
-	    r != NULL ? r->code : 0, "subscribe refused");
-}
-
-static void
-link_on_disc5(void *ctx, MQTTAsync_successData5 *r)
-{
-	struct link_gen *g = ctx;
-
-	(void)r;
-	link_post(g->l, HANDOFF_DISCONNECTED, g->gen, 0, NULL);
-}
-
-static void
-link_on_disc(void *ctx, MQTTAsync_successData *r)
-{
-	struct link_gen *g = ctx;
-
-	(void)r;
-	link_post(g->l, HANDOFF_DISCONNECTED, g->gen, 0, NULL);
-}
-
-static void
-link_on_disc_fail5(void *ctx, MQTTAsync_failureData5 *r)
-{
-	struct link_gen *g = ctx;
-
-	(void)r;
-	link_post(g->l, HANDOFF_DISCONNECTED, g->gen, -1, NULL);
-}
-
-static void
-link_on_disc_fail(void *ctx, MQTTAsync_failureData *r)
-{
-	struct link_gen *g = ctx;
-
-	(void)r;
-	link_post(g->l, HANDOFF_DISCONNECTED, g->gen, -1, NULL);
-}
-
-/* ---- Main loop API. ---- */
+_Static_assert(sizeof(link_errtab) / sizeof(link_errtab[0]) ==
+    LINK_ERR__COUNT, "link_errtab must match enum link_err");
 
 struct link *
-link_new(enum link_side side, struct handoff *h, size_t window)
+link_new(enum link_side side, size_t window, const struct link_cbs *cbs,
+    void *arg)
 {
 	struct link *l;
 	size_t i;
 
-	if (window == 0 || window > 65535 ||
+	if (window == 0 || window > LINK_WINDOW_MAX ||
 	    (l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	l->side = side;
+	l->cbs = cbs;
+	l->arg = arg;
+	l->window = window;
+	l->protocol = 5;
 	l->slots = calloc(window, sizeof(*l->slots));
 	l->free_idx = calloc(window, sizeof(*l->free_idx));
-	if (l->slots == NULL || l->free_idx == NULL) {
+	l->topic = malloc(LINK_TOPIC_MAX + 1);
+	l->in_cap = LINK_IN_INIT;
+	l->in = malloc(l->in_cap);
+	l->out_cap = LINK_OUT_INIT;
+	l->out = malloc(l->out_cap);
+	if (l->slots == NULL || l->free_idx == NULL || l->topic == NULL ||
+	    l->in == NULL || l->out == NULL || dial_new(&l->dial) != DIAL_OK) {
 		link_free(l);
 		return NULL;
 	}
-	l->side = side;
-	l->h = h;
-	l->window = window;
-	l->cap = window;
-	l->limit = window;
-	l->protocol = 5;
-	for (i = 0; i < window; i++) {
-		l->slots[i].l = l;
-		l->slots[i].idx = (int)i;
-		l->free_idx[i] = (int)(window - 1 - i);
-	}
+	for (i = 0; i < window; i++)
+		l->free_idx[i] = (uint16_t)(window - 1 - i);
 	l->n_free = window;
+	l->limit = window;
 	return l;
 }
 
@@ -380,323 +68,449 @@ link_free(struct link *l)
 	if (l == NULL)
 		return;
 	link_drop(l);
+	dial_free(l->dial);
 	free(l->slots);
 	free(l->free_idx);
+	free(l->topic);
+	free(l->in);
+	free(l->out);
+	free(l->q0.v);
 	free(l);
 }
 
+/* Closes the transport and forgets the buffers; slots per the rule. */
 static void
-link_free_all_slots(struct link *l)
+link_close(struct link *l)
 {
-	size_t i;
-
-	for (i = 0; i < l->window; i++) {
-		atomic_store_explicit(&l->slots[i].serial, 0,
-		    memory_order_relaxed);
-		l->free_idx[i] = (int)(l->window - 1 - i);
-	}
-	l->n_free = l->window;
+	if (l->ops != NULL)
+		l->ops->close(l->tctx);
+	l->ops = NULL;
+	l->tctx = NULL;
+	l->in_len = 0;
+	l->out_len = l->out_off = 0;
+	l->q0.n = 0;
+	l->ping_sent_ms = 0;
+	l->deadline_ms = -1;
+	link_slots_down(l);
+	l->state = LINK_DOWN;
 }
 
 void
 link_drop(struct link *l)
 {
-	if (l->handle != NULL)
-		MQTTAsync_destroy(&l->handle);
-	l->handle = NULL;
-	l->state = LINK_DOWN;
-	link_free_all_slots(l);
+	struct dial *d;
+
+	/* An attempt in progress is abandoned with its dial. */
+	if (l->state == LINK_DIALING && dial_new(&d) == DIAL_OK) {
+		dial_free(l->dial);
+		l->dial = d;
+	}
+	link_close(l);
 }
 
-/* "host:port" to "tcp://host:port"; IPv6 literals keep their brackets. */
+void
+link_fail(struct link *l, const char *fmt, ...)
+{
+	int was_up = l->state == LINK_UP || l->state == LINK_CLOSING;
+	char why[LINK_WHY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	link_drop(l);
+	l->cbs->on_down(l->arg, l, why, was_up);
+}
+
+/* ---- The output buffer. ---- */
+
+/* Room for n more bytes at the end; 0 or -1 when out of memory. */
+int
+link_out_reserve(struct link *l, size_t n)
+{
+	size_t need, ncap;
+	uint8_t *nb;
+
+	if (l->out_off > 0 && l->out_off == l->out_len)
+		l->out_off = l->out_len = 0;
+	if (l->out_cap - l->out_len >= n)
+		return 0;
+	if (l->out_off > 0) {
+		memmove(l->out, l->out + l->out_off, l->out_len - l->out_off);
+		l->out_len -= l->out_off;
+		l->out_off = 0;
+		if (l->out_cap - l->out_len >= n)
+			return 0;
+	}
+	need = l->out_len + n;
+	for (ncap = l->out_cap; ncap < need; ncap *= 2)
+		;
+	if ((nb = realloc(l->out, ncap)) == NULL)
+		return -1;
+	l->out = nb;
+	l->out_cap = ncap;
+	return 0;
+}
+
+size_t
+link_out_pending(const struct link *l)
+{
+	return l->out_len - l->out_off;
+}
+
+/* Gives back memory a burst took, once the buffers are empty again. */
 static void
-link_uri(const char *addr, char *uri, size_t n)
+link_out_shrink(struct link *l)
 {
-	snprintf(uri, n, "tcp://%s", addr);
+	uint8_t *nb;
+
+	if (l->out_cap <= LINK_OUT_INIT || link_out_pending(l) != 0)
+		return;
+	if ((nb = realloc(l->out, LINK_OUT_INIT)) == NULL)
+		return;
+	l->out = nb;
+	l->out_cap = LINK_OUT_INIT;
+	l->out_off = l->out_len = 0;
 }
 
-static int
-link_create(struct link *l, const struct conf_broker *b, char *err,
-    size_t errlen)
+/* QoS 0 publishes are done once every byte before them is written. */
+static void
+link_q0_done(struct link *l)
 {
-	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-	struct link_gen *g;
-	char uri[300];
+	size_t i, n = l->q0.n;
+	uint32_t gen = l->gen;
+
+	l->q0.n = 0;
+	for (i = 0; i < n && l->gen == gen; i++)
+		l->cbs->on_acked(l->arg, l, l->q0.v[i], 0);
+}
+
+void
+link_flush(struct link *l, int64_t now_ms)
+{
+	ssize_t n;
+
+	if (l->state < LINK_CONNECTING || l->ops == NULL)
+		return;
+	while (link_out_pending(l) > 0) {
+		n = l->ops->write(l->tctx, l->out + l->out_off,
+		    link_out_pending(l));
+		if (n == TRANSPORT_IO_AGAIN)
+			break;
+		if (n < 0) {
+			link_fail(l, "connection lost: write: %s",
+			    link_io_reason(l, errno));
+			return;
+		}
+		l->out_off += (size_t)n;
+		l->st.tx_bytes += (uint64_t)n;
+		l->st.writes++;
+		l->last_tx_ms = now_ms;
+	}
+	if (link_out_pending(l) != 0)
+		return;
+	if (l->q0.n > 0)
+		link_q0_done(l);
+	if (l->state == LINK_CLOSING) {
+		link_fail(l, "disconnected");
+		return;
+	}
+	link_out_shrink(l);
+}
+
+/* ---- Connecting. ---- */
+
+static size_t
+link_connect_props(const struct link *l, uint8_t *buf, size_t cap)
+{
+	struct mqtt_pw w;
+
+	mqtt_pw_init(&w, buf, cap);
+	/* Persistent session: the broker keeps it for as long as it can. */
+	mqtt_pw_u32(&w, MQTT_P_SESSION_EXPIRY, 0xFFFFFFFFu);
+	/* The broker's window to us is as wide as ours to it. */
+	mqtt_pw_u16(&w, MQTT_P_RECEIVE_MAX, (uint16_t)l->cap);
+	mqtt_pw_u32(&w, MQTT_P_MAX_PACKET_SIZE, l->max_in);
+	return w.overflow ? 0 : w.len;
+}
+
+static struct mqtt_str
+link_str(const char *s)
+{
+	struct mqtt_str m = { NULL, 0 };
+
+	if (s != NULL && s[0] != '\0') {
+		m.p = s;
+		m.len = strlen(s);
+	}
+	return m;
+}
+
+/* Encodes CONNECT into the (empty) output buffer. */
+static int
+link_put_connect(struct link *l, const struct conf_broker *b,
+    const struct link_will *will, char *err, size_t errlen)
+{
+	struct mqtt_connect c;
+	uint8_t props[32];
+	size_t n = 0;
 	int rc;
 
-	co.MQTTVersion = b->protocol == 5 ? MQTTVERSION_5 :
-	    MQTTVERSION_3_1_1;
-	/*
-	 * Paho refuses a publish when this many wait in its command queue,
-	 * connected or not (default 100): the window is our only bound.
-	 */
-	co.maxBufferedMessages = (int)l->window + 1;
-	link_uri(b->address[0], uri, sizeof(uri));
-	rc = MQTTAsync_createWithOptions(&l->handle, uri, b->client_id,
-	    MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
-	if (rc != MQTTASYNC_SUCCESS) {
-		snprintf(err, errlen, "broker %s: cannot create client: %s",
-		    b->address[0], MQTTAsync_strerror(rc));
-		l->handle = NULL;
-		return LINK_ERR_PAHO;
+	memset(&c, 0, sizeof(c));
+	c.protocol = l->protocol == 5 ? MQTT_V5 : MQTT_V311;
+	c.clean_start = 0;
+	c.keepalive = (uint16_t)b->keepalive;
+	c.client_id = link_str(b->client_id);
+	c.username = link_str(b->username);
+	c.password = link_str(b->password);
+	c.props = props;
+	c.props_len = link_connect_props(l, props, sizeof(props));
+	if (will != NULL && will->topic != NULL && will->topic[0] != '\0') {
+		c.will = 1;
+		c.will_qos = 1;
+		c.will_retain = 1;
+		c.will_topic = link_str(will->topic);
+		c.will_payload.p = will->payload;
+		c.will_payload.len = strlen(will->payload);
 	}
-	l->gen++;
-	g = &l->gens[l->gen % LINK_GENS];
-	g->l = l;
-	g->gen = l->gen;
-	MQTTAsync_setCallbacks(l->handle, g, link_on_lost, link_on_message,
-	    NULL);
+	rc = mqtt_encode_connect(l->out, l->out_cap, &c, &n);
+	if (rc == MQTT_ERR_SPACE && link_out_reserve(l, n) == 0)
+		rc = mqtt_encode_connect(l->out, l->out_cap, &c, &n);
+	if (rc != MQTT_OK) {
+		snprintf(err, errlen, "broker %s: cannot encode CONNECT: %s",
+		    b->address[0], mqtt_strerror(rc));
+		return LINK_ERR_PACKET;
+	}
+	l->out_len = n;
 	return LINK_OK;
 }
 
 int
 link_connect(struct link *l, const struct conf_broker *b,
-    const struct link_will *will, const char *proxy_url, char *err,
-    size_t errlen)
+    const struct link_will *will, struct tls *tls, uint32_t max_packet,
+    int64_t now_ms, char *err, size_t errlen)
 {
-	MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
-	MQTTAsync_connectOptions o3 = MQTTAsync_connectOptions_initializer;
-	MQTTAsync_connectOptions *o = b->protocol == 5 ? &o5 : &o3;
-	MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
-	MQTTProperties cp = MQTTProperties_initializer;
-	MQTTProperty sei, rmax;
-	char uris[16][300];
-	char *uriv[16];
-	size_t i, n;
+	struct dial_conf dc;
 	int rc;
 
 	link_drop(l);
+	l->gen++;
 	l->protocol = b->protocol;
+	l->tls = tls;
+	l->keepalive_s = (uint16_t)b->keepalive;
+	l->max_in = max_packet;
+	l->max_out = 0;
 	l->cap = b->max_inflight > 0 && (size_t)b->max_inflight < l->window ?
 	    (size_t)b->max_inflight : l->window;
-	if ((rc = link_create(l, b, err, errlen)) != LINK_OK)
+	l->limit = l->cap;
+	if ((rc = link_put_connect(l, b, will, err, errlen)) != LINK_OK)
 		return rc;
-	n = b->n_address < 16 ? b->n_address : 16;
-	for (i = 0; i < n; i++) {
-		link_uri(b->address[i], uris[i], sizeof(uris[i]));
-		uriv[i] = uris[i];
+	memset(&dc, 0, sizeof(dc));
+	dc.address = b->address;
+	dc.n_address = b->n_address;
+	dc.connect_timeout_ms = LINK_CONNECT_MS;
+	dc.proxy = b->proxy;
+	dc.proxy_user = b->proxy_username;
+	dc.proxy_pass = b->proxy_password;
+	dc.user_timeout_ms = b->keepalive * 1500;
+	if ((rc = dial_start(l->dial, &dc, now_ms, err, errlen)) < 0) {
+		l->out_len = 0;
+		return LINK_ERR_PACKET;
 	}
-	o->serverURIs = uriv;
-	o->serverURIcount = (int)n;
-	o->keepAliveInterval = b->keepalive;
-	o->maxInflight = (int)l->cap;
-	o->automaticReconnect = 0;
-	o->connectTimeout = 15;
-	o->context = &l->gens[l->gen % LINK_GENS];
-	o->httpProxy = proxy_url;
-	if (b->username[0] != '\0')
-		o->username = b->username;
-	if (b->password[0] != '\0')
-		o->password = b->password;
-	if (will != NULL && will->topic != NULL && will->topic[0] != '\0') {
-		w.topicName = will->topic;
-		w.message = will->payload;
-		w.qos = 1;
-		w.retained = 1;
-		o->will = &w;
-	}
-	if (b->protocol == 5) {
-		/* Persistent session: the broker keeps it for as long as it can. */
-		sei.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-		sei.value.integer4 = 0xFFFFFFFFu;
-		MQTTProperties_add(&cp, &sei);
-		/* The broker's window to us is as wide as ours to it. */
-		rmax.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
-		rmax.value.integer2 = (unsigned short)l->cap;
-		MQTTProperties_add(&cp, &rmax);
-		o->cleanstart = 0;
-		o->connectProperties = &cp;
-		o->onSuccess5 = link_on_connect5;
-		o->onFailure5 = link_on_connect_fail5;
-	} else {
-		o->cleansession = 0;
-		o->onSuccess = link_on_connect;
-		o->onFailure = link_on_connect_fail;
-	}
-	rc = MQTTAsync_connect(l->handle, o);
-	MQTTProperties_free(&cp);
-	if (rc != MQTTASYNC_SUCCESS) {
-		snprintf(err, errlen, "broker %s: cannot start connect: %s",
-		    b->address[0], MQTTAsync_strerror(rc));
-		link_drop(l);
-		return LINK_ERR_PAHO;
-	}
-	l->state = LINK_CONNECTING;
+	l->state = LINK_DIALING;
 	return LINK_OK;
 }
 
-int
-link_disconnect(struct link *l, int timeout_ms)
+/* The transport is ready: the CONNECT waiting in the buffer may go. */
+static void
+link_ready(struct link *l, int64_t now_ms)
 {
-	MQTTAsync_disconnectOptions d5 =
-	    MQTTAsync_disconnectOptions_initializer5;
-	MQTTAsync_disconnectOptions d3 =
-	    MQTTAsync_disconnectOptions_initializer;
-	MQTTAsync_disconnectOptions *d = l->protocol == 5 ? &d5 : &d3;
+	l->state = LINK_CONNECTING;
+	l->deadline_ms = now_ms + LINK_CONNACK_MS;
+	link_flush(l, now_ms);
+}
 
-	if (l->handle == NULL || l->state != LINK_UP)
-		return LINK_ERR_STATE;
-	d->timeout = timeout_ms;
-	d->context = &l->gens[l->gen % LINK_GENS];
-	if (l->protocol == 5) {
-		d->onSuccess5 = link_on_disc5;
-		d->onFailure5 = link_on_disc_fail5;
-	} else {
-		d->onSuccess = link_on_disc;
-		d->onFailure = link_on_disc_fail;
+static void
+link_handshake(struct link *l, int64_t now_ms)
+{
+	char why[LINK_WHY_MAX];
+	int64_t dl = -1;
+	int rc;
+
+	rc = l->ops->handshake(l->tctx, now_ms, &l->hs_events, &dl, why,
+	    sizeof(why));
+	if (rc == 0) {
+		link_ready(l, now_ms);
+		return;
 	}
-	if (MQTTAsync_disconnect(l->handle, d) != MQTTASYNC_SUCCESS)
-		return LINK_ERR_PAHO;
+	if (rc == TRANSPORT_IO_AGAIN) {
+		l->deadline_ms = dl;
+		return;
+	}
+	link_fail(l, "connect: broker %s: %s", dial_address(l->dial), why);
+}
+
+/* The socket is connected: put the transport on it. */
+static void
+link_dialed(struct link *l, int fd, int64_t now_ms)
+{
+	char why[LINK_WHY_MAX];
+
+	if (l->tls != NULL) {
+		if (tls_wrap(l->tls, fd, dial_host(l->dial), &l->ops,
+		    &l->tctx, why, sizeof(why)) != 0) {
+			close(fd);
+			link_fail(l, "connect: broker %s: %s",
+			    dial_address(l->dial), why);
+			return;
+		}
+		l->state = LINK_HANDSHAKE;
+		link_handshake(l, now_ms);
+		return;
+	}
+	if (transport_tcp_new(fd, &l->ops, &l->tctx) != 0) {
+		close(fd);
+		link_fail(l, "connect: out of memory");
+		return;
+	}
+	link_ready(l, now_ms);
+}
+
+static void
+link_dial_step(struct link *l, short revents, int64_t now_ms)
+{
+	char why[LINK_WHY_MAX];
+	int fd = -1, rc;
+
+	rc = dial_step(l->dial, revents, now_ms, &fd, why, sizeof(why));
+	if (rc == DIAL_AGAIN)
+		return;
+	if (rc == DIAL_OK) {
+		l->fd = fd;
+		link_dialed(l, fd, now_ms);
+		return;
+	}
+	link_fail(l, "connect: %s", why);
+}
+
+int
+link_disconnect(struct link *l)
+{
+	size_t n = 0;
+
+	if (l->state != LINK_UP)
+		return LINK_ERR_STATE;
+	if (link_out_reserve(l, 8) != 0 ||
+	    mqtt_encode_disconnect(l->out + l->out_len, l->out_cap -
+	    l->out_len, link_mqtt_version(l), 0, NULL, 0, &n) != MQTT_OK)
+		return LINK_ERR_NOMEM;
+	l->out_len += n;
 	l->state = LINK_CLOSING;
 	return LINK_OK;
 }
 
-static int
-link_sub_common(struct link *l, char *const *filters, const int *qos,
-    size_t n, char *err, size_t errlen)
-{
-	MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
-	MQTTSubscribe_options so = MQTTSubscribe_options_initializer;
-	int rc;
-
-	if (l->state != LINK_UP)
-		return LINK_ERR_STATE;
-	r.context = &l->gens[l->gen % LINK_GENS];
-	if (l->protocol == 5) {
-		r.onSuccess5 = link_on_sub5;
-		r.onFailure5 = link_on_sub_fail5;
-		so.noLocal = 1;
-		so.retainAsPublished = 1;
-		so.retainHandling = 1;
-		r.subscribeOptions = so;
-	} else {
-		r.onSuccess = link_on_sub;
-		r.onFailure = link_on_sub_fail;
-	}
-	if (qos != NULL)
-		rc = MQTTAsync_subscribeMany(l->handle, (int)n, filters,
-		    (int *)qos, &r);
-	else
-		rc = MQTTAsync_unsubscribeMany(l->handle, (int)n, filters, &r);
-	if (rc != MQTTASYNC_SUCCESS) {
-		snprintf(err, errlen, "%s broker: cannot %s: %s",
-		    link_name(l), qos != NULL ? "subscribe" : "unsubscribe",
-		    MQTTAsync_strerror(rc));
-		return LINK_ERR_PAHO;
-	}
-	return LINK_OK;
-}
+/* ---- The loop's side. ---- */
 
 int
-link_subscribe(struct link *l, char *const *filters, const int *qos,
-    size_t n, char *err, size_t errlen)
+link_pollfd(const struct link *l, int *fd, short *events)
 {
-	return link_sub_common(l, filters, qos, n, err, errlen);
-}
-
-int
-link_unsubscribe(struct link *l, char *const *filters, size_t n, char *err,
-    size_t errlen)
-{
-	return link_sub_common(l, filters, NULL, n, err, errlen);
-}
-
-static void
-link_slot_release(struct link *l, struct link_slot *s)
-{
-	atomic_store_explicit(&s->serial, 0, memory_order_relaxed);
-	l->free_idx[l->n_free++] = s->idx;
-}
-
-static int
-link_send(struct link *l, struct link_slot *s, const struct queue_msg *m,
-    MQTTProperties *props, char *err, size_t errlen)
-{
-	MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
-	MQTTAsync_message pm = MQTTAsync_message_initializer;
-	int rc;
-
-	pm.payload = m->payload_len > 0 ? (void *)m->payload : (void *)"";
-	pm.payloadlen = (int)m->payload_len;
-	pm.qos = m->qos;
-	pm.retained = m->retain;
-	pm.properties = *props;
-	r.context = s;
-	if (l->protocol == 5) {
-		r.onSuccess5 = link_on_pub5;
-		r.onFailure5 = link_on_pub_fail5;
-	} else {
-		r.onSuccess = link_on_pub;
-		r.onFailure = link_on_pub_fail;
-	}
-	rc = MQTTAsync_sendMessage(l->handle, m->topic, &pm, &r);
-	if (rc != MQTTASYNC_SUCCESS) {
-		snprintf(err, errlen, "%s broker: cannot publish to %s: %s",
-		    link_name(l), m->topic, MQTTAsync_strerror(rc));
-		return LINK_ERR_PAHO;
-	}
-	return LINK_OK;
-}
-
-int
-link_publish(struct link *l, const struct queue_msg *m, int64_t now_ms,
-    int64_t cookie, char *err, size_t errlen)
-{
-	MQTTProperties props = MQTTProperties_initializer;
-	struct link_slot *s;
-	int rc;
-
-	if (l->state != LINK_UP)
-		return LINK_ERR_STATE;
-	if (link_window_free(l) == 0)
-		return LINK_ERR_WINDOW;
-	s = &l->slots[l->free_idx[--l->n_free]];
-	s->cookie = cookie;
-	atomic_store_explicit(&s->serial, ++l->next_serial,
-	    memory_order_relaxed);
-	if (l->protocol == 5 && props_decode(m->props, m->props_len,
-	    m->expire_ms, now_ms, &props) != 0) {
-		/* Undecodable properties are dropped, the message is not. */
-		MQTTProperties_free(&props);
-	}
-	rc = link_send(l, s, m, &props, err, errlen);
-	MQTTProperties_free(&props);
-	if (rc != LINK_OK)
-		link_slot_release(l, s);
-	return rc;
-}
-
-int
-link_event(struct link *l, const struct handoff_ev *ev, int64_t *cookie)
-{
-	struct link_slot *s;
-
-	switch (ev->type) {
-	case HANDOFF_PUB_DONE:
-	case HANDOFF_PUB_FAILED:
-		if (ev->slot < 0 || (size_t)ev->slot >= l->window)
-			return 0;
-		s = &l->slots[ev->slot];
-		if (ev->serial == 0 || atomic_load_explicit(&s->serial,
-		    memory_order_relaxed) != ev->serial)
-			return 0;
-		*cookie = s->cookie;
-		link_slot_release(l, s);
-		return 1;
-	case HANDOFF_CONNECTED:
-		if (ev->gen != l->gen || l->state != LINK_CONNECTING)
-			return 0;
-		l->state = LINK_UP;
-		l->limit = ev->recv_max > 0 && (size_t)ev->recv_max < l->cap ?
-		    (size_t)ev->recv_max : l->cap;
+	switch (l->state) {
+	case LINK_DOWN:
+		return 0;
+	case LINK_DIALING:
+		return dial_pollfd(l->dial, fd, events);
+	case LINK_HANDSHAKE:
+		*fd = l->fd;
+		*events = l->hs_events;
 		return 1;
 	default:
-		/* Messages stay valid whatever the generation: they are ours. */
-		if (ev->type == HANDOFF_MSG)
-			return 1;
-		return ev->gen == l->gen && l->handle != NULL;
+		*fd = l->fd;
+		*events = POLLIN;
+		if (link_out_pending(l) > 0 || (l->ops->want_write != NULL &&
+		    l->ops->want_write(l->tctx)))
+			*events |= POLLOUT;
+		return 1;
 	}
 }
+
+int64_t
+link_deadline(const struct link *l)
+{
+	int64_t ka, d = l->deadline_ms;
+
+	switch (l->state) {
+	case LINK_DOWN:
+		return -1;
+	case LINK_DIALING:
+		return dial_deadline(l->dial);
+	case LINK_HANDSHAKE:
+	case LINK_CONNECTING:
+		return d;
+	default:
+		break;
+	}
+	if (l->ops->pending != NULL && l->ops->pending(l->tctx))
+		return 0;
+	if (l->keepalive_s == 0)
+		return -1;
+	ka = (int64_t)l->keepalive_s * 1000;
+	if (l->ping_sent_ms != 0)
+		return l->ping_sent_ms + link_ping_wait_ms(l);
+	return l->last_tx_ms + ka;
+}
+
+void
+link_io(struct link *l, short revents, int64_t now_ms)
+{
+	switch (l->state) {
+	case LINK_DOWN:
+		return;
+	case LINK_DIALING:
+		link_dial_step(l, revents, now_ms);
+		return;
+	case LINK_HANDSHAKE:
+		link_handshake(l, now_ms);
+		return;
+	default:
+		break;
+	}
+	if ((revents & (POLLIN | POLLERR | POLLHUP)) != 0)
+		link_read(l, now_ms);
+	if (l->state >= LINK_CONNECTING && (revents & POLLOUT) != 0)
+		link_flush(l, now_ms);
+}
+
+void
+link_tick(struct link *l, int64_t now_ms)
+{
+	switch (l->state) {
+	case LINK_DOWN:
+		return;
+	case LINK_DIALING:
+		if (dial_deadline(l->dial) >= 0 &&
+		    now_ms >= dial_deadline(l->dial))
+			link_dial_step(l, 0, now_ms);
+		return;
+	case LINK_HANDSHAKE:
+		if (l->deadline_ms >= 0 && now_ms >= l->deadline_ms)
+			link_handshake(l, now_ms);
+		return;
+	case LINK_CONNECTING:
+		if (now_ms >= l->deadline_ms)
+			link_fail(l, "connect: broker %s: no CONNACK within "
+			    "%d s", dial_address(l->dial),
+			    LINK_CONNACK_MS / 1000);
+		return;
+	default:
+		break;
+	}
+	if (l->ops->pending != NULL && l->ops->pending(l->tctx))
+		link_read(l, now_ms);
+	if (l->state >= LINK_UP)
+		link_keepalive(l, now_ms);
+}
+
+/* ---- Accessors. ---- */
 
 enum link_state
 link_state(const struct link *l)
@@ -709,6 +523,8 @@ link_window_free(const struct link *l)
 {
 	size_t used = l->window - l->n_free;
 
+	if (link_out_pending(l) > LINK_OUT_MARK)
+		return 0;
 	return used < l->limit ? l->limit - used : 0;
 }
 
@@ -737,10 +553,27 @@ link_name(const struct link *l)
 }
 
 const char *
+link_address(const struct link *l)
+{
+	return dial_address(l->dial);
+}
+
+const struct link_stats *
+link_stats(const struct link *l)
+{
+	return &l->st;
+}
+
+void *
+link_tls_ctx(const struct link *l)
+{
+	return l->tls != NULL && l->state >= LINK_HANDSHAKE ? l->tctx : NULL;
+}
+
+const char *
 link_strerror(int err)
 {
-	if (err > 0 || -err >= (int)(sizeof(link_errtab) /
-	    sizeof(link_errtab[0])))
+	if (err > 0 || -err >= LINK_ERR__COUNT)
 		return "unknown link error";
 	return link_errtab[-err];
 }

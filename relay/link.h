@@ -1,21 +1,26 @@
 /*
- * link: one MQTT connection (the local broker or the central one) through
- * Paho's asynchronous library.
+ * link: one MQTT connection (the local broker or the central one), owned
+ * by the main loop.
  *
- * A link owns its Paho handle and a fixed window of in-flight slots. Each
- * connection attempt creates a fresh Paho handle and bumps the link's
- * generation; a lost connection destroys the handle. So Paho never
- * retries a publish on its own: what was in flight when a connection died
- * is the queue's to send again, and nothing is sent twice by two owners.
- * The broker-side session stays (clean start off, session expiry set), so
- * subscriptions and messages queued for the relay survive.
+ * A link owns its socket (opened by platform/dial.h without blocking),
+ * its transport (plain TCP, or TLS through platform/tls.h), its input and
+ * output buffers and the MQTT session state of the connection: the
+ * packet ids of its unacknowledged publishes, subscribes and pings. It
+ * speaks MQTT 3.1.1 or 5 through mqtt/mqtt.h and does no other I/O.
  *
- * Paho calls back on its own threads; those callbacks only copy what they
- * got into a struct handoff_ev and push it to the handoff FIFO. Everything
- * else here runs on the main loop, which feeds those events back through
- * link_event() before acting on them.
+ * Nothing is written to the socket inside the calls that queue packets
+ * (link_publish, link_ack, link_subscribe, ...): they append to the output
+ * buffer, and link_flush() writes it, once per loop pass. So the loop can
+ * commit what it received before any acknowledgement of it leaves:
+ * acknowledgements of received messages are never sent by the link on
+ * its own; the owner sends them with link_ack() after its commit.
  *
- * Thread: main loop only, except the Paho callbacks inside link.c.
+ * Events reach the owner through the callbacks of struct link_cbs, called
+ * from link_io() and link_tick() only. A callback may call any link
+ * function of this link except link_free(); after on_down the link is
+ * DOWN and its buffers are empty.
+ *
+ * Thread: main loop only. Nothing blocks.
  */
 #ifndef PUSHRELAY_LINK_H
 #define PUSHRELAY_LINK_H
@@ -24,8 +29,9 @@
 #include <stdint.h>
 
 #include "platform/conf.h"
-#include "relay/handoff.h"
 #include "storage/queue.h"
+
+struct tls;
 
 enum link_side {
 	LINK_LOCAL = 0,
@@ -33,21 +39,73 @@ enum link_side {
 };
 
 enum link_state {
-	LINK_DOWN = 0,		/* no handle; a reconnect may be scheduled */
-	LINK_CONNECTING,	/* connect issued, waiting for CONNACK */
+	LINK_DOWN = 0,		/* no connection; a reconnect may be scheduled */
+	LINK_DIALING,		/* resolving, connecting TCP (or the proxy) */
+	LINK_HANDSHAKE,		/* the transport's handshake (TLS) */
+	LINK_CONNECTING,	/* CONNECT sent, waiting for CONNACK */
 	LINK_UP,		/* connected */
-	LINK_CLOSING,		/* our own disconnect issued */
+	LINK_CLOSING,		/* our DISCONNECT is queued; closes when sent */
 };
 
 enum link_err {
 	LINK_OK = 0,
-	LINK_ERR_WINDOW = -1,	/* no free in-flight slot */
+	LINK_ERR_WINDOW = -1,	/* no free in-flight slot, or output full */
 	LINK_ERR_STATE = -2,	/* not connected */
-	LINK_ERR_PAHO = -3,	/* Paho refused the call; err says why */
+	LINK_ERR_PACKET = -3,	/* the packet cannot be encoded; err says */
 	LINK_ERR_NOMEM = -4,
+	LINK_ERR_TOO_LARGE = -5,	/* over the broker's Maximum Packet Size */
+	LINK_ERR__COUNT = 6
 };
 
 struct link;
+
+/* An inbound PUBLISH; every pointer is borrowed for the callback. */
+struct link_msg {
+	const char *topic;		/* NUL-terminated */
+	size_t topic_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	const uint8_t *props;		/* MQTT 5 property section, raw */
+	size_t props_len;
+	uint32_t expiry_s;		/* MQTT 5 message expiry */
+	int has_expiry;
+	int qos;
+	int retain;
+	int dup;
+	uint16_t id;			/* packet id, 0 for QoS 0 */
+};
+
+struct link_cbs {
+	/* CONNACK accepted: the link is UP. */
+	void (*on_up)(void *arg, struct link *l, int session_present);
+	/*
+	 * The connection failed or ended (why: "connect: ...", "connection
+	 * lost: ...", "refused: Not authorized", ...). was_up: it had been
+	 * UP. The link is DOWN; its in-flight publishes are forgotten.
+	 */
+	void (*on_down)(void *arg, struct link *l, const char *why,
+	    int was_up);
+	/*
+	 * A PUBLISH arrived. For QoS 1 and 2 the owner must answer it with
+	 * link_ack() (PUBACK or PUBREC) once it is durable.
+	 */
+	void (*on_message)(void *arg, struct link *l,
+	    const struct link_msg *m);
+	/*
+	 * PUBREL arrived for an inbound QoS 2 message: the owner forgets the
+	 * id (durably) and answers with link_ack(PUBCOMP).
+	 */
+	void (*on_release)(void *arg, struct link *l, uint16_t id);
+	/*
+	 * A publish of ours is done: PUBACK (QoS 1), PUBCOMP (QoS 2) or, for
+	 * QoS 0, written to the transport. reason >= 0x80: the broker
+	 * refused it (MQTT 5). cookie is link_publish()'s.
+	 */
+	void (*on_acked)(void *arg, struct link *l, int64_t cookie,
+	    uint8_t reason);
+	/* SUBACK: refused is the first reason >= 0x80, or 0 when none. */
+	void (*on_suback)(void *arg, struct link *l, uint8_t refused);
+};
 
 /* What link_connect() needs besides the broker section. */
 struct link_will {
@@ -55,56 +113,91 @@ struct link_will {
 	const char *payload;	/* NUL-terminated */
 };
 
-/*
- * How link_connect() reaches the broker: Paho always connects through the
- * relay's own tunnel (platform/tunnel.h), named by its proxy URL. The URL
- * holds the tunnel's secret: never log it. It must not be NULL: Paho
- * would fall back to the http_proxy environment variable.
- */
+struct link_stats {
+	uint64_t tx_bytes;	/* written to the transport (MQTT bytes) */
+	uint64_t rx_bytes;	/* read from it */
+	uint64_t packets_in;
+	uint64_t packets_out;
+	uint64_t writes;	/* transport writes */
+	uint64_t refused;	/* malformed or oversized packets refused */
+};
 
 /*
- * link_new: create a link for side, posting events to h (borrowed; must
- * outlive the link) with window in-flight slots (1..65535).
- * Returns NULL when out of memory.
+ * link_new: a link for side with window in-flight slots (1..65000),
+ * calling cbs (borrowed, must outlive the link) with arg. Returns NULL
+ * when out of memory.
  */
-struct link *link_new(enum link_side side, struct handoff *h,
-    size_t window);
+struct link *link_new(enum link_side side, size_t window,
+    const struct link_cbs *cbs, void *arg);
 
-/* link_free: drop the connection and free the link. NULL is a no-op. */
+/* link_free: close the connection at once and free. NULL is a no-op. */
 void link_free(struct link *l);
 
 /*
- * link_connect: start a connection attempt with a fresh Paho handle,
- * through the HTTP CONNECT proxy at proxy_url (see above). b, will and
- * proxy_url are borrowed for the call. The outcome arrives later as a
- * HANDOFF_CONNECTED or HANDOFF_CONNECT_FAILED event. The connection uses
- * at most b->max_inflight of the window's slots (and no more than the
- * broker's Receive Maximum once it is known); with MQTT 5 it asks the
- * broker for the same bound (its Receive Maximum) on what the broker
- * sends. Returns LINK_OK, or
- * LINK_ERR_PAHO with "broker ADDR: why" in err (the link is then DOWN).
+ * link_connect: start a connection attempt to b's addresses (b, will
+ * borrowed for the call; what the attempt needs is copied). tls: NULL for
+ * plain TCP, else borrowed and must outlive the connection. The CONNECT
+ * asks for a persistent session (clean start 0; MQTT 5: session expiry
+ * 0xFFFFFFFF), announces b->max_inflight as Receive Maximum and
+ * max_packet as Maximum Packet Size (MQTT 5); a bigger inbound packet is
+ * refused and ends the connection. The outcome comes as on_up or
+ * on_down. Returns LINK_OK or LINK_ERR_* with "broker ADDR: why" in err;
+ * the link is then DOWN.
  */
 int link_connect(struct link *l, const struct conf_broker *b,
-    const struct link_will *will, const char *proxy_url, char *err,
-    size_t errlen);
+    const struct link_will *will, struct tls *tls, uint32_t max_packet,
+    int64_t now_ms, char *err, size_t errlen);
 
 /*
- * link_drop: destroy the Paho handle at once (connection lost, or giving
- * up on a shutdown). Every in-flight slot is freed; the state is DOWN.
+ * link_drop: close the connection at once (no DISCONNECT), without
+ * calling on_down. Every in-flight slot is freed; the state is DOWN.
  */
 void link_drop(struct link *l);
 
 /*
- * link_disconnect: start a clean MQTT DISCONNECT; a HANDOFF_DISCONNECTED
- * event follows. The state is CLOSING. Returns LINK_OK or LINK_ERR_*.
+ * link_disconnect: queue a DISCONNECT (normal, so no will); the link
+ * closes once it is written, or at once when link_flush() cannot write.
+ * on_down follows. Returns LINK_OK or LINK_ERR_STATE when not UP.
  */
-int link_disconnect(struct link *l, int timeout_ms);
+int link_disconnect(struct link *l);
 
 /*
- * link_subscribe: subscribe to n filters (borrowed) with their QoS, with
- * MQTT 5 No Local, Retain As Published and "retained only if new"
- * options when the link speaks MQTT 5. unsub: same, unsubscribing.
- * Results arrive as HANDOFF_SUB_DONE / HANDOFF_SUB_FAILED.
+ * link_pollfd: the descriptor to poll and for what; returns 0 when there
+ * is none (DOWN, or resolving in a way that has no fd).
+ */
+int link_pollfd(const struct link *l, int *fd, short *events);
+
+/*
+ * link_deadline: the monotonic ms by which link_tick() must run (a
+ * keepalive, a handshake or CONNACK timeout, or now when the transport
+ * holds decrypted bytes); -1 when none.
+ */
+int64_t link_deadline(const struct link *l);
+
+/*
+ * link_io: act on revents of the link's descriptor: dial, handshake,
+ * read and dispatch every whole packet (callbacks), write what waits.
+ * Reads at most about 256 KiB per call so that the owner commits and
+ * answers in between.
+ */
+void link_io(struct link *l, short revents, int64_t now_ms);
+
+/* link_tick: timers: keepalive, timeouts, bytes the transport holds. */
+void link_tick(struct link *l, int64_t now_ms);
+
+/*
+ * link_flush: write what the output buffer holds, in as few transport
+ * writes as the transport allows (one for TCP). A failed write ends the
+ * connection (on_down).
+ */
+void link_flush(struct link *l, int64_t now_ms);
+
+/*
+ * link_subscribe: subscribe to n filters (borrowed) with their QoS; MQTT
+ * 5 subscriptions use No Local, Retain As Published and Retain Handling
+ * 1. unsub: the same, unsubscribing (no callback for UNSUBACK). Returns
+ * LINK_OK, LINK_ERR_STATE, LINK_ERR_PACKET (err says why) or
+ * LINK_ERR_NOMEM.
  */
 int link_subscribe(struct link *l, char *const *filters, const int *qos,
     size_t n, char *err, size_t errlen);
@@ -112,31 +205,36 @@ int link_unsubscribe(struct link *l, char *const *filters, size_t n,
     char *err, size_t errlen);
 
 /*
- * link_publish: send m (borrowed for the call) at its QoS, retain flag
- * and properties; with MQTT 5 the message expiry is the time left until
- * m->expire_ms at now_ms (wall clock). cookie is returned by link_event()
- * when the send completes (the queue id; 0 for messages not from the
- * queue). Returns LINK_OK, LINK_ERR_WINDOW, LINK_ERR_STATE, LINK_ERR_PAHO.
+ * link_publish: queue m (borrowed for the call) at its QoS with its
+ * retain flag and properties (the queue's props blob); with MQTT 5 the
+ * message expiry is the time left until m->expire_ms at wall_ms. cookie
+ * comes back in on_acked. Returns LINK_OK, LINK_ERR_WINDOW (no slot, or
+ * the output buffer is over its mark: try later), LINK_ERR_STATE,
+ * LINK_ERR_TOO_LARGE (over the broker's Maximum Packet Size: never
+ * deliverable on this connection) or LINK_ERR_PACKET (err says why).
  */
-int link_publish(struct link *l, const struct queue_msg *m, int64_t now_ms,
+int link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
     int64_t cookie, char *err, size_t errlen);
 
 /*
- * link_event: account for an event of this link popped from the handoff.
- * Returns 1 when the event is current and must be acted on, 0 when it is
- * stale (from an earlier generation or a freed slot) and must be ignored.
- * For PUB_DONE/PUB_FAILED a current event frees its slot and stores its
- * cookie in *cookie. For CONNECTED the state becomes UP.
+ * link_ack: queue the acknowledgement of an inbound message: PUBACK or
+ * PUBREC (type 4 or 5, after the message's commit) or PUBCOMP (7, after
+ * the id's release is durable). Returns LINK_OK or LINK_ERR_STATE (the
+ * connection the message came on is gone: the broker sends it again).
  */
-int link_event(struct link *l, const struct handoff_ev *ev, int64_t *cookie);
+int link_ack(struct link *l, int type, uint16_t id);
 
 /* Accessors. */
 enum link_state link_state(const struct link *l);
 size_t link_window_free(const struct link *l);
 size_t link_inflight(const struct link *l);
 int link_protocol(const struct link *l);	/* 5 or 311 */
-uint32_t link_gen(const struct link *l);	/* current connection generation */
+uint32_t link_gen(const struct link *l);	/* bumps with each connection */
 const char *link_name(const struct link *l);	/* "local" or "central" */
+const char *link_address(const struct link *l);	/* broker address in use */
+const struct link_stats *link_stats(const struct link *l);
+/* link_tls_ctx: the TLS connection context while one is open, else NULL. */
+void *link_tls_ctx(const struct link *l);
 
 /* link_strerror: static text for a link_err code. */
 const char *link_strerror(int err);

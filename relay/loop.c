@@ -1,10 +1,14 @@
 /*
  * loop: start-up, the poll loop, timers, signals and the stop sequence of
- * the relay. Each iteration: read the clock once, run due timers, poll,
- * drain the hand-off FIFO and the control socket, then the before-sleep
- * step (commit, then send).
+ * the relay. One thread owns everything. Each iteration: read the clock
+ * once, run due timers, poll the two links, the control socket and the
+ * signal pipe, let the links read and dispatch what arrived, then the
+ * before-sleep step: commit, write the acknowledgements of what the
+ * commit made durable, send from the queue, and flush each link with one
+ * write.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,11 +24,11 @@
 
 /*
  * The only process-wide mutable state of the relay: a signal handler has
- * no argument, so it reaches the flags and the wake-up fd through these.
+ * no argument, so it reaches the flags and the wake-up pipe through these.
  */
 static volatile sig_atomic_t loop_sig_stop;
 static volatile sig_atomic_t loop_sig_hup;
-static struct handoff *loop_sig_handoff;
+static volatile int loop_sig_fd = -1;
 
 /* Upper bound of one poll, so a lost wake-up costs at most this. */
 #define LOOP_POLL_MAX_MS	1000
@@ -36,8 +40,13 @@ loop_on_signal(int sig)
 		loop_sig_hup = 1;
 	else
 		loop_sig_stop = 1;
-	if (loop_sig_handoff != NULL)
-		handoff_wake(loop_sig_handoff);
+	if (loop_sig_fd != -1) {
+		int saved = errno;
+		char c = 1;
+
+		(void)!write(loop_sig_fd, &c, 1);
+		errno = saved;
+	}
 }
 
 static void
@@ -48,7 +57,7 @@ loop_signals(struct relay *r)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = loop_on_signal;
 	sigemptyset(&sa.sa_mask);
-	loop_sig_handoff = r->handoff;
+	loop_sig_fd = r->wake[1];
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -126,7 +135,7 @@ loop_stop_step(struct relay *r)
 		if (link_state(r->link[LINK_CENTRAL]) == LINK_UP)
 			forward_status(r, "offline");
 		for (side = 0; side < 2; side++)
-			if (link_disconnect(r->link[side], 200) != LINK_OK)
+			if (link_disconnect(r->link[side]) != LINK_OK)
 				link_drop(r->link[side]);
 		/* A broker that does not answer a DISCONNECT is not waited for. */
 		r->state = RELAY_CLOSING;
@@ -165,15 +174,12 @@ loop_ctl_handler(void *arg, const char *req, char *out, size_t cap)
 }
 
 static void
-loop_drain_handoff(struct relay *r)
+loop_drain_wake(struct relay *r)
 {
-	struct handoff_ev *ev;
+	char buf[64];
 
-	handoff_drain_fd(r->handoff);
-	while ((ev = handoff_pop(r->handoff)) != NULL) {
-		forward_event(r, ev);
-		handoff_ev_free(ev);
-	}
+	while (read(r->wake[0], buf, sizeof(buf)) > 0)
+		;
 }
 
 static void
@@ -195,30 +201,82 @@ loop_timers(struct relay *r)
 		r->stop.armed = 0;
 }
 
+/* The links' timers: keepalives, handshake and CONNACK deadlines. */
+static void
+loop_link_ticks(struct relay *r)
+{
+	int64_t d;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		d = link_deadline(r->link[side]);
+		if (d >= 0 && d <= r->now_ms)
+			link_tick(r->link[side], r->now_ms);
+	}
+}
+
+static int64_t
+loop_poll_timeout(const struct relay *r)
+{
+	int64_t t = loop_timeout(r), d;
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		d = link_deadline(r->link[side]);
+		if (d >= 0 && d - r->now_ms < t)
+			t = d > r->now_ms ? d - r->now_ms : 0;
+	}
+	return t;
+}
+
+/* Fills pfd: the wake pipe, the links, the control socket. */
+static size_t
+loop_pollfds(struct relay *r, struct pollfd *pfd, int *linkpos)
+{
+	size_t n = 1;
+	int side;
+
+	pfd[0].fd = r->wake[0];
+	pfd[0].events = POLLIN;
+	for (side = 0; side < 2; side++) {
+		linkpos[side] = -1;
+		if (link_pollfd(r->link[side], &pfd[n].fd, &pfd[n].events)) {
+			pfd[n].revents = 0;
+			linkpos[side] = (int)n++;
+		}
+	}
+	return n;
+}
+
 static void
 loop_iterate(struct relay *r)
 {
-	struct pollfd pfd[1 + CTL_POLLFDS];
+	struct pollfd pfd[3 + CTL_POLLFDS];
+	int linkpos[2], side, rc;
 	size_t n, nctl;
-	int rc;
 
 	r->now_ms = clock_mono_ms();
 	loop_timers(r);
+	loop_link_ticks(r);
 	/* A stop deadline that just passed moves the stop on before polling. */
 	if (r->state != RELAY_RUNNING)
 		loop_stop_step(r);
 	if (r->state == RELAY_DONE)
 		return;
-	pfd[0].fd = handoff_fd(r->handoff);
-	pfd[0].events = POLLIN;
-	n = 1;
+	n = loop_pollfds(r, pfd, linkpos);
 	nctl = ctl_pollfds(r->ctl, pfd + n);
-	rc = poll(pfd, n + nctl, (int)loop_timeout(r));
+	rc = poll(pfd, n + nctl, (int)loop_poll_timeout(r));
 	r->now_ms = clock_mono_ms();
 	if (rc == -1 && errno != EINTR)
 		log_err_errno("poll");
 	if (rc > 0 && pfd[0].revents != 0)
-		loop_drain_handoff(r);
+		loop_drain_wake(r);
+	for (side = 0; side < 2; side++)
+		if (rc > 0 && linkpos[side] >= 0 &&
+		    pfd[linkpos[side]].revents != 0)
+			link_io(r->link[side], pfd[linkpos[side]].revents,
+			    r->now_ms);
+	loop_link_ticks(r);
 	(void)loop_timer_due(r, &r->batch_due);
 	if (rc > 0)
 		ctl_dispatch(r->ctl, pfd + n, nctl, loop_ctl_handler, r);
@@ -228,26 +286,13 @@ loop_iterate(struct relay *r)
 	}
 	if (loop_sig_stop && r->state == RELAY_RUNNING)
 		loop_begin_stop(r);
-	/* Before sleep: make received messages durable, then send. */
+	/* Before sleep: make received messages durable, then answer, send. */
 	forward_commit(r);
 	forward_pump(r);
+	for (side = 0; side < 2; side++)
+		link_flush(r->link[side], r->now_ms);
 	if (r->state != RELAY_RUNNING)
 		loop_stop_step(r);
-}
-
-/*
- * The tunnels' own words about their connections, logged here. A broker
- * that cannot be reached (TCP refused, or a TLS handshake that failed and
- * why) is worth a warning at every attempt: the backoff spaces them.
- */
-static void
-loop_on_tunnel(void *arg, enum tunnel_event ev, const char *text)
-{
-	(void)arg;
-	if (ev == TUNNEL_EV_REFUSED || ev == TUNNEL_EV_FAILED)
-		log_warn("%s", text);
-	else
-		log_debug("%s", text);
 }
 
 int
@@ -271,22 +316,13 @@ relay_tls_open(struct relay *r)
 			rc = -1;
 		}
 	}
-	/* The central tunnel holds no connection now: swap the wrapper. */
-	if (r->tunnels != NULL)
-		tunnels_lock(r->tunnels);
-	tunnel_set_wrap(r->tunnel[LINK_CENTRAL], nt != NULL ? tls_wrap : NULL,
-	    nt);
+	/* The central link holds no connection now: swap the context. */
 	tls_free(r->tls);
 	r->tls = nt;
-	if (r->tunnels != NULL)
-		tunnels_unlock(r->tunnels);
 	return rc;
 }
 
-/*
- * Leave root once the queue, the control socket and the TLS keys are open,
- * before any thread starts.
- */
+/* Leave root once the queue, the control socket and the TLS keys are open. */
 static int
 loop_privdrop(struct relay *r)
 {
@@ -359,33 +395,20 @@ loop_open(struct relay *r)
 		log_err("%s", r->err);
 		return -1;
 	}
-	for (side = 0; side < 2; side++) {
-		if (tunnel_new(&r->tunnel[side], side == LINK_LOCAL ? "local" :
-		    "central", r->err, sizeof(r->err)) != TUNNEL_OK) {
-			log_err("%s", r->err);
-			return -1;
-		}
-		tunnel_set_event_cb(r->tunnel[side], loop_on_tunnel, NULL);
-		if (relay_has_link(r, (enum link_side)side) &&
-		    forward_tunnel_targets(r, (enum link_side)side) != 0)
-			return -1;
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_err_errno("start: pipe");
+		r->wake[0] = r->wake[1] = -1;
+		return -1;
 	}
 	if (relay_tls_open(r) != 0 || loop_privdrop(r) != 0)
 		return -1;
-	if (tunnels_start(&r->tunnels, r->tunnel, r->err,
-	    sizeof(r->err)) != 0) {
-		log_err("start: %s", r->err);
-		return -1;
-	}
 	if (relay_batcher_open(r) != 0)
 		return -1;
-	r->handoff = handoff_new(RELAY_HANDOFF_BYTES);
 	r->routes = route_new(r->conf);
 	for (side = 0; side < 2; side++)
-		r->link[side] = link_new((enum link_side)side, r->handoff,
-		    RELAY_WINDOW);
-	if (r->handoff == NULL || r->routes == NULL || r->link[0] == NULL ||
-	    r->link[1] == NULL) {
+		r->link[side] = link_new((enum link_side)side, RELAY_WINDOW,
+		    &forward_link_cbs, r);
+	if (r->routes == NULL || r->link[0] == NULL || r->link[1] == NULL) {
 		log_err("start: out of memory");
 		return -1;
 	}
@@ -395,40 +418,33 @@ loop_open(struct relay *r)
 static void
 loop_close(struct relay *r)
 {
-	struct handoff_ev *ev;
 	int side;
 
 	/*
-	 * Destroy the Paho handles first, while the tunnels' thread still
-	 * serves them (Paho may be waiting for a tunnel's reply), and while
-	 * the links, the tunnels and the queue still exist for what follows.
+	 * Close the connections first: what was taken in but not committed
+	 * is committed below, and its acknowledgements are never sent, so
+	 * the brokers send it again (counted as redelivered).
 	 */
 	for (side = 0; side < 2; side++)
 		if (r->link[side] != NULL)
 			link_drop(r->link[side]);
-	/* Messages Paho acknowledged before the links closed: keep them. */
-	while (r->handoff != NULL && (ev = handoff_pop(r->handoff)) != NULL) {
-		if (ev->type == HANDOFF_MSG && r->queue != NULL)
-			forward_event(r, ev);
-		handoff_ev_free(ev);
-	}
-	if (r->queue != NULL && r->tunnels != NULL)
+	if (r->queue != NULL && r->dirty)
 		forward_commit(r);
-	tunnels_stop(r->tunnels);
 	for (side = 0; side < 2; side++) {
 		link_free(r->link[side]);
-		tunnel_free(r->tunnel[side]);
 		free(r->pending[side].v);
 	}
 	free(r->sent.v);
-	/* After the tunnels: a TLS context must outlive its connections. */
+	/* After the links: a TLS context must outlive its connections. */
 	tls_free(r->tls);
 	batcher_free(r->batcher);
 	queue_free(r->queue);
 	ctl_free(r->ctl);
 	route_free(r->routes);
-	loop_sig_handoff = NULL;
-	handoff_free(r->handoff);
+	loop_sig_fd = -1;
+	for (side = 0; side < 2; side++)
+		if (r->wake[side] >= 0)
+			close(r->wake[side]);
 	conf_free(r->conf);
 }
 
@@ -463,6 +479,7 @@ relay_run(struct conf *c)
 		return 1;
 	}
 	r->conf = c;
+	r->wake[0] = r->wake[1] = -1;
 	r->now_ms = r->started_ms = clock_mono_ms();
 	if (loop_open(r) == 0) {
 		loop_signals(r);

@@ -2,8 +2,8 @@
  * relay: the daemon's one context and its main loop.
  *
  * struct relay owns every piece of runtime state: the configuration in
- * force, the route table, the queue, the two links, the hand-off FIFO,
- * the control socket, timers and counters. Every callback of the main
+ * force, the route table, the queue, the two links (each owning its
+ * MQTT connection), the control socket, timers and counters. Every callback of the main
  * loop receives it; nothing else in the process holds mutable state,
  * except the signal flags that a signal handler must reach without an
  * argument (relay/loop.c) and the log settings (platform/log.c).
@@ -23,20 +23,15 @@
 #include "platform/ctl.h"
 #include "platform/log.h"
 #include "platform/tls.h"
-#include "platform/tunnel.h"
 #include "relay/backoff.h"
-#include "relay/handoff.h"
 #include "relay/link.h"
 #include "relay/route.h"
-#include "relay/tunnels.h"
 #include "storage/queue.h"
 
 struct batcher;
 
 /* In-flight slots per link; a broker's max_inflight is the part used. */
 #define RELAY_WINDOW		CONF_INFLIGHT_MAX
-/* Bytes of received messages waiting in the hand-off FIFO at most. */
-#define RELAY_HANDOFF_BYTES	(8u * 1024 * 1024)
 /* How long a stop waits for in-flight acknowledgements. */
 #define RELAY_STOP_GRACE_MS	4500
 /* How often expired messages are purged from the queue. */
@@ -66,7 +61,10 @@ struct relay_stats {
 	uint64_t dropped_noroute;	/* no route matched the topic */
 	uint64_t reconnects[2];	/* by enum link_side */
 	uint64_t commits;
-	int64_t window_us_max;	/* Paho hand-over to durable commit */
+	uint64_t commit_failed;	/* commits that failed: nothing acked */
+	uint64_t acks_held_total;	/* acks sent after their commit */
+	uint64_t qos2_dup;	/* QoS 2 repeats of a stored id: not stored */
+	int64_t window_us_max;	/* receipt to durable commit (ack hold) */
 	uint64_t window_us_sum;
 	uint64_t window_n;
 	uint64_t batches;	/* frames stored */
@@ -89,13 +87,21 @@ struct relay_rates {
 };
 
 /*
- * Packet ids of QoS 1/2 messages taken in since the last commit, per link:
- * once the commit is done, their PUBACKs may leave the tunnel.
+ * Acknowledgements owed for what was taken in since the last commit, per
+ * link: PUBACK or PUBREC for a message, PUBCOMP for a released QoS 2 id.
+ * They are written only after that commit succeeded, on the connection
+ * (gen) the packets came on.
  */
+struct relay_ack {
+	uint16_t id;
+	uint8_t type;			/* MQTT packet type: 4, 5 or 7 */
+};
+
 struct relay_ids {
-	uint16_t *v;			/* owned; grows, never shrinks */
+	struct relay_ack *v;		/* owned; grows, never shrinks */
 	size_t n;
 	size_t cap;
+	uint32_t gen;			/* the link's connection they belong to */
 };
 
 /*
@@ -113,11 +119,9 @@ struct relay {
 	struct conf *conf;		/* owned; replaced on reload */
 	struct route_table *routes;	/* owned; borrows conf */
 	struct queue *queue;		/* owned */
-	struct handoff *handoff;	/* owned */
 	struct link *link[2];		/* owned; by enum link_side */
-	struct tunnel *tunnel[2];	/* owned; Paho's way to each broker */
 	struct tls *tls;		/* owned; central's TLS, NULL when off */
-	struct tunnels *tunnels;	/* owned; the thread serving tunnel[] */
+	int wake[2];			/* owned; signal handler -> loop pipe */
 	struct batcher *batcher;	/* owned; NULL when no route batches */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct relay_sent sent;		/* delivered; deleted at the commit */
@@ -148,14 +152,12 @@ struct relay {
 int relay_run(struct conf *c);
 
 /* forward.c: the message pipeline. */
-void forward_event(struct relay *r, struct handoff_ev *ev);
+/* The callbacks every link of the relay gets, with the relay as arg. */
+extern const struct link_cbs forward_link_cbs;
 void forward_commit(struct relay *r);
 void forward_pump(struct relay *r);
+/* Drops side's connection (reload, a failed commit); reconnects later. */
 void forward_link_lost(struct relay *r, enum link_side side);
-/* Points side's tunnel at the broker addresses of the configuration. */
-int forward_tunnel_targets(struct relay *r, enum link_side side);
-/* Closes side's tunnel connection (the link is gone), under the lock. */
-void forward_tunnel_drop(struct relay *r, enum link_side side);
 void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */
@@ -170,8 +172,8 @@ void reload_apply(struct relay *r);
 
 /*
  * relay_tls_open: (re)build the central link's TLS from the configuration
- * in force and hook it into the central tunnel (loop.c). The tunnel must
- * hold no connection. Returns 0, or -1 after logging why.
+ * in force (loop.c). The central link must hold no connection. Returns 0,
+ * or -1 after logging why.
  */
 int relay_tls_open(struct relay *r);
 

@@ -73,6 +73,10 @@ reload_broker_differs(const struct conf_broker *a, const struct conf_broker *b)
 
 	return a->keepalive != b->keepalive || a->protocol != b->protocol ||
 	    a->max_inflight != b->max_inflight ||
+	    a->max_packet_size != b->max_packet_size ||
+	    reload_str_differs(a->proxy, b->proxy) ||
+	    reload_str_differs(a->proxy_username, b->proxy_username) ||
+	    reload_str_differs(a->proxy_password, b->proxy_password) ||
 	    reload_str_differs(a->client_id, b->client_id) ||
 	    reload_str_differs(a->username, b->username) ||
 	    reload_str_differs(a->password, b->password) ||
@@ -204,7 +208,6 @@ reload_apply(struct relay *r)
 		    1000, (int64_t)b->reconnect_max * 1000,
 		    r->backoff[side].rng);
 		if (changed[side]) {
-			forward_tunnel_targets(r, (enum link_side)side);
 			forward_link_lost(r, (enum link_side)side);
 			if (side == LINK_CENTRAL)
 				relay_tls_open(r);

@@ -54,43 +54,41 @@ status_json_queue(struct status_buf *b, const struct relay *r,
 	    queue_inflight(r->queue, d));
 }
 
+/*
+ * A link's counters. The byte counts are MQTT bytes (before TLS); they
+ * and refused (packets refused as malformed or oversized) run from the
+ * start.
+ */
 static void
 status_json_link(struct status_buf *b, const struct relay *r,
     enum link_side side)
 {
-	struct tunnel_stats ts;
+	const struct link_stats *ls = link_stats(r->link[side]);
 
-	tunnels_lock(r->tunnels);
-	tunnel_stats(r->tunnel[side], &ts);
-	tunnels_unlock(r->tunnels);
 	status_put(b, "\"%s\":{\"connected\":%s,\"reconnects\":%" PRIu64
 	    ",\"inflight\":%zu,\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%"
-	    PRIu64 ",\"acks_held\":%" PRIu64 ",\"acks_valve\":%" PRIu64
-	    ",\"ack_hold_ms_max\":%" PRId64 "},", link_name(r->link[side]),
-	    status_bool(link_state(r->link[side]) == LINK_UP &&
-	    r->subscribed[side]),
-	    r->st.reconnects[side], link_inflight(r->link[side]), ts.bytes_up,
-	    ts.bytes_down, ts.gate.acks_held, ts.gate.valve_releases,
-	    ts.gate.hold_ms_max);
+	    PRIu64 ",\"packets_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
+	    ",\"writes\":%" PRIu64 ",\"refused\":%" PRIu64 "},",
+	    link_name(r->link[side]), status_bool(link_state(r->link[side]) ==
+	    LINK_UP && r->subscribed[side]), r->st.reconnects[side],
+	    link_inflight(r->link[side]), ls->tx_bytes, ls->rx_bytes,
+	    ls->packets_in, ls->packets_out, ls->writes, ls->refused);
 }
 
 /* What crossed the WAN: TLS records when TLS is on, else TCP bytes. */
 static void
 status_json_wan(struct status_buf *b, const struct relay *r)
 {
-	struct tunnel_stats ts;
+	const struct link_stats *k = link_stats(r->link[LINK_CENTRAL]);
 	struct tls_stats ls;
 
 	memset(&ls, 0, sizeof(ls));
-	tunnels_lock(r->tunnels);
 	if (r->tls != NULL) {
 		tls_stats(r->tls, &ls);
 	} else {
-		tunnel_stats(r->tunnel[LINK_CENTRAL], &ts);
-		ls.tx_bytes = ts.bytes_up;
-		ls.rx_bytes = ts.bytes_down;
+		ls.tx_bytes = k->tx_bytes;
+		ls.rx_bytes = k->rx_bytes;
 	}
-	tunnels_unlock(r->tunnels);
 	status_put(b, "\"wan\":{\"tls\":%s,\"tx_bytes\":%" PRIu64
 	    ",\"rx_bytes\":%" PRIu64 ",\"handshakes_full\":%" PRIu64
 	    ",\"handshakes_resumed\":%" PRIu64 ",\"handshakes_failed\":%"
@@ -104,10 +102,9 @@ status_json_dropped(struct status_buf *b, const struct relay *r)
 	const struct relay_stats *s = &r->st;
 
 	status_put(b, "\"dropped\":{\"full\":%" PRIu64 ",\"expired\":%" PRIu64
-	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 ",\"handoff_"
-	    "retries\":%" PRIu64 "},", s->dropped_full, s->dropped_expired,
-	    s->dropped_rejected, s->dropped_noroute,
-	    handoff_refused(r->handoff));
+	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 "},",
+	    s->dropped_full, s->dropped_expired, s->dropped_rejected,
+	    s->dropped_noroute);
 }
 
 static void
@@ -115,10 +112,12 @@ status_json_durability(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
 
-	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"window_us_"
-	    "max\":%" PRId64 ",\"window_us_avg\":%" PRIu64 "}}\n", s->commits,
-	    s->window_us_max, s->window_n > 0 ? s->window_us_sum /
-	    s->window_n : 0);
+	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"commits_"
+	    "failed\":%" PRIu64 ",\"acks_held_total\":%" PRIu64 ",\"qos2_"
+	    "repeats\":%" PRIu64 ",\"window_us_max\":%" PRId64 ",\"window_"
+	    "us_avg\":%" PRIu64 "}}\n", s->commits, s->commit_failed,
+	    s->acks_held_total, s->qos2_dup, s->window_us_max,
+	    s->window_n > 0 ? s->window_us_sum / s->window_n : 0);
 }
 
 /* The unpacker's reply: its one link, the frames and their records. */

@@ -72,7 +72,9 @@ unpack_on_record(void *arg, const struct frame_record *rec)
 	m.payload_len = rec->payload_len;
 	m.props = rec->props;
 	m.props_len = rec->props_len;
-	m.qos = rec->qos;
+	/* option qos of config unpack caps what the records ask for. */
+	m.qos = rec->qos < r->conf->unpack_qos ? rec->qos :
+	    r->conf->unpack_qos;
 	m.retain = rec->retain;
 	m.ts_ms = rec->ts_ms;
 	if (rec->has_expiry)
@@ -123,7 +125,7 @@ unpack_seen(struct relay *r, const struct frame_header *h, const char *key)
 }
 
 void
-unpack_frame(struct relay *r, const struct handoff_ev *ev)
+unpack_frame(struct relay *r, const struct link_msg *ev)
 {
 	struct unpack_ctx u = { r, clock_wall_ms(), 0, 0 };
 	char key[8 + FRAME_GWID_MAX], what[FRAME_ERR_LEN + 96];

@@ -26,7 +26,7 @@
 
 #include <stdint.h>
 
-#include "relay/handoff.h"
+#include "relay/link.h"
 
 struct relay;
 
@@ -34,10 +34,10 @@ struct relay;
 #define UNPACK_DUP_SPAN		(UINT64_C(1) << 32)
 
 /*
- * unpack_frame: take in the frame that ev (borrowed for the call) carries
+ * unpack_frame: take in the frame that message ev (borrowed for the call) carries
  * as its payload, as described above. Errors are counted in r's stats and
  * logged (rate-limited) here; nothing is returned.
  */
-void unpack_frame(struct relay *r, const struct handoff_ev *ev);
+void unpack_frame(struct relay *r, const struct link_msg *ev);
 
 #endif

@@ -228,6 +228,14 @@ int queue_meta_get(struct queue *q, const char *key, int64_t *val,
 int queue_meta_set(struct queue *q, const char *key, int64_t val,
     char *err, size_t errlen);
 
+/*
+ * queue_meta_clear: delete, in the open transaction, every key that
+ * starts with prefix (borrowed). Returns QUEUE_OK or a QUEUE_ERR_* with
+ * err set.
+ */
+int queue_meta_clear(struct queue *q, const char *prefix, char *err,
+    size_t errlen);
+
 /* queue_strerror: static text for a queue_err code. */
 const char *queue_strerror(int err);
 

@@ -66,3 +66,25 @@ queue_meta_set(struct queue *q, const char *key, int64_t val, char *err,
 	sqlite3_finalize(st);
 	return QUEUE_OK;
 }
+
+int
+queue_meta_clear(struct queue *q, const char *prefix, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (q == NULL || prefix == NULL)
+		return QUEUE_ERR_INVAL;
+	if ((rc = queue_file_begin(q, err, errlen)) != QUEUE_OK)
+		return rc;
+	rc = sqlite3_prepare_v2(queue_file_db(q), "DELETE FROM meta WHERE "
+	    "substr(key, 1, length(?1)) = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "meta clear", err, errlen);
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "meta clear", err, errlen);
+	sqlite3_finalize(st);
+	return QUEUE_OK;
+}

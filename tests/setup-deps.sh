@@ -5,7 +5,7 @@ set -e
 # python3-pytest-xdist: `make system` and `make cross-test` run the system
 # tests in parallel (Makefile, cross/cross.mk). The cross compilers,
 # qemu-user and the ARM libraries come from cross/sysroot.sh.
-PKGS="build-essential pkg-config libpaho-mqtt-dev libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
+PKGS="build-essential pkg-config libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-pytest-xdist python3-paho-mqtt procps
 lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd"
 missing=""

@@ -5,9 +5,8 @@ A publisher sends real telemetry to the local broker at ~1000 msg/s for
 started again at once. The relay's local session is persistent, so what
 arrives while it is dead waits in the local broker. Afterwards every message
 the local broker acknowledged to the publisher must reach central; the test
-prints how many did not. Paho acknowledges before the relay's callback
-runs, so without the relay's tunnel holding those PUBACKs until the commit
-a kill would lose what was in that window.
+prints how many did not. The relay writes a PUBACK only after the commit
+of its message, so a kill at any moment loses nothing the broker forgot.
 
 $PUSHRELAY_KILLS (default 20) and $PUSHRELAY_KILL_LOAD_S (default 30) tune it.
 """
@@ -85,9 +84,9 @@ def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
     if lost:
         print("first lost: %r" % (a["lost"][:5],))
     assert not a["unexpected"], a["unexpected"][:3]
-    # Paho acknowledges before the relay sees a message, but the relay's
-    # tunnel holds that PUBACK until the commit (docs/tunnel.md): nothing
-    # the broker forgot can be lost, whenever the kill lands.
+    # The relay writes a PUBACK only after its message's commit
+    # (docs/design.md): nothing the broker forgot can be lost, whenever
+    # the kill lands.
     assert lost == 0, "%d acknowledged messages lost across %d kills" % (
         lost, kills)
     assert a["topic_order"], a["first_disorder"]

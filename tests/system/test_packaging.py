@@ -163,15 +163,15 @@ def test_openwrt_makefile_text():
     assert "PKG_VERSION:=" + version.split(":=")[1].strip() in text
     assert "PKG_RELEASE:=" in text
     deps = next(l for l in text.splitlines() if "DEPENDS:=" in l)
-    for dep in ("+libmbedtls", "+libsqlite3", "+liblz4", "+libpaho-mqtt-c"):
+    for dep in ("+libmbedtls", "+libsqlite3", "+liblz4"):
         assert dep in deps.split(":=", 1)[1].split()
+    # The MQTT client is the relay's own: no Paho C package any more.
+    assert "paho" not in deps
+    assert not (OPENWRT / "paho-mqtt-c").exists()
     assert "define Package/pushrelay/conffiles\n/etc/config/pushrelay\nendef" \
         in text
     assert "./files/pushrelay.init $(1)/etc/init.d/pushrelay" in text
     assert "./files/pushrelay.config $(1)/etc/config/pushrelay" in text
-    paho = (OPENWRT / "paho-mqtt-c" / "Makefile").read_text()
-    assert "-DPAHO_WITH_SSL=OFF" in paho
-    assert "define Package/libpaho-mqtt-c\n" in paho
 
 
 def test_openwrt_makefile_builds_and_installs(tmp_path):

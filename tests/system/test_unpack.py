@@ -296,11 +296,12 @@ def test_unpacker_config_status_reload_and_stop(
     # A bad option names file, line and option, and exits 2.
     bad = u.workdir / "bad.conf"
     bad.write_text("config unpack 'main'\n\toption topic 'a/#/b'\n"
-                   "\toption qos '1'\n")
+                   "\toption linger_ms '1'\n")
     r = u.cli("check", conf=bad)
     assert r.returncode == 2
     assert "%s:2: option topic" % bad in r.stderr
-    assert "%s:3: option qos: unknown in config unpack" % bad in r.stderr
+    assert "%s:3: option linger_ms: unknown in config unpack" % bad \
+        in r.stderr
     # SIGHUP re-reads the file; SIGTERM stops with exit code 0.
     at = u.log_size()
     u.hup()

@@ -2,7 +2,7 @@
  * Unit tests for platform/tls: real Mosquitto TLS listeners (and one
  * `openssl s_server` for ALPN), certificates made here with the openssl
  * command. Each case drives the transport itself (handshake, an MQTT
- * CONNECT, its CONNACK), or goes through a real tunnel as Paho would.
+ * CONNECT, its CONNACK), as relay/link.c does.
  * Every wait polls with a deadline; nothing sleeps.
  */
 #include <setjmp.h>
@@ -27,7 +27,6 @@
 
 #include "platform/clock.h"
 #include "platform/tls.h"
-#include "platform/tunnel.h"
 
 #define WAIT_MS		5000
 #define PSK_HEX		"00112233445566778899aabbccddeeff"
@@ -289,7 +288,7 @@ tcp_connect(uint16_t p)
 
 /* One connection through the transport. */
 struct conn {
-	const struct tunnel_transport_ops *ops;
+	const struct transport_ops *ops;
 	void *ctx;
 	int fd;
 	char err[TLS_ERR_MAX];
@@ -311,7 +310,7 @@ handshake(struct tls *t, uint16_t p, const char *host, struct conn *c)
 	for (;;) {
 		rc = c->ops->handshake(c->ctx, clock_mono_ms(), &ev, &deadline,
 		    c->err, sizeof(c->err));
-		if (rc != TUNNEL_IO_AGAIN || clock_mono_ms() >= end)
+		if (rc != TRANSPORT_IO_AGAIN || clock_mono_ms() >= end)
 			return rc;
 		assert_true(ev != 0);
 		assert_true(deadline > clock_mono_ms() - 1);
@@ -342,7 +341,7 @@ mqtt_roundtrip(struct conn *c)
 		if (n > 0)
 			off += (size_t)n;
 		else {
-			assert_int_equal(n, TUNNEL_IO_AGAIN);
+			assert_int_equal(n, TRANSPORT_IO_AGAIN);
 			pfd.events = POLLOUT;
 			(void)poll(&pfd, 1, 100);
 		}
@@ -352,7 +351,7 @@ mqtt_roundtrip(struct conn *c)
 		if (n > 0)
 			len += (size_t)n;
 		else {
-			assert_int_equal(n, TUNNEL_IO_AGAIN);
+			assert_int_equal(n, TRANSPORT_IO_AGAIN);
 			pfd.events = POLLIN;
 			(void)poll(&pfd, 1, (int)(end - clock_mono_ms()));
 		}
@@ -383,7 +382,7 @@ expect_refused(const struct tls_conf *cf, uint16_t p, const char *host,
 	struct tls_stats st;
 	struct conn c;
 
-	assert_int_equal(handshake(t, p, host, &c), TUNNEL_IO_ERR);
+	assert_int_equal(handshake(t, p, host, &c), TRANSPORT_IO_ERR);
 	print_message("reason: %s\n", c.err);
 	for (; *texts != NULL; texts++)
 		if (strstr(c.err, *texts) == NULL)
@@ -620,11 +619,11 @@ test_timeout(void **state)
 	    sizeof(c.err)), 0);
 	rc = c.ops->handshake(c.ctx, clock_mono_ms(), &ev, &dl, c.err,
 	    sizeof(c.err));
-	assert_int_equal(rc, TUNNEL_IO_AGAIN);
+	assert_int_equal(rc, TRANSPORT_IO_AGAIN);
 	assert_true(dl >= clock_mono_ms() + 2000);
 	/* The loop's clock reaches the deadline. */
 	rc = c.ops->handshake(c.ctx, dl, &ev, &dl, c.err, sizeof(c.err));
-	assert_int_equal(rc, TUNNEL_IO_ERR);
+	assert_int_equal(rc, TRANSPORT_IO_ERR);
 	assert_string_equal(c.err, "tls handshake: timed out after 3 s");
 	c.ops->close(c.ctx);
 	close(lfd);
@@ -662,10 +661,10 @@ test_closed(void **state)
 		    sizeof(c.err));
 		pfd.fd = c.fd;
 		pfd.events = ev;
-		if (rc == TUNNEL_IO_AGAIN)
+		if (rc == TRANSPORT_IO_AGAIN)
 			(void)poll(&pfd, 1, 100);
-	} while (rc == TUNNEL_IO_AGAIN && clock_mono_ms() < end);
-	assert_int_equal(rc, TUNNEL_IO_ERR);
+	} while (rc == TRANSPORT_IO_AGAIN && clock_mono_ms() < end);
+	assert_int_equal(rc, TRANSPORT_IO_ERR);
 	if (strstr(c.err, "connection closed") == NULL &&
 	    strstr(c.err, "connection lost") == NULL)
 		fail_msg("reason: %s", c.err);
@@ -747,176 +746,6 @@ test_check_conf(void **state)
 	tls_free(NULL);
 }
 
-/* Through a tunnel, as Paho: CONNECT request, then MQTT. */
-struct tun {
-	struct tunnel *t;
-	int client;
-	char events[2048];
-};
-
-static void
-on_tunnel_event(void *arg, enum tunnel_event ev, const char *text)
-{
-	struct tun *u = arg;
-	size_t k = strlen(u->events);
-
-	(void)ev;
-	snprintf(u->events + k, sizeof(u->events) - k, "%s\n", text);
-}
-
-/*
- * Run the tunnel while the client writes out (outlen bytes) and until it
- * has read want bytes into got (or the deadline). Returns the bytes read.
- */
-static size_t
-tunnel_pump(struct tun *u, const uint8_t *out, size_t outlen, uint8_t *got,
-    size_t want)
-{
-	struct pollfd pfd[TUNNEL_POLLFDS + 1];
-	int64_t end = clock_mono_ms() + WAIT_MS, dl;
-	size_t n, len = 0, off = 0;
-	ssize_t k;
-	int timeout;
-
-	while ((len < want || off < outlen) && clock_mono_ms() < end) {
-		n = tunnel_pollfds(u->t, pfd);
-		pfd[n].fd = u->client;
-		pfd[n].events = POLLIN | (off < outlen ? POLLOUT : 0);
-		pfd[n].revents = 0;
-		timeout = (int)(end - clock_mono_ms());
-		if ((dl = tunnel_next_deadline(u->t)) >= 0 &&
-		    dl - clock_mono_ms() < timeout)
-			timeout = dl > clock_mono_ms() ?
-			    (int)(dl - clock_mono_ms()) : 0;
-		(void)poll(pfd, n + 1, timeout);
-		tunnel_dispatch(u->t, pfd, n, clock_mono_ms());
-		if ((dl = tunnel_next_deadline(u->t)) >= 0 &&
-		    clock_mono_ms() >= dl)
-			tunnel_flush(u->t, clock_mono_ms());
-		if ((pfd[n].revents & POLLOUT) != 0 &&
-		    (k = write(u->client, out + off, outlen - off)) > 0)
-			off += (size_t)k;
-		if ((pfd[n].revents & (POLLIN | POLLHUP)) != 0 && len < want) {
-			k = read(u->client, got + len, want - len);
-			if (k <= 0)
-				break;
-			len += (size_t)k;
-		}
-	}
-	return len;
-}
-
-static size_t
-tunnel_run(struct tun *u, uint8_t *got, size_t want)
-{
-	return tunnel_pump(u, NULL, 0, got, want);
-}
-
-#define BIG	300000	/* payload bytes: many records, some split */
-
-/*
- * Subscribe to "big" and publish BIG bytes to it through the TLS tunnel:
- * the broker's copy comes back in records that do not fit the room left
- * in the tunnel's buffer, which exercises the transport's pending bytes
- * and half-sent writes.
- */
-static void
-big_roundtrip(struct tun *u)
-{
-	static const uint8_t sub[] = { 0x82, 8, 0, 1, 0, 3, 'b', 'i', 'g', 0 };
-	static const uint8_t suback[] = { 0x90, 3, 0, 1, 0 };
-	size_t rl = 2 + 3 + BIG, hl = 1, i;
-	uint8_t *pub = malloc(BIG + 16), *got = malloc(BIG + 16);
-
-	assert_non_null(pub);
-	assert_non_null(got);
-	pub[0] = 0x30;
-	for (i = rl; i > 0; i >>= 7)
-		pub[hl++] = (uint8_t)((i & 0x7f) | (i >= 0x80 ? 0x80 : 0));
-	memcpy(pub + hl, "\0\3big", 5);
-	for (i = 0; i < BIG; i++)
-		pub[hl + 5 + i] = (uint8_t)(i * 7 + 3);
-	assert_int_equal(tunnel_pump(u, sub, sizeof(sub), got,
-	    sizeof(suback)), sizeof(suback));
-	assert_memory_equal(got, suback, sizeof(suback));
-	assert_int_equal(tunnel_pump(u, pub, hl + rl, got, hl + rl), hl + rl);
-	assert_memory_equal(got, pub, hl + rl);
-	free(pub);
-	free(got);
-}
-
-/* Connect to the tunnel and send Paho's request for 127.0.0.1:p. */
-static void
-tunnel_request(struct tun *u, uint16_t p)
-{
-	const char *url = tunnel_proxy_url(u->t), *user = url + 7;
-	char auth[128], tok[96], req[512];
-	size_t ulen = (size_t)(strchr(user, '@') - user);
-	FILE *f;
-
-	u->client = tcp_connect(tunnel_port(u->t));
-	/* base64(user:secret) through the openssl command. */
-	snprintf(req, sizeof(req), "printf '%%s' '%.*s' | base64 -w0 > %s",
-	    (int)ulen, user, path("tok"));
-	assert_int_equal(system(req), 0);
-	f = fopen(path("tok"), "r");
-	assert_non_null(fgets(tok, sizeof(tok), f));
-	fclose(f);
-	snprintf(auth, sizeof(auth), "Proxy-authorization: Basic %s\r\n", tok);
-	snprintf(req, sizeof(req), "CONNECT 127.0.0.1:%u HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\n%s\r\n", p, auth);
-	assert_int_equal(write(u->client, req, strlen(req)),
-	    (ssize_t)strlen(req));
-}
-
-static void
-test_tunnel(void **state)
-{
-	struct tls_conf cf = { .ca_file = path("ca.crt") };
-	struct tls_conf untrusted = { .ca_file = path("ca2.crt") };
-	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	struct tls *t = new_tls(&cf), *t2 = new_tls(&untrusted);
-	char target[32], err[256];
-	const char *targets[] = { target };
-	uint8_t got[128];
-	struct tun u;
-	size_t n;
-
-	(void)state;
-	memset(&u, 0, sizeof(u));
-	assert_int_equal(tunnel_new(&u.t, "central", err, sizeof(err)), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", port[P_OK]);
-	assert_int_equal(tunnel_set_targets(u.t, targets, 1), 0);
-	tunnel_set_event_cb(u.t, on_tunnel_event, &u);
-	tunnel_set_wrap(u.t, tls_wrap, t);
-
-	tunnel_request(&u, port[P_OK]);
-	n = tunnel_run(&u, got, sizeof(ok) - 1);
-	assert_int_equal(n, sizeof(ok) - 1);
-	assert_memory_equal(got, ok, n);
-	assert_int_equal(write(u.client, mqtt_connect, sizeof(mqtt_connect)),
-	    (ssize_t)sizeof(mqtt_connect));
-	assert_int_equal(tunnel_run(&u, got, 4), 4);
-	assert_int_equal(got[0], 0x20);
-	assert_int_equal(got[3], 0x00);
-	big_roundtrip(&u);
-	tunnel_drop(u.t);
-	close(u.client);
-
-	/* An untrusted broker is a failed connect (502) with the reason. */
-	tunnel_set_wrap(u.t, tls_wrap, t2);
-	u.events[0] = '\0';
-	tunnel_request(&u, port[P_OK]);
-	n = tunnel_run(&u, got, 12);
-	assert_int_equal(n, 12);
-	assert_memory_equal(got, "HTTP/1.1 502", 12);
-	assert_non_null(strstr(u.events, "tls handshake: untrusted issuer"));
-	close(u.client);
-	tunnel_free(u.t);
-	tls_free(t);
-	tls_free(t2);
-}
-
 int
 main(void)
 {
@@ -934,7 +763,6 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_closed),
 		cmocka_unit_test(test_check_conf),
-		cmocka_unit_test(test_tunnel),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,590 @@
+/*
+ * link_in: the MQTT packets of a link: what arrives is framed, decoded
+ * in place and handed to the owner; what the owner sends is encoded into
+ * the output buffer (link.c writes it). See link.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqtt/mqtt.h"
+#include "platform/tls.h"
+#include "platform/transport.h"
+#include "relay/link_int.h"
+
+int
+link_mqtt_version(const struct link *l)
+{
+	return l->protocol == 5 ? MQTT_V5 : MQTT_V311;
+}
+
+const char *
+link_io_reason(const struct link *l, int err)
+{
+	if (l->tls != NULL && tls_last_error(l->tls)[0] != '\0')
+		return tls_last_error(l->tls);
+	return strerror(err);
+}
+
+/* How long a PINGREQ may wait for its PINGRESP. */
+int64_t
+link_ping_wait_ms(const struct link *l)
+{
+	int64_t w = (int64_t)l->keepalive_s * 500;
+
+	return w < 1000 ? 1000 : w;
+}
+
+/* ---- Slots. ---- */
+
+static void
+link_slot_free(struct link *l, size_t idx)
+{
+	l->slots[idx].state = LINK_SLOT_FREE;
+	l->slots[idx].cookie = 0;
+	l->free_idx[l->n_free++] = (uint16_t)idx;
+}
+
+/*
+ * A connection ended: QoS 1 and unanswered QoS 2 publishes are the
+ * owner's to send again (from its queue, under new ids). A QoS 2 id the
+ * broker may still hold (PUBREC came, or may have been sent) is kept:
+ * link_slots_up() sends PUBREL for it if the session resumes.
+ */
+void
+link_slots_down(struct link *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->window; i++) {
+		switch (l->slots[i].state) {
+		case LINK_SLOT_ACK:
+			link_slot_free(l, i);
+			break;
+		case LINK_SLOT_REC:
+		case LINK_SLOT_COMP:
+			l->slots[i].state = LINK_SLOT_HOLD;
+			l->slots[i].cookie = 0;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int link_put_ack(struct link *l, int type, uint16_t id);
+
+/*
+ * CONNACK accepted: with the session resumed, release every held QoS 2
+ * id (PUBREL; the broker answers PUBCOMP whether or not it had it); with
+ * a new session the broker holds nothing.
+ */
+static void
+link_slots_up(struct link *l, int session_present)
+{
+	size_t i;
+
+	for (i = 0; i < l->window; i++) {
+		if (l->slots[i].state != LINK_SLOT_HOLD)
+			continue;
+		if (session_present &&
+		    link_put_ack(l, MQTT_PUBREL, (uint16_t)(i + 1)) == 0)
+			l->slots[i].state = LINK_SLOT_COMP;
+		else
+			link_slot_free(l, i);
+	}
+}
+
+/* ---- Packets out. ---- */
+
+/* Encodes an acknowledgement-shaped packet; 0 or -1 (no memory). */
+static int
+link_put_ack(struct link *l, int type, uint16_t id)
+{
+	size_t n = 0;
+
+	if (link_out_reserve(l, 8) != 0)
+		return -1;
+	if (mqtt_encode_ack(l->out + l->out_len, l->out_cap - l->out_len,
+	    link_mqtt_version(l), (enum mqtt_type)type, id, 0, NULL, 0,
+	    &n) != MQTT_OK)
+		return -1;
+	l->out_len += n;
+	l->st.packets_out++;
+	return 0;
+}
+
+int
+link_ack(struct link *l, int type, uint16_t id)
+{
+	if (l->state != LINK_UP && l->state != LINK_CLOSING)
+		return LINK_ERR_STATE;
+	return link_put_ack(l, type, id) == 0 ? LINK_OK : LINK_ERR_NOMEM;
+}
+
+/* The publish's property section: the queue's blob and the expiry. */
+static size_t
+link_pub_props(const struct queue_msg *m, int64_t wall_ms, uint8_t *buf,
+    size_t cap)
+{
+	struct mqtt_pw w;
+	int64_t left;
+
+	mqtt_pw_init(&w, buf, cap);
+	if (m->props_len > 0)
+		mqtt_pw_raw(&w, m->props, m->props_len);
+	if (m->expire_ms != 0) {
+		left = (m->expire_ms - wall_ms + 999) / 1000;
+		mqtt_pw_u32(&w, MQTT_P_MESSAGE_EXPIRY,
+		    left < 1 ? 1u : (uint32_t)left);
+	}
+	return w.overflow ? (size_t)-1 : w.len;
+}
+
+/* Encodes p at the end of the output buffer. */
+static int
+link_put_publish(struct link *l, const struct mqtt_publish *p, char *err,
+    size_t errlen)
+{
+	int ver = link_mqtt_version(l);
+	size_t need = mqtt_publish_size(ver, p), n = 0;
+	int rc;
+
+	if (l->max_out != 0 && need > l->max_out)
+		return LINK_ERR_TOO_LARGE;
+	if (link_out_reserve(l, need) != 0)
+		return LINK_ERR_NOMEM;
+	rc = mqtt_encode_publish(l->out + l->out_len, l->out_cap - l->out_len,
+	    ver, p, &n);
+	if (rc != MQTT_OK) {
+		snprintf(err, errlen, "%s broker: cannot publish to %.*s: %s",
+		    link_name(l), (int)(p->topic.len > 200 ? 200 :
+		    p->topic.len), p->topic.p, mqtt_strerror(rc));
+		return LINK_ERR_PACKET;
+	}
+	l->out_len += n;
+	l->st.packets_out++;
+	return LINK_OK;
+}
+
+static int
+link_q0_add(struct link *l, int64_t cookie)
+{
+	struct link_cookies *c = &l->q0;
+	int64_t *nv;
+	size_t ncap;
+
+	if (c->n == c->cap) {
+		ncap = c->cap != 0 ? c->cap * 2 : 256;
+		if ((nv = realloc(c->v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = cookie;
+	return 0;
+}
+
+int
+link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
+    int64_t cookie, char *err, size_t errlen)
+{
+	uint8_t props[1024];
+	struct mqtt_publish p;
+	size_t pl, idx = 0;
+	int rc;
+
+	if (l->state != LINK_UP)
+		return LINK_ERR_STATE;
+	if (link_window_free(l) == 0)
+		return LINK_ERR_WINDOW;
+	memset(&p, 0, sizeof(p));
+	p.topic.p = m->topic;
+	p.topic.len = strlen(m->topic);
+	p.qos = m->qos < l->max_qos ? m->qos : l->max_qos;
+	p.retain = m->retain;
+	p.payload = m->payload;
+	p.payload_len = m->payload_len;
+	if (l->protocol == 5) {
+		if ((pl = link_pub_props(m, wall_ms, props, sizeof(props))) ==
+		    (size_t)-1)
+			pl = 0;	/* Oversized properties are dropped, not it. */
+		p.props = props;
+		p.props_len = pl;
+	}
+	if (p.qos > 0) {
+		idx = l->free_idx[l->n_free - 1];
+		p.id = (uint16_t)(idx + 1);
+	}
+	if ((rc = link_put_publish(l, &p, err, errlen)) != LINK_OK)
+		return rc;
+	if (p.qos == 0)
+		return link_q0_add(l, cookie) == 0 ? LINK_OK : LINK_ERR_NOMEM;
+	l->n_free--;
+	l->slots[idx].cookie = cookie;
+	l->slots[idx].state = p.qos == 1 ? LINK_SLOT_ACK : LINK_SLOT_REC;
+	return LINK_OK;
+}
+
+static uint16_t
+link_sub_id(struct link *l)
+{
+	if (l->next_sub_id < LINK_SUB_ID_FIRST)
+		l->next_sub_id = LINK_SUB_ID_FIRST;
+	return l->next_sub_id++;
+}
+
+static int
+link_sub_common(struct link *l, char *const *filters, const int *qos,
+    size_t n, char *err, size_t errlen)
+{
+	struct mqtt_sub subs[64];
+	struct mqtt_str fs[64];
+	size_t i, len = 0, cap;
+	int rc, ver = link_mqtt_version(l);
+	uint16_t id = link_sub_id(l);
+
+	if (l->state != LINK_UP)
+		return LINK_ERR_STATE;
+	if (n > 64) {
+		snprintf(err, errlen, "%s broker: more than 64 filters",
+		    link_name(l));
+		return LINK_ERR_PACKET;
+	}
+	for (i = 0, cap = 64; i < n; i++) {
+		fs[i].p = filters[i];
+		fs[i].len = strlen(filters[i]);
+		subs[i].filter = fs[i];
+		subs[i].options = (uint8_t)(qos != NULL ? qos[i] : 0);
+		if (ver == MQTT_V5)
+			subs[i].options |= 1u << 2 | 1u << 3 | 1u << 4;
+		cap += fs[i].len + 3;
+	}
+	if (link_out_reserve(l, cap) != 0)
+		return LINK_ERR_NOMEM;
+	if (qos != NULL)
+		rc = mqtt_encode_subscribe(l->out + l->out_len, l->out_cap -
+		    l->out_len, ver, id, subs, n, NULL, 0, &len);
+	else
+		rc = mqtt_encode_unsubscribe(l->out + l->out_len, l->out_cap -
+		    l->out_len, ver, id, fs, n, NULL, 0, &len);
+	if (rc != MQTT_OK) {
+		snprintf(err, errlen, "%s broker: cannot %s: %s", link_name(l),
+		    qos != NULL ? "subscribe" : "unsubscribe",
+		    mqtt_strerror(rc));
+		return LINK_ERR_PACKET;
+	}
+	l->out_len += len;
+	l->st.packets_out++;
+	return LINK_OK;
+}
+
+int
+link_subscribe(struct link *l, char *const *filters, const int *qos,
+    size_t n, char *err, size_t errlen)
+{
+	return link_sub_common(l, filters, qos, n, err, errlen);
+}
+
+int
+link_unsubscribe(struct link *l, char *const *filters, size_t n, char *err,
+    size_t errlen)
+{
+	return link_sub_common(l, filters, NULL, n, err, errlen);
+}
+
+void
+link_keepalive(struct link *l, int64_t now_ms)
+{
+	size_t n = 0;
+
+	if (l->keepalive_s == 0)
+		return;
+	if (l->ping_sent_ms != 0) {
+		if (now_ms - l->ping_sent_ms >= link_ping_wait_ms(l))
+			link_fail(l, "connection lost: no PINGRESP within "
+			    "%lld ms", (long long)link_ping_wait_ms(l));
+		return;
+	}
+	if (now_ms - l->last_tx_ms < (int64_t)l->keepalive_s * 1000)
+		return;
+	if (link_out_reserve(l, 2) != 0 ||
+	    mqtt_encode_pingreq(l->out + l->out_len, l->out_cap - l->out_len,
+	    &n) != MQTT_OK)
+		return;
+	l->out_len += n;
+	l->ping_sent_ms = now_ms;
+	link_flush(l, now_ms);
+}
+
+/* ---- Packets in. ---- */
+
+/* A packet the link refuses: MQTT 5 says why in DISCONNECT; then close. */
+static void
+link_refuse(struct link *l, int err, const char *what)
+{
+	size_t n = 0;
+
+	l->st.refused++;
+	if (l->protocol == 5 && link_out_reserve(l, 8) == 0 &&
+	    mqtt_encode_disconnect(l->out + l->out_len, l->out_cap -
+	    l->out_len, MQTT_V5, mqtt_err_reason(err), NULL, 0, &n) ==
+	    MQTT_OK) {
+		l->out_len += n;
+		if (l->ops != NULL)
+			(void)l->ops->write(l->tctx, l->out + l->out_off,
+			    link_out_pending(l));
+	}
+	link_fail(l, "connection closed: %s from the broker: %s", what,
+	    mqtt_strerror(err));
+}
+
+static void
+link_on_connack(struct link *l, const struct mqtt_packet *p)
+{
+	const struct mqtt_props *pr = &p->props;
+	uint8_t rc = p->u.connack.reason;
+
+	if (l->state != LINK_CONNECTING) {
+		link_refuse(l, MQTT_ERR_PROTOCOL, "a second CONNACK");
+		return;
+	}
+	if (rc != 0) {
+		link_fail(l, "connect: broker %s refused: %s", link_address(l),
+		    mqtt_connack_name(link_mqtt_version(l), rc));
+		return;
+	}
+	l->max_qos = 2;
+	if (MQTT_HAS(pr, MQTT_P_RECEIVE_MAX) && pr->receive_max < l->cap)
+		l->limit = pr->receive_max;
+	if (MQTT_HAS(pr, MQTT_P_MAX_PACKET_SIZE))
+		l->max_out = pr->max_packet_size;
+	if (MQTT_HAS(pr, MQTT_P_SERVER_KEEPALIVE))
+		l->keepalive_s = pr->server_keepalive;
+	if (MQTT_HAS(pr, MQTT_P_MAX_QOS))
+		l->max_qos = pr->max_qos;
+	l->state = LINK_UP;
+	l->deadline_ms = -1;
+	link_slots_up(l, p->u.connack.session_present);
+	l->cbs->on_up(l->arg, l, p->u.connack.session_present);
+}
+
+static void
+link_on_publish(struct link *l, const struct mqtt_packet *p)
+{
+	const struct mqtt_publish *pub = &p->u.publish;
+	struct link_msg m;
+
+	if (pub->topic.len == 0) {
+		/* We announce no Topic Alias Maximum: an alias is an error. */
+		link_refuse(l, MQTT_ERR_PROTOCOL, "a topic alias");
+		return;
+	}
+	memcpy(l->topic, pub->topic.p, pub->topic.len);
+	l->topic[pub->topic.len] = '\0';
+	memset(&m, 0, sizeof(m));
+	m.topic = l->topic;
+	m.topic_len = pub->topic.len;
+	m.payload = pub->payload;
+	m.payload_len = pub->payload_len;
+	m.props = pub->props;
+	m.props_len = pub->props_len;
+	m.has_expiry = MQTT_HAS(&p->props, MQTT_P_MESSAGE_EXPIRY) != 0;
+	m.expiry_s = p->props.message_expiry;
+	m.qos = pub->qos;
+	m.retain = pub->retain;
+	m.dup = pub->dup;
+	m.id = pub->id;
+	l->cbs->on_message(l->arg, l, &m);
+}
+
+/* PUBACK, PUBREC, PUBCOMP for one of our publishes. */
+static void
+link_on_pub_ack(struct link *l, const struct mqtt_packet *p)
+{
+	size_t idx = (size_t)p->u.ack.id - 1;
+	struct link_slot *s;
+	uint8_t reason = p->u.ack.reason;
+	int64_t cookie;
+
+	if (p->u.ack.id == 0 || idx >= l->window)
+		return;		/* Not ours: ignore. */
+	s = &l->slots[idx];
+	cookie = s->cookie;
+	switch (p->type) {
+	case MQTT_PUBACK:
+		if (s->state != LINK_SLOT_ACK)
+			return;
+		link_slot_free(l, idx);
+		l->cbs->on_acked(l->arg, l, cookie, reason);
+		return;
+	case MQTT_PUBREC:
+		if (s->state != LINK_SLOT_REC)
+			return;
+		if (reason >= 0x80 || link_put_ack(l, MQTT_PUBREL,
+		    p->u.ack.id) != 0)
+			link_slot_free(l, idx);
+		else
+			s->state = LINK_SLOT_COMP;
+		s->cookie = 0;
+		l->cbs->on_acked(l->arg, l, cookie, reason);
+		return;
+	default:	/* PUBCOMP */
+		if (s->state == LINK_SLOT_COMP)
+			link_slot_free(l, idx);
+		return;
+	}
+}
+
+static void
+link_on_suback(struct link *l, const struct mqtt_packet *p)
+{
+	uint8_t refused = 0;
+	size_t i;
+
+	for (i = 0; i < p->u.suback.n; i++)
+		if (p->u.suback.reasons[i] >= 0x80 && refused == 0)
+			refused = p->u.suback.reasons[i];
+	l->cbs->on_suback(l->arg, l, refused);
+}
+
+static void
+link_on_disconnect(struct link *l, const struct mqtt_packet *p)
+{
+	const struct mqtt_str *rs = &p->props.reason_string;
+
+	if (rs->p != NULL && mqtt_utf8_valid(rs->p, rs->len, 1))
+		link_fail(l, "connection lost: disconnected by the broker: "
+		    "%s (%.*s)", mqtt_reason_name(p->u.disconnect.reason),
+		    (int)(rs->len > 120 ? 120 : rs->len), rs->p);
+	else
+		link_fail(l, "connection lost: disconnected by the broker: "
+		    "%s", mqtt_reason_name(p->u.disconnect.reason));
+}
+
+static void
+link_dispatch(struct link *l, const struct mqtt_packet *p)
+{
+	if (l->state == LINK_CONNECTING && p->type != MQTT_CONNACK) {
+		link_refuse(l, MQTT_ERR_PROTOCOL, "a packet before CONNACK");
+		return;
+	}
+	switch (p->type) {
+	case MQTT_CONNACK:
+		link_on_connack(l, p);
+		break;
+	case MQTT_PUBLISH:
+		link_on_publish(l, p);
+		break;
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBCOMP:
+		link_on_pub_ack(l, p);
+		break;
+	case MQTT_PUBREL:
+		l->cbs->on_release(l->arg, l, p->u.ack.id);
+		break;
+	case MQTT_SUBACK:
+		link_on_suback(l, p);
+		break;
+	case MQTT_UNSUBACK:
+		break;
+	case MQTT_PINGRESP:
+		l->ping_sent_ms = 0;
+		break;
+	case MQTT_DISCONNECT:
+		link_on_disconnect(l, p);
+		break;
+	default:
+		link_refuse(l, MQTT_ERR_PROTOCOL, "a packet only clients send");
+		break;
+	}
+}
+
+/*
+ * Frames and dispatches every whole packet in the input buffer. Returns
+ * 0 to go on reading, -1 when the connection is gone (or was replaced).
+ */
+static int
+link_parse(struct link *l)
+{
+	struct mqtt_packet p;
+	size_t pos = 0, plen = 0;
+	uint32_t gen = l->gen;
+	int rc;
+
+	for (;;) {
+		rc = mqtt_frame(l->in + pos, l->in_len - pos, l->max_in, &plen);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			link_refuse(l, rc, plen > 0 ? "an oversized packet" :
+			    "a malformed packet");
+			return -1;
+		}
+		l->st.packets_in++;
+		if ((rc = mqtt_decode(l->in + pos, plen, link_mqtt_version(l),
+		    &p)) != MQTT_OK) {
+			link_refuse(l, rc, "an invalid packet");
+			return -1;
+		}
+		link_dispatch(l, &p);
+		if (l->gen != gen || l->state == LINK_DOWN)
+			return -1;
+		pos += plen;
+	}
+	if (pos > 0) {
+		memmove(l->in, l->in + pos, l->in_len - pos);
+		l->in_len -= pos;
+	}
+	/* A packet larger than the buffer: grow it (max_in bounds it). */
+	if (plen > l->in_cap) {
+		uint8_t *nb = realloc(l->in, plen);
+
+		if (nb == NULL) {
+			link_fail(l, "connection closed: out of memory for a "
+			    "packet of %zu bytes", plen);
+			return -1;
+		}
+		l->in = nb;
+		l->in_cap = plen;
+	} else if (l->in_len == 0 && l->in_cap > LINK_IN_INIT) {
+		uint8_t *nb = realloc(l->in, LINK_IN_INIT);
+
+		if (nb != NULL) {
+			l->in = nb;
+			l->in_cap = LINK_IN_INIT;
+		}
+	}
+	return 0;
+}
+
+void
+link_read(struct link *l, int64_t now_ms)
+{
+	size_t total = 0;
+	ssize_t n;
+
+	(void)now_ms;
+	while (total < LINK_READ_PASS && l->in_len < l->in_cap) {
+		n = l->ops->read(l->tctx, l->in + l->in_len,
+		    l->in_cap - l->in_len);
+		if (n == TRANSPORT_IO_AGAIN)
+			return;
+		if (n == 0) {
+			link_fail(l, "connection lost: closed by the broker");
+			return;
+		}
+		if (n < 0) {
+			link_fail(l, "connection lost: read: %s",
+			    link_io_reason(l, errno));
+			return;
+		}
+		l->st.rx_bytes += (uint64_t)n;
+		l->in_len += (size_t)n;
+		total += (size_t)n;
+		if (link_parse(l) != 0)
+			return;
+	}
+}

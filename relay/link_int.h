@@ -1,0 +1,109 @@
+/*
+ * link_int: the inside of struct link, shared by relay/link.c (set-up,
+ * buffers, the loop's side) and relay/link_in.c (packets in and out).
+ * Nothing else includes this file: link.h is the contract.
+ */
+#ifndef PUSHRELAY_LINK_INT_H
+#define PUSHRELAY_LINK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/link.h"
+
+struct dial;
+struct transport_ops;
+
+#define LINK_WINDOW_MAX		65000	/* packet ids above it: SUBSCRIBE */
+#define LINK_SUB_ID_FIRST	65001
+#define LINK_TOPIC_MAX		65535
+#define LINK_IN_INIT		(64u * 1024)
+#define LINK_OUT_INIT		(64u * 1024)
+/* Above this many unwritten bytes, link_publish() says "later". */
+#define LINK_OUT_MARK		(256u * 1024)
+/* What one link_io() reads at most before the owner commits. */
+#define LINK_READ_PASS		(256u * 1024)
+#define LINK_CONNECT_MS		15000
+#define LINK_CONNACK_MS		15000
+#define LINK_WHY_MAX		320
+
+/*
+ * An in-flight slot; slot i carries packet id i + 1. A QoS 2 publish
+ * whose PUBREC came is done for the owner (on_acked) but keeps its id
+ * until PUBCOMP, across a reconnect that resumes the session, so that
+ * no other message takes an id the broker still holds.
+ */
+enum link_slot_state {
+	LINK_SLOT_FREE = 0,
+	LINK_SLOT_ACK,		/* QoS 1: waiting for PUBACK */
+	LINK_SLOT_REC,		/* QoS 2: waiting for PUBREC */
+	LINK_SLOT_COMP,		/* QoS 2: PUBREL sent, waiting for PUBCOMP */
+	LINK_SLOT_HOLD,		/* QoS 2 of a lost connection: PUBREL owed */
+};
+
+struct link_slot {
+	int64_t cookie;
+	uint8_t state;		/* enum link_slot_state */
+};
+
+/* Cookies of QoS 0 publishes waiting for their bytes to be written. */
+struct link_cookies {
+	int64_t *v;		/* owned; grows, never shrinks */
+	size_t n;
+	size_t cap;
+};
+
+struct link {
+	enum link_side side;
+	enum link_state state;
+	const struct link_cbs *cbs;	/* borrowed */
+	void *arg;
+	struct dial *dial;		/* owned */
+	struct tls *tls;		/* borrowed; NULL: plain TCP */
+	const struct transport_ops *ops;	/* NULL while not connected */
+	void *tctx;			/* owned through ops->close */
+	int fd;				/* the transport's socket */
+	short hs_events;		/* what the handshake waits for */
+	int protocol;			/* 5 or 311 */
+	uint32_t gen;
+	uint16_t keepalive_s;		/* the broker's Server Keep Alive wins */
+	int64_t last_tx_ms;
+	int64_t ping_sent_ms;		/* 0: no PINGREQ outstanding */
+	int64_t deadline_ms;		/* handshake or CONNACK; -1: none */
+	uint32_t max_in;		/* our Maximum Packet Size */
+	uint32_t max_out;		/* the broker's; 0: MQTT's own */
+	uint8_t max_qos;		/* the broker's Maximum QoS */
+	uint8_t *in;			/* owned: bytes read, not yet parsed */
+	size_t in_len;
+	size_t in_cap;
+	uint8_t *out;			/* owned: bytes to write */
+	size_t out_off;			/* written up to here */
+	size_t out_len;
+	size_t out_cap;
+	struct link_slot *slots;	/* owned; window of them */
+	uint16_t *free_idx;		/* owned; stack of free slot indices */
+	size_t n_free;
+	size_t window;
+	size_t cap;			/* <= window: the broker's max_inflight */
+	size_t limit;			/* <= cap: and its Receive Maximum */
+	uint16_t next_sub_id;
+	struct link_cookies q0;
+	char *topic;			/* owned; LINK_TOPIC_MAX + 1 */
+	struct link_stats st;
+};
+
+/* link.c */
+void link_fail(struct link *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int link_out_reserve(struct link *l, size_t n);
+size_t link_out_pending(const struct link *l);
+
+/* link_in.c */
+int link_mqtt_version(const struct link *l);	/* MQTT_V5 or MQTT_V311 */
+const char *link_io_reason(const struct link *l, int err);
+int64_t link_ping_wait_ms(const struct link *l);
+void link_read(struct link *l, int64_t now_ms);
+void link_keepalive(struct link *l, int64_t now_ms);
+void link_slots_down(struct link *l);
+
+#endif
