@@ -23,6 +23,7 @@
 /* MQTT packet types of the acknowledgements the relay owes. */
 #define FORWARD_PUBACK		4
 #define FORWARD_PUBREC		5
+#define FORWARD_PUBREL		6
 #define FORWARD_PUBCOMP		7
 
 static const char *const forward_dirname[] = { "uplink", "downlink" };
@@ -134,11 +135,73 @@ forward_status(struct relay *r, const char *state)
 		    state, link_strerror(rc));
 }
 
-/* "rx2/SIDE/": the meta keys of inbound QoS 2 ids not yet released. */
+/*
+ * The packet ids of QoS 2 exchanges, kept in the queue's meta table so
+ * that they survive a restart (docs/design.md, "Exactly once"):
+ * "rx2/SIDE/ID" = 1 while an inbound message is stored and its PUBREL
+ * has not come; "tx2/SIDE/ID" = the queue id of our PUBLISH while its
+ * PUBREC has not come, -1 while our PUBREL is owed; 0 when done.
+ */
 static void
 forward_rx2_key(char *key, size_t cap, enum link_side side, uint16_t id)
 {
 	snprintf(key, cap, "rx2/%d/%u", (int)side, (unsigned)id);
+}
+
+static void
+forward_tx2_set(struct relay *r, enum link_side side, uint16_t id,
+    int64_t v)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "tx2/%d/%u", (int)side, (unsigned)id);
+	if (queue_meta_set(r->queue, key, v, r->err, sizeof(r->err)) !=
+	    QUEUE_OK)
+		log_err("%s", r->err);
+	r->dirty = 1;
+}
+
+struct forward_restore {
+	struct relay *r;
+	enum link_side side;
+	size_t n;
+};
+
+static void
+forward_restore_one(void *arg, const char *key, int64_t val)
+{
+	struct forward_restore *fr = arg;
+	const char *p = strrchr(key, '/');
+	unsigned long id;
+
+	if (val == 0 || p == NULL)
+		return;
+	id = strtoul(p + 1, NULL, 10);
+	if (id == 0 || id > 65535 || link_restore(fr->r->link[fr->side],
+	    (uint16_t)id, val) != LINK_OK)
+		return;
+	fr->n++;
+}
+
+void
+forward_restore(struct relay *r)
+{
+	struct forward_restore fr = { r, LINK_LOCAL, 0 };
+	char prefix[16];
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		fr.side = (enum link_side)side;
+		fr.n = 0;
+		snprintf(prefix, sizeof(prefix), "tx2/%d/", side);
+		if (queue_meta_each(r->queue, prefix, forward_restore_one, &fr,
+		    r->err, sizeof(r->err)) != QUEUE_OK)
+			log_err("%s", r->err);
+		if (fr.n > 0)
+			log_info("%s broker: %zu QoS 2 exchanges to finish on "
+			    "a resumed session", link_name(r->link[side]),
+			    fr.n);
+	}
 }
 
 static void
@@ -152,9 +215,13 @@ forward_on_up(void *arg, struct link *l, int session_present)
 	    link_address(l), session_present ? "resumed" : "new");
 	r->connect_failed[side] = 0;
 	backoff_reset(&r->backoff[side]);
-	/* A new session: the broker holds no QoS 2 message of ours. */
+	/* A new session: neither side holds a QoS 2 exchange any more. */
 	if (!session_present) {
 		snprintf(prefix, sizeof(prefix), "rx2/%d/", (int)side);
+		if (queue_meta_clear(r->queue, prefix, r->err,
+		    sizeof(r->err)) != QUEUE_OK)
+			log_err("%s", r->err);
+		prefix[0] = 't';
 		if (queue_meta_clear(r->queue, prefix, r->err,
 		    sizeof(r->err)) != QUEUE_OK)
 			log_err("%s", r->err);
@@ -432,11 +499,18 @@ forward_sent_flush(struct relay *r)
 }
 
 static void
-forward_on_acked(void *arg, struct link *l, int64_t cookie, uint8_t reason)
+forward_on_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
+    uint8_t reason)
 {
 	struct relay *r = arg;
-	enum queue_dir qd = relay_out_dir(forward_side(r, l));
+	enum link_side side = forward_side(r, l);
+	enum queue_dir qd = relay_out_dir(side);
 
+	if (rel_id != 0) {
+		/* The broker has it: the row goes, PUBREL after the commit. */
+		forward_tx2_set(r, side, rel_id, -1);
+		forward_pending_add(r, side, FORWARD_PUBREL, rel_id);
+	}
 	if (cookie == 0)
 		return;		/* The status message: not from the queue. */
 	if (reason >= 0x80) {
@@ -465,12 +539,31 @@ forward_on_suback(void *arg, struct link *l, uint8_t refused)
 	log_debug("%s broker: subscriptions acknowledged", link_name(l));
 }
 
+/* A QoS 2 publish took packet id id: stored before the PUBLISH leaves. */
+static void
+forward_on_sent(void *arg, struct link *l, int64_t cookie, uint16_t id)
+{
+	struct relay *r = arg;
+
+	forward_tx2_set(r, forward_side(r, l), id, cookie);
+}
+
+static void
+forward_on_complete(void *arg, struct link *l, uint16_t id)
+{
+	struct relay *r = arg;
+
+	forward_tx2_set(r, forward_side(r, l), id, 0);
+}
+
 const struct link_cbs forward_link_cbs = {
 	.on_up = forward_on_up,
 	.on_down = forward_on_down,
 	.on_message = forward_on_message,
 	.on_release = forward_on_release,
 	.on_acked = forward_on_acked,
+	.on_sent = forward_on_sent,
+	.on_complete = forward_on_complete,
 	.on_suback = forward_on_suback,
 };
 

@@ -182,7 +182,7 @@ link_q0_done(struct link *l)
 
 	l->q0.n = 0;
 	for (i = 0; i < n && l->gen == gen; i++)
-		l->cbs->on_acked(l->arg, l, l->q0.v[i], 0);
+		l->cbs->on_acked(l->arg, l, l->q0.v[i], 0, 0);
 }
 
 void
@@ -521,7 +521,8 @@ link_state(const struct link *l)
 size_t
 link_window_free(const struct link *l)
 {
-	size_t used = l->window - l->n_free;
+	/* Held QoS 2 slots are taken again by their own messages. */
+	size_t used = l->window - l->n_free - l->n_hold_pub;
 
 	if (link_out_pending(l) > LINK_OUT_MARK)
 		return 0;

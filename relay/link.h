@@ -97,12 +97,24 @@ struct link_cbs {
 	 */
 	void (*on_release)(void *arg, struct link *l, uint16_t id);
 	/*
-	 * A publish of ours is done: PUBACK (QoS 1), PUBCOMP (QoS 2) or, for
+	 * A publish of ours is done: PUBACK (QoS 1), PUBREC (QoS 2) or, for
 	 * QoS 0, written to the transport. reason >= 0x80: the broker
-	 * refused it (MQTT 5). cookie is link_publish()'s.
+	 * refused it (MQTT 5). cookie is link_publish()'s. rel_id != 0: a
+	 * PUBREC accepted the QoS 2 publish with that packet id; the owner
+	 * sends PUBREL with link_ack(6, rel_id) once that is durable, and
+	 * the id stays taken until on_complete.
 	 */
 	void (*on_acked)(void *arg, struct link *l, int64_t cookie,
-	    uint8_t reason);
+	    uint16_t rel_id, uint8_t reason);
+	/*
+	 * A QoS 2 publish got packet id id: the owner stores (cookie, id)
+	 * before the PUBLISH leaves (link_flush after its commit), so that
+	 * after a restart link_restore() can send it again under the same
+	 * id. on_complete: PUBCOMP came; the id may be forgotten.
+	 */
+	void (*on_sent)(void *arg, struct link *l, int64_t cookie,
+	    uint16_t id);
+	void (*on_complete)(void *arg, struct link *l, uint16_t id);
 	/* SUBACK: refused is the first reason >= 0x80, or 0 when none. */
 	void (*on_suback)(void *arg, struct link *l, uint8_t refused);
 };
@@ -219,10 +231,22 @@ int link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 /*
  * link_ack: queue the acknowledgement of an inbound message: PUBACK or
  * PUBREC (type 4 or 5, after the message's commit) or PUBCOMP (7, after
- * the id's release is durable). Returns LINK_OK or LINK_ERR_STATE (the
- * connection the message came on is gone: the broker sends it again).
+ * the id's release is durable); or PUBREL (6) for one of our QoS 2
+ * publishes whose PUBREC is durable. Returns LINK_OK or LINK_ERR_STATE
+ * (the connection is gone: the broker sends it again, or, for PUBREL,
+ * the link sends it when the session resumes).
  */
 int link_ack(struct link *l, int type, uint16_t id);
+
+/*
+ * link_restore: before the first connection, take packet id id as the
+ * owner stored it: cookie > 0, a QoS 2 PUBLISH sent without its PUBREC
+ * (sent again with DUP and the same id when the owner publishes cookie
+ * again); cookie <= 0, a PUBREL owed. A resumed session honours both; a
+ * new one forgets them. Returns LINK_OK or LINK_ERR_STATE (id out of the
+ * window or taken).
+ */
+int link_restore(struct link *l, uint16_t id, int64_t cookie);
 
 /* Accessors. */
 enum link_state link_state(const struct link *l);

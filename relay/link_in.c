@@ -41,16 +41,47 @@ link_ping_wait_ms(const struct link *l)
 static void
 link_slot_free(struct link *l, size_t idx)
 {
+	if (l->slots[idx].state == LINK_SLOT_HOLD_PUB)
+		l->n_hold_pub--;
 	l->slots[idx].state = LINK_SLOT_FREE;
 	l->slots[idx].cookie = 0;
 	l->free_idx[l->n_free++] = (uint16_t)idx;
 }
 
+/* Takes slot idx out of the free stack (link_restore); 0 or -1. */
+static int
+link_slot_take(struct link *l, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_free; i++) {
+		if (l->free_idx[i] != idx)
+			continue;
+		l->free_idx[i] = l->free_idx[--l->n_free];
+		return 0;
+	}
+	return -1;
+}
+
+int
+link_restore(struct link *l, uint16_t id, int64_t cookie)
+{
+	size_t idx = (size_t)id - 1;
+
+	if (id == 0 || idx >= l->window || l->state != LINK_DOWN ||
+	    link_slot_take(l, idx) != 0)
+		return LINK_ERR_STATE;
+	l->slots[idx].cookie = cookie > 0 ? cookie : 0;
+	l->slots[idx].state = cookie > 0 ? LINK_SLOT_HOLD_PUB :
+	    LINK_SLOT_HOLD_REL;
+	l->n_hold_pub += cookie > 0;
+	return LINK_OK;
+}
+
 /*
- * A connection ended: QoS 1 and unanswered QoS 2 publishes are the
- * owner's to send again (from its queue, under new ids). A QoS 2 id the
- * broker may still hold (PUBREC came, or may have been sent) is kept:
- * link_slots_up() sends PUBREL for it if the session resumes.
+ * A connection ended: QoS 1 publishes are the owner's to send again
+ * (from its queue, under new ids). A QoS 2 id keeps its slot: the broker
+ * may hold it, and a resumed session must see the same id again.
  */
 void
 link_slots_down(struct link *l)
@@ -63,8 +94,12 @@ link_slots_down(struct link *l)
 			link_slot_free(l, i);
 			break;
 		case LINK_SLOT_REC:
+			l->slots[i].state = LINK_SLOT_HOLD_PUB;
+			l->n_hold_pub++;
+			break;
+		case LINK_SLOT_REL:
 		case LINK_SLOT_COMP:
-			l->slots[i].state = LINK_SLOT_HOLD;
+			l->slots[i].state = LINK_SLOT_HOLD_REL;
 			l->slots[i].cookie = 0;
 			break;
 		default:
@@ -76,9 +111,10 @@ link_slots_down(struct link *l)
 static int link_put_ack(struct link *l, int type, uint16_t id);
 
 /*
- * CONNACK accepted: with the session resumed, release every held QoS 2
- * id (PUBREL; the broker answers PUBCOMP whether or not it had it); with
- * a new session the broker holds nothing.
+ * CONNACK accepted. With the session resumed, every owed PUBREL goes
+ * again, and held PUBLISHes wait for their cookie (link_publish). With a
+ * new session the broker holds none of our ids: they are all free, and
+ * the owner sends those messages again as new ones.
  */
 static void
 link_slots_up(struct link *l, int session_present)
@@ -86,14 +122,37 @@ link_slots_up(struct link *l, int session_present)
 	size_t i;
 
 	for (i = 0; i < l->window; i++) {
-		if (l->slots[i].state != LINK_SLOT_HOLD)
-			continue;
-		if (session_present &&
-		    link_put_ack(l, MQTT_PUBREL, (uint16_t)(i + 1)) == 0)
-			l->slots[i].state = LINK_SLOT_COMP;
-		else
-			link_slot_free(l, i);
+		switch (l->slots[i].state) {
+		case LINK_SLOT_HOLD_REL:
+			if (session_present &&
+			    link_put_ack(l, MQTT_PUBREL, (uint16_t)(i + 1)) == 0)
+				l->slots[i].state = LINK_SLOT_COMP;
+			else
+				link_slot_free(l, i);
+			break;
+		case LINK_SLOT_HOLD_PUB:
+			if (!session_present)
+				link_slot_free(l, i);
+			break;
+		default:
+			break;
+		}
 	}
+}
+
+/* The held slot of cookie, or -1. */
+static ssize_t
+link_slot_held(const struct link *l, int64_t cookie)
+{
+	size_t i;
+
+	if (l->n_hold_pub == 0 || cookie <= 0)
+		return -1;
+	for (i = 0; i < l->window; i++)
+		if (l->slots[i].state == LINK_SLOT_HOLD_PUB &&
+		    l->slots[i].cookie == cookie)
+			return (ssize_t)i;
+	return -1;
 }
 
 /* ---- Packets out. ---- */
@@ -118,8 +177,16 @@ link_put_ack(struct link *l, int type, uint16_t id)
 int
 link_ack(struct link *l, int type, uint16_t id)
 {
+	size_t idx = (size_t)id - 1;
+
 	if (l->state != LINK_UP && l->state != LINK_CLOSING)
 		return LINK_ERR_STATE;
+	if (type == MQTT_PUBREL) {
+		if (id == 0 || idx >= l->window ||
+		    l->slots[idx].state != LINK_SLOT_REL)
+			return LINK_ERR_STATE;
+		l->slots[idx].state = LINK_SLOT_COMP;
+	}
 	return link_put_ack(l, type, id) == 0 ? LINK_OK : LINK_ERR_NOMEM;
 }
 
@@ -192,12 +259,13 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 {
 	uint8_t props[1024];
 	struct mqtt_publish p;
+	ssize_t held = link_slot_held(l, cookie);
 	size_t pl, idx = 0;
 	int rc;
 
 	if (l->state != LINK_UP)
 		return LINK_ERR_STATE;
-	if (link_window_free(l) == 0)
+	if (held < 0 && (link_window_free(l) == 0 || l->n_free == 0))
 		return LINK_ERR_WINDOW;
 	memset(&p, 0, sizeof(p));
 	p.topic.p = m->topic;
@@ -213,7 +281,13 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 		p.props = props;
 		p.props_len = pl;
 	}
-	if (p.qos > 0) {
+	if (held >= 0) {
+		/* Sent before on a session that resumed: same id, DUP. */
+		idx = (size_t)held;
+		p.qos = 2;
+		p.dup = 1;
+		p.id = (uint16_t)(idx + 1);
+	} else if (p.qos > 0) {
 		idx = l->free_idx[l->n_free - 1];
 		p.id = (uint16_t)(idx + 1);
 	}
@@ -221,7 +295,13 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 		return rc;
 	if (p.qos == 0)
 		return link_q0_add(l, cookie) == 0 ? LINK_OK : LINK_ERR_NOMEM;
-	l->n_free--;
+	if (held >= 0) {
+		l->n_hold_pub--;
+	} else {
+		l->n_free--;
+		if (p.qos == 2)
+			l->cbs->on_sent(l->arg, l, cookie, p.id);
+	}
 	l->slots[idx].cookie = cookie;
 	l->slots[idx].state = p.qos == 1 ? LINK_SLOT_ACK : LINK_SLOT_REC;
 	return LINK_OK;
@@ -417,22 +497,27 @@ link_on_pub_ack(struct link *l, const struct mqtt_packet *p)
 		if (s->state != LINK_SLOT_ACK)
 			return;
 		link_slot_free(l, idx);
-		l->cbs->on_acked(l->arg, l, cookie, reason);
+		l->cbs->on_acked(l->arg, l, cookie, 0, reason);
 		return;
 	case MQTT_PUBREC:
 		if (s->state != LINK_SLOT_REC)
 			return;
-		if (reason >= 0x80 || link_put_ack(l, MQTT_PUBREL,
-		    p->u.ack.id) != 0)
+		/* A refusal ends the exchange; else the owner sends PUBREL. */
+		if (reason >= 0x80)
 			link_slot_free(l, idx);
 		else
-			s->state = LINK_SLOT_COMP;
+			s->state = LINK_SLOT_REL;
 		s->cookie = 0;
-		l->cbs->on_acked(l->arg, l, cookie, reason);
+		l->cbs->on_acked(l->arg, l, cookie, reason < 0x80 ?
+		    p->u.ack.id : 0, reason);
+		if (reason >= 0x80)
+			l->cbs->on_complete(l->arg, l, p->u.ack.id);
 		return;
 	default:	/* PUBCOMP */
-		if (s->state == LINK_SLOT_COMP)
-			link_slot_free(l, idx);
+		if (s->state != LINK_SLOT_COMP)
+			return;
+		link_slot_free(l, idx);
+		l->cbs->on_complete(l->arg, l, p->u.ack.id);
 		return;
 	}
 }

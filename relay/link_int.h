@@ -28,17 +28,21 @@ struct transport_ops;
 #define LINK_WHY_MAX		320
 
 /*
- * An in-flight slot; slot i carries packet id i + 1. A QoS 2 publish
- * whose PUBREC came is done for the owner (on_acked) but keeps its id
- * until PUBCOMP, across a reconnect that resumes the session, so that
- * no other message takes an id the broker still holds.
+ * An in-flight slot; slot i carries packet id i + 1. A QoS 2 id keeps
+ * its slot until PUBCOMP, across reconnects that resume the session, so
+ * that no other message takes an id the broker still holds: a PUBLISH
+ * without its PUBREC is sent again with DUP and the same id when the
+ * owner publishes that cookie again (HOLD_PUB); a PUBREL is sent again
+ * on its own (HOLD_REL).
  */
 enum link_slot_state {
 	LINK_SLOT_FREE = 0,
 	LINK_SLOT_ACK,		/* QoS 1: waiting for PUBACK */
 	LINK_SLOT_REC,		/* QoS 2: waiting for PUBREC */
+	LINK_SLOT_REL,		/* QoS 2: PUBREC came; the owner sends PUBREL */
 	LINK_SLOT_COMP,		/* QoS 2: PUBREL sent, waiting for PUBCOMP */
-	LINK_SLOT_HOLD,		/* QoS 2 of a lost connection: PUBREL owed */
+	LINK_SLOT_HOLD_PUB,	/* REC of an ended connection */
+	LINK_SLOT_HOLD_REL,	/* REL or COMP of an ended connection */
 };
 
 struct link_slot {
@@ -86,6 +90,7 @@ struct link {
 	size_t window;
 	size_t cap;			/* <= window: the broker's max_inflight */
 	size_t limit;			/* <= cap: and its Receive Maximum */
+	size_t n_hold_pub;		/* slots in HOLD_PUB */
 	uint16_t next_sub_id;
 	struct link_cookies q0;
 	char *topic;			/* owned; LINK_TOPIC_MAX + 1 */

@@ -286,9 +286,15 @@ loop_iterate(struct relay *r)
 	}
 	if (loop_sig_stop && r->state == RELAY_RUNNING)
 		loop_begin_stop(r);
-	/* Before sleep: make received messages durable, then answer, send. */
+	/*
+	 * Before sleep: make received messages durable, then answer, send.
+	 * What sending stored (QoS 2 packet ids, a closed frame) is
+	 * committed before any of it is written.
+	 */
 	forward_commit(r);
 	forward_pump(r);
+	if (r->dirty)
+		forward_commit(r);
 	for (side = 0; side < 2; side++)
 		link_flush(r->link[side], r->now_ms);
 	if (r->state != RELAY_RUNNING)
@@ -483,6 +489,7 @@ relay_run(struct conf *c)
 	r->now_ms = r->started_ms = clock_mono_ms();
 	if (loop_open(r) == 0) {
 		loop_signals(r);
+		forward_restore(r);
 		log_info("%s %s started (pid %d)", relay_role_name(r), c->id,
 		    (int)getpid());
 		loop_start_links(r);

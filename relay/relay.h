@@ -156,6 +156,8 @@ int relay_run(struct conf *c);
 extern const struct link_cbs forward_link_cbs;
 void forward_commit(struct relay *r);
 void forward_pump(struct relay *r);
+/* Gives the links the QoS 2 packet ids stored before a restart. */
+void forward_restore(struct relay *r);
 /* Drops side's connection (reload, a failed commit); reconnects later. */
 void forward_link_lost(struct relay *r, enum link_side side);
 void forward_subscribe(struct relay *r, enum link_side side);

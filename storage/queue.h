@@ -236,6 +236,16 @@ int queue_meta_set(struct queue *q, const char *key, int64_t val,
 int queue_meta_clear(struct queue *q, const char *prefix, char *err,
     size_t errlen);
 
+/*
+ * queue_meta_each: call fn for every key that starts with prefix
+ * (borrowed), in key order, with the key (valid during the call) and its
+ * value. fn must not call the queue. Returns QUEUE_OK or a QUEUE_ERR_*
+ * with err set.
+ */
+typedef void (*queue_meta_fn)(void *arg, const char *key, int64_t val);
+int queue_meta_each(struct queue *q, const char *prefix, queue_meta_fn fn,
+    void *arg, char *err, size_t errlen);
+
 /* queue_strerror: static text for a queue_err code. */
 const char *queue_strerror(int err);
 

@@ -88,3 +88,27 @@ queue_meta_clear(struct queue *q, const char *prefix, char *err,
 	sqlite3_finalize(st);
 	return QUEUE_OK;
 }
+
+int
+queue_meta_each(struct queue *q, const char *prefix, queue_meta_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (q == NULL || prefix == NULL || fn == NULL)
+		return QUEUE_ERR_INVAL;
+	rc = sqlite3_prepare_v2(queue_file_db(q), "SELECT key, value FROM "
+	    "meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "meta each", err, errlen);
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int64(st, 1));
+	if (rc != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "meta each", err, errlen);
+	sqlite3_finalize(st);
+	return QUEUE_OK;
+}
