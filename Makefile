@@ -24,7 +24,7 @@ LDLIBS      += -lpaho-mqtt3a $(PC_LDLIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lpt
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-LIB_SRCS    := $(wildcard platform/*.c storage/*.c relay/*.c)
+LIB_SRCS    := $(wildcard platform/*.c storage/*.c relay/*.c mqtt/*.c)
 LIB_SRCS    := $(filter-out relay/main.c,$(LIB_SRCS))
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/relay/main.o
