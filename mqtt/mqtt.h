@@ -489,6 +489,18 @@ int mqtt_encode_suback(uint8_t *buf, size_t cap, int protocol,
 size_t mqtt_suback_size(int protocol, enum mqtt_type type, size_t nreasons,
     size_t props_len);
 
+/*
+ * mqtt_encode_packet: encode a packet as mqtt_decode() fills it in (pk and
+ * what it points to are borrowed for the call), through the encoder of
+ * its type with the same checks and results; the v5 properties come from
+ * pk->props.raw. A CONNECT uses its own u.connect.protocol. The encoding
+ * is canonical: minimal varints, and the short v5 forms of the acks,
+ * DISCONNECT and AUTH; re-encoding a decoded packet gives the same bytes
+ * when the input was canonical, and fewer bytes otherwise.
+ */
+int mqtt_encode_packet(uint8_t *buf, size_t cap, int protocol,
+    const struct mqtt_packet *pk, size_t *n);
+
 #ifdef MQTT_INTERNAL
 /* Shared by the codec's files; not part of the API. */
 
@@ -539,6 +551,12 @@ int mqtt__begin(struct mqtt_pw *w, uint8_t *buf, size_t cap, uint8_t b0,
 int mqtt__end(const struct mqtt_pw *w, size_t *n);
 void mqtt__put_props(struct mqtt_pw *w, const uint8_t *props,
     size_t props_len);
+
+/* SUBSCRIBE or UNSUBSCRIBE (type) from a raw, checked list, as
+ * mqtt_decode() gives it (subscribe.c). */
+int mqtt__encode_list_raw(uint8_t *buf, size_t cap, int protocol,
+    enum mqtt_type type, uint16_t id, const uint8_t *list, size_t list_len,
+    const uint8_t *props, size_t props_len, size_t *n);
 
 /* 1 when the MQTT 5 reason code is allowed in packet type, else 0. */
 int mqtt__reason_ok(int type, uint8_t code);

@@ -189,3 +189,32 @@ mqtt_encode_unsubscribe(uint8_t *buf, size_t cap, int protocol, uint16_t id,
 	return encode_list(buf, cap, protocol, MQTT_UNSUBSCRIBE, id, NULL,
 	    filters, nfilters, props, props_len, n);
 }
+
+int
+mqtt__encode_list_raw(uint8_t *buf, size_t cap, int protocol,
+    enum mqtt_type type, uint16_t id, const uint8_t *list, size_t list_len,
+    const uint8_t *props, size_t props_len, size_t *n)
+{
+	int is_sub = type == MQTT_SUBSCRIBE;
+	struct mqtt_pw w;
+	size_t rl;
+	int err;
+
+	*n = 0;
+	if ((protocol != MQTT_V311 && protocol != MQTT_V5) || id == 0 ||
+	    (!is_sub && type != MQTT_UNSUBSCRIBE) || list == NULL ||
+	    mqtt__sub_list_check(list, list + list_len, protocol, is_sub) !=
+	    MQTT_OK ||
+	    (protocol == MQTT_V5 && !mqtt__props_ok(type, props, props_len)))
+		return MQTT_ERR_INVAL;
+	rl = 2 + list_len + (protocol == MQTT_V5 ?
+	    mqtt__props_size(props_len) : 0);
+	if ((err = mqtt__begin(&w, buf, cap, (uint8_t)(type << 4 | 2), rl,
+	    n)) != MQTT_OK)
+		return err;
+	mqtt__put_u16(&w, id);
+	if (protocol == MQTT_V5)
+		mqtt__put_props(&w, props, props_len);
+	mqtt_pw_raw(&w, list, list_len);
+	return mqtt__end(&w, n);
+}
