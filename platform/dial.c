@@ -1,5 +1,4 @@
 /* dial: non-blocking TCP connect to a broker, maybe via a proxy; dial.h. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,26 +20,42 @@
 #define DIAL_AUTH_MAX	(4 * ((2 * DIAL_CRED_MAX + 1 + 2) / 3) + 1)
 #define DIAL_REQ_MAX	(2 * DIAL_ADDRESS_MAX + DIAL_AUTH_MAX + 64)
 #define DIAL_TEXT_MAX	1024	/* one failure's text */
-#define DIAL_STATUS_MAX	128	/* the proxy's status line, as quoted */
-#define DIAL_QUOTE_MAX	64	/* a malformed address, as quoted */
+#define DIAL_QUOTE_MAX	128	/* an address or status line, as quoted */
+#define DIAL_NEXT	2	/* a step's result: try the next address */
 
-/*
- * What a state's step function returns besides DIAL_AGAIN (wait), DIAL_OK
- * (connected) and a failure code: go on with the next address.
- */
-#define DIAL_NEXT	2
+/* What a host may hold; keeps CR, LF and spaces out of the request. */
+#define DIAL_NAME_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+			"0123456789-._"
+#define DIAL_V6_CHARS	DIAL_NAME_CHARS ":%"
 
+_Static_assert(2 * DIAL_ADDRESS_MAX + INET6_ADDRSTRLEN + 32 < DIAL_TEXT_MAX,
+    "DIAL_TEXT_MAX leaves no room after a failure's prefix");
 _Static_assert(DIAL_ERR_LEN >= DIAL_TEXT_MAX + 40,
     "DIAL_ERR_LEN cannot hold a failure's text and the count");
 
-/* One state per step of an attempt; dial_step() has one function each. */
+/*
+ * One state per step of an attempt, each with a function that returns
+ * DIAL_AGAIN, DIAL_OK, or DIAL_NEXT or a failure (go on with the next).
+ */
 enum dial_state {
 	DIAL_S_IDLE,		/* nothing started, or the result was given */
 	DIAL_S_RESOLVING,	/* a resolver thread works on the host */
-	DIAL_S_CONNECTING,	/* connect() in progress: wait for POLLOUT */
+	DIAL_S_CONNECTING,	/* connect() in progress */
 	DIAL_S_PROXY_SEND,	/* writing the CONNECT request */
 	DIAL_S_PROXY_RECV,	/* reading the proxy's reply head */
 	DIAL_S_FAILED		/* all failed; dial_step() reports it */
+};
+
+/* Per state: what the loop polls for, and what a timeout interrupted. */
+static const struct {
+	short events;
+	const char *what;
+} dial_states[] = {
+	[DIAL_S_RESOLVING] = { POLLIN, "resolve" },	/* the eventfd */
+	[DIAL_S_CONNECTING] = { POLLOUT, "connect" },
+	[DIAL_S_PROXY_SEND] = { POLLOUT, "request" },
+	[DIAL_S_PROXY_RECV] = { POLLIN, "reply" },
+	[DIAL_S_FAILED] = { 0, NULL },	/* sizes the table */
 };
 
 struct dial_target {
@@ -50,12 +65,9 @@ struct dial_target {
 };
 
 /*
- * One resolution, shared by the loop and its thread. refs counts the
- * holders (2 while both hold it); whoever drops the last reference frees
- * res, closes efd and frees the job, so neither side ever touches freed
- * memory. The thread publishes gai, sys_errno and res through done
- * (release); the loop reads them only after seeing done (acquire), then
- * takes res over and leaves NULL in its place.
+ * One resolution, shared by the loop and its thread; the last of the two
+ * to let go (refs) frees it. The thread publishes gai, sys_errno and res
+ * with done (release); the loop reads them after done (acquire).
  */
 struct dial_job {
 	atomic_int refs;
@@ -64,8 +76,7 @@ struct dial_job {
 	int gai;			/* getaddrinfo()'s return */
 	int sys_errno;			/* errno, for EAI_SYSTEM */
 	struct addrinfo *res;
-	char host[DIAL_HOST_MAX + 1];
-	char port[6];
+	struct dial_target t;		/* a copy: the thread's own */
 };
 
 struct dial {
@@ -133,22 +144,6 @@ dial_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Append to buf (cap bytes, *len used so far), truncating quietly. */
-static void __attribute__((format(printf, 4, 5)))
-dial_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (*len + 1 >= cap)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(buf + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		*len += (size_t)k < cap - *len ? (size_t)k : cap - *len - 1;
-}
-
 /* Copy s for quoting in a text: at most max bytes, '?' for unprintables. */
 static void
 dial_quote(const char *s, size_t n, char *out, size_t max)
@@ -160,77 +155,40 @@ dial_quote(const char *s, size_t n, char *out, size_t max)
 	out[i] = '\0';
 }
 
+/* out holds 4 * ((n + 2) / 3) + 1 bytes. */
 static void
 dial_base64(const uint8_t *in, size_t n, char *out)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint32_t v;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*out++ = tab[v >> 18];
-		*out++ = tab[(v >> 12) & 63];
-		*out++ = tab[(v >> 6) & 63];
-		*out++ = tab[v & 63];
-	}
-	if (i < n) {
+	for (i = 0; i < n; i += 3) {
 		v = (uint32_t)in[i] << 16;
 		if (i + 1 < n)
 			v |= (uint32_t)in[i + 1] << 8;
-		*out++ = tab[v >> 18];
-		*out++ = tab[(v >> 12) & 63];
-		*out++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*out++ = '=';
+		if (i + 2 < n)
+			v |= in[i + 2];
+		/* k sextets carry n - i bytes; '=' pads the rest. */
+		for (k = 0; k < 4; k++)
+			*out++ = k <= n - i ? tab[(v >> (18 - 6 * k)) & 63] : '=';
 	}
 	*out = '\0';
 }
 
-/*
- * Whether c may appear in a host: a name is letters, digits, '-', '.'
- * and '_'; an IPv6 literal in brackets also ':' and '%' (a zone). This
- * keeps CR, LF and spaces out of the CONNECT request.
- */
+/* getaddrinfo() for TCP. With AI_NUMERICHOST it never blocks. */
 static int
-dial_host_char(char c, int bracketed)
+dial_gai(const char *host, const char *port, int family, int flags,
+    struct addrinfo **res)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')
-		return 1;
-	return bracketed && (c == ':' || c == '%');
-}
-
-/* Whether host is an IPv6 literal (getaddrinfo() converts, never asks). */
-static int
-dial_is_v6(const char *host)
-{
-	struct addrinfo hints, *res;
+	struct addrinfo hints;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_INET6;
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return 0;
-	freeaddrinfo(res);
-	return 1;
-}
-
-/* The port after the last ':', 1-65535 in decimal; 0 when it is not. */
-static unsigned long
-dial_parse_port(const char *p)
-{
-	unsigned long v = 0;
-
-	if (*p == '\0' || strlen(p) > 5)
-		return 0;
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	return v <= 65535 ? v : 0;
+	hints.ai_flags = flags;
+	return getaddrinfo(host, port, &hints, res);
 }
 
 /*
@@ -240,9 +198,11 @@ dial_parse_port(const char *p)
 static const char *
 dial_parse(const char *s, struct dial_target *t)
 {
-	const char *colon, *hs = s, *he, *p;
+	const char *colon, *hs = s, *he;
 	int br = s[0] == '[';
+	struct addrinfo *res;
 	unsigned long port;
+	size_t n;
 
 	if (strlen(s) > DIAL_ADDRESS_MAX)
 		return "too long";
@@ -260,49 +220,41 @@ dial_parse(const char *s, struct dial_target *t)
 		return "no host";
 	if (!br && memchr(hs, ':', (size_t)(he - hs)) != NULL)
 		return "an IPv6 address needs brackets";
-	for (p = hs; p < he; p++)
-		if (!dial_host_char(*p, br))
-			return "invalid character in host";
-	if ((port = dial_parse_port(colon + 1)) == 0)
+	/* The span ends at he at the latest: ':' or ']' is there. */
+	if (strspn(hs, br ? DIAL_V6_CHARS : DIAL_NAME_CHARS) <
+	    (size_t)(he - hs))
+		return "invalid character in host";
+	n = strlen(colon + 1);
+	if (n == 0 || n > 5 || strspn(colon + 1, "0123456789") != n ||
+	    (port = strtoul(colon + 1, NULL, 10)) == 0 || port > 65535)
 		return "port must be 1-65535";
 	memcpy(t->host, hs, (size_t)(he - hs));
 	t->host[he - hs] = '\0';
-	if (br && !dial_is_v6(t->host))
+	if (br && dial_gai(t->host, NULL, AF_INET6, AI_NUMERICHOST, &res) != 0)
 		return "not an IPv6 address in brackets";
+	if (br)
+		freeaddrinfo(res);
 	snprintf(t->port, sizeof(t->port), "%lu", port);
 	snprintf(t->address, sizeof(t->address), "%s", s);
 	return NULL;
 }
 
-/* The Basic token for the proxy, "" without a user. */
+/* The Basic token for the proxy into d->auth, "" without a user. */
 static int
-dial_load_auth(struct dial *d, const struct dial_conf *c, char *err,
-    size_t errlen)
+dial_load_auth(struct dial *d, const char *user, const char *pass)
 {
-	const char *user = c->proxy_user, *pass = c->proxy_pass;
-	uint8_t cred[2 * DIAL_CRED_MAX + 2];
-	size_t ul, pl;
+	char cred[2 * DIAL_CRED_MAX + 2];
+	int n;
 
-	d->auth[0] = '\0';
-	if (user == NULL || user[0] == '\0')
-		return DIAL_OK;
 	if (pass == NULL)
 		pass = "";
-	ul = strlen(user);
-	pl = strlen(pass);
-	if (ul > DIAL_CRED_MAX || pl > DIAL_CRED_MAX) {
-		dial_errf(err, errlen, "proxy credentials: longer than %d bytes",
-		    DIAL_CRED_MAX);
+	if (user == NULL || user[0] == '\0')
+		return DIAL_OK;
+	if (strlen(user) > DIAL_CRED_MAX || strlen(pass) > DIAL_CRED_MAX ||
+	    strchr(user, ':') != NULL)
 		return DIAL_ERR_INVAL;
-	}
-	if (strchr(user, ':') != NULL) {
-		dial_errf(err, errlen, "proxy user: contains ':'");
-		return DIAL_ERR_INVAL;
-	}
-	memcpy(cred, user, ul);
-	cred[ul] = ':';
-	memcpy(cred + ul + 1, pass, pl);
-	dial_base64(cred, ul + 1 + pl, d->auth);
+	n = snprintf(cred, sizeof(cred), "%s:%s", user, pass);
+	dial_base64((const uint8_t *)cred, (size_t)n, d->auth);
 	explicit_bzero(cred, sizeof(cred));
 	return DIAL_OK;
 }
@@ -313,7 +265,7 @@ dial_load(struct dial *d, const struct dial_conf *c, char *err,
     size_t errlen)
 {
 	char q[DIAL_QUOTE_MAX + 1];
-	const char *why;
+	const char *why, *a;
 	size_t i;
 
 	if (c->address == NULL || c->n_address == 0) {
@@ -321,8 +273,9 @@ dial_load(struct dial *d, const struct dial_conf *c, char *err,
 		return DIAL_ERR_INVAL;
 	}
 	if (c->connect_timeout_ms < 0 || c->keepalive_s > DIAL_KEEPIDLE_MAX) {
-		dial_errf(err, errlen, "broker: %s out of range",
-		    c->connect_timeout_ms < 0 ? "connect timeout" : "keepalive");
+		dial_errf(err, errlen, "broker: connect timeout %d ms or "
+		    "keepalive %d s out of range", c->connect_timeout_ms,
+		    c->keepalive_s);
 		return DIAL_ERR_INVAL;
 	}
 	if ((d->targets = calloc(c->n_address, sizeof(*d->targets))) == NULL) {
@@ -331,26 +284,30 @@ dial_load(struct dial *d, const struct dial_conf *c, char *err,
 	}
 	d->n_targets = c->n_address;
 	for (i = 0; i < c->n_address; i++) {
-		if (c->address[i] == NULL) {
-			dial_errf(err, errlen, "broker: address %zu is NULL", i);
-			return DIAL_ERR_INVAL;
-		}
-		if ((why = dial_parse(c->address[i], &d->targets[i])) == NULL)
+		a = c->address[i] != NULL ? c->address[i] : "";
+		if ((why = dial_parse(a, &d->targets[i])) == NULL)
 			continue;
-		dial_quote(c->address[i], SIZE_MAX, q, DIAL_QUOTE_MAX);
+		dial_quote(a, SIZE_MAX, q, DIAL_QUOTE_MAX);
 		dial_errf(err, errlen, "broker address \"%s\": %s", q, why);
 		return DIAL_ERR_INVAL;
 	}
 	d->use_proxy = c->proxy != NULL && c->proxy[0] != '\0';
 	if (d->use_proxy && (why = dial_parse(c->proxy, &d->proxy)) != NULL) {
+		/* Not quoted: a proxy URL may carry a password. */
 		dial_errf(err, errlen, "proxy: %s (want host:port)", why);
+		return DIAL_ERR_INVAL;
+	}
+	if (d->use_proxy && dial_load_auth(d, c->proxy_user,
+	    c->proxy_pass) != DIAL_OK) {
+		dial_errf(err, errlen, "proxy credentials: user with ':', or "
+		    "longer than %d bytes", DIAL_CRED_MAX);
 		return DIAL_ERR_INVAL;
 	}
 	d->timeout_ms = c->connect_timeout_ms > 0 ? c->connect_timeout_ms :
 	    DIAL_TIMEOUT_MS;
 	d->keepalive_s = c->keepalive_s;
 	d->user_timeout_ms = c->user_timeout_ms;
-	return d->use_proxy ? dial_load_auth(d, c, err, errlen) : DIAL_OK;
+	return DIAL_OK;
 }
 
 /* Drop one reference to a job; the last holder frees it. Any thread. */
@@ -370,29 +327,16 @@ static void *
 dial_resolver(void *arg)
 {
 	struct dial_job *j = arg;
-	struct addrinfo hints;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	j->gai = getaddrinfo(j->host, j->port, &hints, &j->res);
+	j->gai = dial_gai(j->t.host, j->t.port, AF_UNSPEC, AI_NUMERICSERV,
+	    &j->res);
 	if (j->gai == EAI_SYSTEM)
 		j->sys_errno = errno;
-	if (j->gai != 0)
-		j->res = NULL;
 	atomic_store_explicit(&j->done, 1, memory_order_release);
 	/* Cannot fail short of a counter overflow; the loop also polls done. */
 	(void)eventfd_write(j->efd, 1);
 	dial_job_put(j);
 	return NULL;
-}
-
-/* The target whose host is resolved and connected to: proxy or broker. */
-static const struct dial_target *
-dial_peer(const struct dial *d)
-{
-	return d->use_proxy ? &d->proxy : &d->targets[d->cur];
 }
 
 /*
@@ -402,19 +346,16 @@ dial_peer(const struct dial *d)
 static int __attribute__((format(printf, 3, 4)))
 dial_fail(struct dial *d, int rc, const char *fmt, ...)
 {
-	size_t len = 0;
+	int at = d->ip[0] != '\0' && !d->numeric;
 	va_list ap;
+	int k;
 
-	dial_append(d->last, sizeof(d->last), &len, "broker %s",
-	    d->targets[d->cur].address);
-	if (d->use_proxy)
-		dial_append(d->last, sizeof(d->last), &len, ": proxy %s",
-		    d->proxy.address);
-	if (d->ip[0] != '\0' && !d->numeric)
-		dial_append(d->last, sizeof(d->last), &len, " at %s", d->ip);
-	dial_append(d->last, sizeof(d->last), &len, ": ");
+	k = snprintf(d->last, sizeof(d->last), "broker %s%s%s%s%s: ",
+	    d->targets[d->cur].address, d->use_proxy ? ": proxy " : "",
+	    d->use_proxy ? d->proxy.address : "", at ? " at " : "",
+	    at ? d->ip : "");
 	va_start(ap, fmt);
-	vsnprintf(d->last + len, sizeof(d->last) - len, fmt, ap);
+	vsnprintf(d->last + k, sizeof(d->last) - (size_t)k, fmt, ap);
 	va_end(ap);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -424,12 +365,11 @@ dial_fail(struct dial *d, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Hand the host to a resolver thread. Returns 1 (RESOLVING) or -1. */
+/* Hand host t to a resolver thread. Returns 1 (RESOLVING) or a failure. */
 static int
 dial_spawn(struct dial *d, const struct dial_target *t, int64_t now_ms)
 {
 	struct dial_job *j;
-	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t tid;
 	int rc;
@@ -442,26 +382,21 @@ dial_spawn(struct dial *d, const struct dial_target *t, int64_t now_ms)
 		return dial_fail(d, DIAL_ERR_SYS, "resolve: eventfd: %s",
 		    strerror(rc));
 	}
-	memcpy(j->host, t->host, sizeof(j->host));
-	memcpy(j->port, t->port, sizeof(j->port));
+	j->t = *t;
 	atomic_init(&j->refs, 2);
 	atomic_init(&j->done, 0);
 	/* The thread inherits the mask: signals stay with the loop. */
 	sigfillset(&all);
-	if ((rc = pthread_attr_init(&attr)) == 0) {
-		(void)pthread_attr_setdetachstate(&attr,
-		    PTHREAD_CREATE_DETACHED);
-		(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-		rc = pthread_create(&tid, &attr, dial_resolver, j);
-		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-		(void)pthread_attr_destroy(&attr);
-	}
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&tid, NULL, dial_resolver, j);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		close(j->efd);
 		free(j);
 		return dial_fail(d, DIAL_ERR_SYS, "resolve: pthread_create: %s",
 		    strerror(rc));
 	}
+	(void)pthread_detach(tid);
 	d->job = j;
 	d->state = DIAL_S_RESOLVING;
 	d->deadline_ms = now_ms + d->timeout_ms;
@@ -469,29 +404,24 @@ dial_spawn(struct dial *d, const struct dial_target *t, int64_t now_ms)
 }
 
 /*
- * Resolve the current peer: an IP address at once, a name in a thread.
- * Returns 0 (ai_next is set), 1 (RESOLVING) or -1 (failed, recorded).
+ * Resolve the peer (the proxy, else the broker): an IP address at once, a
+ * name in a thread. Returns 0 (ai_next set), 1 (RESOLVING) or a failure.
  */
 static int
 dial_resolve(struct dial *d, int64_t now_ms)
 {
-	const struct dial_target *t = dial_peer(d);
-	struct addrinfo hints;
+	const struct dial_target *t = d->use_proxy ? &d->proxy :
+	    &d->targets[d->cur];
 	int rc;
 
 	d->ip[0] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(t->host, t->port, &hints, &d->ai_head);
+	rc = dial_gai(t->host, t->port, AF_UNSPEC, AI_NUMERICHOST |
+	    AI_NUMERICSERV, &d->ai_head);
+	d->numeric = rc == 0;
 	if (rc == 0) {
-		d->numeric = 1;
 		d->ai_next = d->ai_head;
 		return 0;
 	}
-	d->ai_head = NULL;
-	d->numeric = 0;
 	if (rc != EAI_NONAME)
 		return dial_fail(d, DIAL_ERR_RESOLVE, "resolve: %s",
 		    gai_strerror(rc));
@@ -507,12 +437,11 @@ dial_drop_addrs(struct dial *d)
 	d->ai_head = d->ai_next = NULL;
 }
 
-/* Start a connect to the next resolved address: 0 (CONNECTING) or -1. */
+/* Start a connect to the next resolved address: 0 (CONNECTING) or < 0. */
 static int
 dial_connect_next(struct dial *d, int64_t now_ms)
 {
 	struct addrinfo *ai = d->ai_next;
-	int e;
 
 	d->ai_next = ai->ai_next;
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, d->ip, sizeof(d->ip),
@@ -524,11 +453,9 @@ dial_connect_next(struct dial *d, int64_t now_ms)
 		return dial_fail(d, DIAL_ERR_SYS, "socket: %s", strerror(errno));
 	/* EINTR: the connect goes on in the background, as EINPROGRESS. */
 	if (connect(d->fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-	    errno != EINPROGRESS && errno != EINTR) {
-		e = errno;
+	    errno != EINPROGRESS && errno != EINTR)
 		return dial_fail(d, DIAL_ERR_CONNECT, "connect: %s",
-		    strerror(e));
-	}
+		    strerror(errno));
 	/* Even a connect done at once is reported through POLLOUT. */
 	d->state = DIAL_S_CONNECTING;
 	d->deadline_ms = now_ms + d->timeout_ms;
@@ -536,9 +463,8 @@ dial_connect_next(struct dial *d, int64_t now_ms)
 }
 
 /*
- * After a failure, or at the start: the next address the current host
- * resolved to, else the next configured address; FAILED when none is
- * left. Leaves the state RESOLVING, CONNECTING or FAILED.
+ * At the start or after a failure: the host's next address, else the next
+ * configured one; leaves the state RESOLVING, CONNECTING or FAILED.
  */
 static void
 dial_advance(struct dial *d, int64_t now_ms)
@@ -556,7 +482,7 @@ dial_advance(struct dial *d, int64_t now_ms)
 			return;
 		}
 		d->cur = d->next++;
-		if (dial_resolve(d, now_ms) > 0)
+		if (dial_resolve(d, now_ms) == 1)
 			return;
 	}
 }
@@ -566,39 +492,31 @@ static int
 dial_on_resolved(struct dial *d)
 {
 	struct dial_job *j = d->job;
-	int gai, se;
 
 	if (atomic_load_explicit(&j->done, memory_order_acquire) == 0)
 		return DIAL_AGAIN;
-	d->ai_head = d->ai_next = j->res;
+	d->ai_head = d->ai_next = j->res;	/* NULL after a failure */
 	j->res = NULL;
-	gai = j->gai;
-	se = j->sys_errno;
+	if (j->gai != 0)
+		(void)dial_fail(d, DIAL_ERR_RESOLVE, "resolve: %s",
+		    j->gai == EAI_SYSTEM ? strerror(j->sys_errno) :
+		    gai_strerror(j->gai));
+	else if (d->ai_head == NULL)
+		(void)dial_fail(d, DIAL_ERR_RESOLVE, "resolve: no address");
 	dial_job_put(j);
 	d->job = NULL;
-	if (gai != 0)
-		return dial_fail(d, DIAL_ERR_RESOLVE, "resolve: %s",
-		    gai == EAI_SYSTEM ? strerror(se) : gai_strerror(gai));
-	if (d->ai_head == NULL)
-		return dial_fail(d, DIAL_ERR_RESOLVE, "resolve: no address");
-	return DIAL_NEXT;	/* connect to what it found */
+	return d->ai_head != NULL ? DIAL_NEXT : d->last_rc;
 }
-
-/* A socket option to set when on is true. */
-struct dial_opt {
-	int on;
-	int level;
-	int name;
-	int value;
-	const char *text;
-};
 
 /* TCP_NODELAY, keepalive and user timeout on the connected socket. */
 static int
 dial_set_options(struct dial *d)
 {
 	int ks = d->keepalive_s, ut = d->user_timeout_ms;
-	const struct dial_opt opt[] = {
+	const struct {
+		int on, level, name, value;
+		const char *text;
+	} opt[] = {
 		{ 1, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY" },
 		{ ks > 0, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE" },
 		{ ks > 0, IPPROTO_TCP, TCP_KEEPIDLE, ks, "TCP_KEEPIDLE" },
@@ -618,89 +536,52 @@ dial_set_options(struct dial *d)
 	return DIAL_OK;
 }
 
-/* The CONNECT request for the current broker address, into d->req. */
-static void
-dial_build_request(struct dial *d)
-{
-	const char *a = d->targets[d->cur].address;
-	int n;
-
-	/* Addresses hold no CR, LF or space: dial_parse() saw to that. */
-	if (d->auth[0] != '\0')
-		n = snprintf(d->req, sizeof(d->req), "CONNECT %s HTTP/1.1\r\n"
-		    "Host: %s\r\nProxy-Authorization: Basic %s\r\n\r\n", a, a,
-		    d->auth);
-	else
-		n = snprintf(d->req, sizeof(d->req), "CONNECT %s HTTP/1.1\r\n"
-		    "Host: %s\r\n\r\n", a, a);
-	/* DIAL_REQ_MAX holds the longest request; n never exceeds it. */
-	d->req_len = n > 0 ? (size_t)n : 0;
-	d->req_off = 0;
-}
-
 /* The reply head is complete and NUL-terminated: a 2xx opens the tunnel. */
 static int
 dial_proxy_status(struct dial *d)
 {
-	char line[DIAL_STATUS_MAX + 1];
+	char line[DIAL_QUOTE_MAX + 1];
 	const char *h = d->head;
+	int http = strncmp(h, "HTTP/1.", 7) == 0 &&
+	    strspn(h + 7, "0123456789") == 1 && h[8] == ' ' &&
+	    strspn(h + 9, "0123456789") == 3;
 
-	dial_quote(h, strcspn(h, "\r\n"), line, DIAL_STATUS_MAX);
-	if (strncmp(h, "HTTP/1.", 7) == 0 && strspn(h + 7, "0123456789") == 1 &&
-	    h[8] == ' ' && strspn(h + 9, "0123456789") == 3 && h[9] == '2')
+	if (http && h[9] == '2')
 		return DIAL_OK;
 	/* The proxy answered: its other addresses would answer the same. */
 	d->ai_next = NULL;
-	if (strncmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' ||
-	    strspn(h + 9, "0123456789") != 3)
-		return dial_fail(d, DIAL_ERR_PROXY, "not an HTTP reply: \"%s\"",
-		    line);
-	return dial_fail(d, DIAL_ERR_PROXY, "%s", line);
+	dial_quote(h, strcspn(h, "\r\n"), line, DIAL_QUOTE_MAX);
+	return dial_fail(d, DIAL_ERR_PROXY, "%s%s%s", http ? "" :
+	    "not an HTTP reply: \"", line, http ? "" : "\"");
 }
 
 /*
- * PROXY_RECV: read the reply head and not one byte more, since the
- * broker's first bytes may follow it in the same segment: peek, look for
- * the blank line in what is there, consume up to its end.
+ * PROXY_RECV: read the reply head a byte at a time, so as not to take the
+ * broker's first bytes, which may share its segment. A head is a few dozen
+ * bytes, read once per connection.
  */
 static int
 dial_on_recv(struct dial *d)
 {
-	size_t from, take;
 	ssize_t n;
-	char *end;
 
-	for (;;) {
-		if (d->head_len == DIAL_HEAD_MAX)
-			return dial_fail(d, DIAL_ERR_PROXY,
-			    "reply head longer than %d bytes", DIAL_HEAD_MAX);
-		n = recv(d->fd, d->head + d->head_len,
-		    DIAL_HEAD_MAX - d->head_len, MSG_PEEK);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	while (d->head_len < DIAL_HEAD_MAX) {
+		n = recv(d->fd, d->head + d->head_len, 1, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
 			return DIAL_AGAIN;
-		if (n == -1)
-			return dial_fail(d, DIAL_ERR_PROXY, "read: %s",
+		if (n <= 0)
+			return dial_fail(d, DIAL_ERR_PROXY, "read: %s", n == 0 ?
+			    "closed before the end of its reply" :
 			    strerror(errno));
-		if (n == 0)
-			return dial_fail(d, DIAL_ERR_PROXY, "closed the "
-			    "connection before the end of its reply");
-		/* The blank line may straddle what came before. */
-		from = d->head_len > 3 ? d->head_len - 3 : 0;
-		end = memmem(d->head + from, d->head_len + (size_t)n - from,
-		    "\r\n\r\n", 4);
-		take = end == NULL ? (size_t)n :
-		    (size_t)(end + 4 - d->head) - d->head_len;
-		if (recv(d->fd, d->head + d->head_len, take, 0) != (ssize_t)take)
-			return dial_fail(d, DIAL_ERR_PROXY, "read: fewer bytes "
-			    "than peeked");
-		d->head_len += take;
-		if (end != NULL) {
+		if (++d->head_len >= 4 &&
+		    memcmp(d->head + d->head_len - 4, "\r\n\r\n", 4) == 0) {
 			d->head[d->head_len] = '\0';
 			return dial_proxy_status(d);
 		}
 	}
+	return dial_fail(d, DIAL_ERR_PROXY, "reply head longer than %d bytes",
+	    DIAL_HEAD_MAX);
 }
 
 /* PROXY_SEND: write the request, then read the reply. */
@@ -712,9 +593,9 @@ dial_on_send(struct dial *d)
 	while (d->req_off < d->req_len) {
 		n = send(d->fd, d->req + d->req_off, d->req_len - d->req_off,
 		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* EINTR too: the socket stays writable, poll() says so. */
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
 			return DIAL_AGAIN;
 		if (n == -1)
 			return dial_fail(d, DIAL_ERR_PROXY, "write: %s",
@@ -729,15 +610,16 @@ dial_on_send(struct dial *d)
 
 /*
  * CONNECTING: SO_ERROR tells a failed connect, getpeername() a finished
- * one. Both are asked whatever revents says, so a stray or lost event
- * does no harm. Once connected: options, then the proxy if there is one.
+ * one, whatever revents says (a stray or lost event does no harm). Once
+ * connected: the options, then the CONNECT request if there is a proxy.
  */
 static int
 dial_on_connect(struct dial *d, short revents)
 {
+	const char *a = d->targets[d->cur].address;
+	int soerr = 0, rc, auth = d->auth[0] != '\0';
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(int);
-	int soerr = 0, rc;
 
 	if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
 		soerr = errno;
@@ -751,51 +633,27 @@ dial_on_connect(struct dial *d, short revents)
 			    "connect: connection failed");
 		return DIAL_AGAIN;	/* still in progress */
 	}
-	if ((rc = dial_set_options(d)) != DIAL_OK)
+	if ((rc = dial_set_options(d)) != DIAL_OK || !d->use_proxy)
 		return rc;
-	if (!d->use_proxy)
-		return DIAL_OK;
-	dial_build_request(d);
+	/* No CR, LF or space in a: dial_parse() saw to that. */
+	rc = snprintf(d->req, sizeof(d->req), "CONNECT %s HTTP/1.1\r\n"
+	    "Host: %s\r\n%s%s%s\r\n", a, a, auth ?
+	    "Proxy-Authorization: Basic " : "", d->auth, auth ? "\r\n" : "");
+	d->req_len = (size_t)rc;	/* DIAL_REQ_MAX holds the longest */
+	d->req_off = 0;
 	d->state = DIAL_S_PROXY_SEND;
 	return dial_on_send(d);
-}
-
-/* The current step ran out of time: record it for the address. */
-static int
-dial_timeout(struct dial *d)
-{
-	const char *what = "connect";
-
-	switch (d->state) {
-	case DIAL_S_RESOLVING:
-		dial_job_put(d->job);	/* the thread finishes on its own */
-		d->job = NULL;
-		what = "resolve";
-		break;
-	case DIAL_S_PROXY_SEND:
-		what = "request";
-		break;
-	case DIAL_S_PROXY_RECV:
-		what = "reply";
-		break;
-	case DIAL_S_CONNECTING:
-	case DIAL_S_IDLE:
-	case DIAL_S_FAILED:
-		break;
-	}
-	return dial_fail(d, DIAL_ERR_TIMEOUT, "%s: timed out after %d ms",
-	    what, d->timeout_ms);
 }
 
 /* Give the final failure to the caller; the dial becomes idle. */
 static int
 dial_report(struct dial *d, char *err, size_t errlen)
 {
+	char count[40] = "";
+
 	if (d->tried > 1)
-		dial_errf(err, errlen, "%s (tried %u addresses)", d->last,
-		    d->tried);
-	else
-		dial_errf(err, errlen, "%s", d->last);
+		snprintf(count, sizeof(count), " (tried %u addresses)", d->tried);
+	dial_errf(err, errlen, "%s%s", d->last, count);
 	d->state = DIAL_S_IDLE;
 	d->deadline_ms = -1;
 	return d->last_rc < 0 ? d->last_rc : DIAL_ERR_CONNECT;
@@ -828,8 +686,13 @@ dial_step(struct dial *d, short revents, int64_t now_ms, int *fd_out,
 		return dial_report(d, err, errlen);
 	}
 	/* A result that came in time wins over the deadline. */
-	if (rc == DIAL_AGAIN && now_ms >= d->deadline_ms)
-		rc = dial_timeout(d);
+	if (rc == DIAL_AGAIN && now_ms >= d->deadline_ms) {
+		if (d->job != NULL)
+			dial_job_put(d->job);	/* the thread ends alone */
+		d->job = NULL;
+		rc = dial_fail(d, DIAL_ERR_TIMEOUT, "%s: timed out after %d ms",
+		    dial_states[d->state].what, d->timeout_ms);
+	}
 	if (rc == DIAL_OK) {
 		*fd_out = d->fd;
 		d->fd = -1;
@@ -845,9 +708,12 @@ dial_step(struct dial *d, short revents, int64_t now_ms, int *fd_out,
 	return DIAL_AGAIN;
 }
 
-/* Stop the attempt: close its socket, let go of a resolution. */
+/*
+ * Stop the attempt (close its socket, let go of a resolution) and forget
+ * the configuration, wiping the credentials. d is idle afterwards.
+ */
 static void
-dial_cancel(struct dial *d)
+dial_reset(struct dial *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
@@ -857,21 +723,13 @@ dial_cancel(struct dial *d)
 	d->job = NULL;
 	dial_drop_addrs(d);
 	explicit_bzero(d->req, sizeof(d->req));
-	d->req_len = d->req_off = d->head_len = 0;
-	d->state = DIAL_S_IDLE;
-	d->deadline_ms = -1;
-}
-
-/* Forget the configuration; wipe the credentials. */
-static void
-dial_forget(struct dial *d)
-{
+	explicit_bzero(d->auth, sizeof(d->auth));
 	free(d->targets);
 	d->targets = NULL;
-	d->n_targets = 0;
-	d->cur = d->next = 0;
-	d->use_proxy = 0;
-	explicit_bzero(d->auth, sizeof(d->auth));
+	d->n_targets = d->cur = d->next = 0;
+	d->tried = 0;
+	d->state = DIAL_S_IDLE;
+	d->deadline_ms = -1;
 }
 
 int
@@ -882,7 +740,6 @@ dial_new(struct dial **out)
 	if ((*out = d = calloc(1, sizeof(*d))) == NULL)
 		return DIAL_ERR_NOMEM;
 	d->fd = -1;
-	d->state = DIAL_S_IDLE;
 	d->deadline_ms = -1;
 	return DIAL_OK;
 }
@@ -890,10 +747,8 @@ dial_new(struct dial **out)
 void
 dial_free(struct dial *d)
 {
-	if (d == NULL)
-		return;
-	dial_cancel(d);
-	dial_forget(d);
+	if (d != NULL)
+		dial_reset(d);
 	free(d);
 }
 
@@ -903,15 +758,11 @@ dial_start(struct dial *d, const struct dial_conf *c, int64_t now_ms,
 {
 	int rc;
 
-	dial_cancel(d);
-	dial_forget(d);
+	dial_reset(d);
 	if ((rc = dial_load(d, c, err, errlen)) != DIAL_OK) {
-		dial_forget(d);
+		dial_reset(d);
 		return rc;
 	}
-	d->tried = 0;
-	d->last_rc = 0;
-	d->last[0] = '\0';
 	dial_advance(d, now_ms);
 	return DIAL_AGAIN;
 }
@@ -919,27 +770,10 @@ dial_start(struct dial *d, const struct dial_conf *c, int64_t now_ms,
 int
 dial_pollfd(const struct dial *d, int *fd, short *events)
 {
-	switch (d->state) {
-	case DIAL_S_RESOLVING:
-		*fd = d->job->efd;
-		*events = POLLIN;
-		return 1;
-	case DIAL_S_CONNECTING:
-	case DIAL_S_PROXY_SEND:
-		*fd = d->fd;
-		*events = POLLOUT;
-		return 1;
-	case DIAL_S_PROXY_RECV:
-		*fd = d->fd;
-		*events = POLLIN;
-		return 1;
-	case DIAL_S_IDLE:
-	case DIAL_S_FAILED:
-		break;
-	}
-	*fd = -1;
-	*events = 0;
-	return 0;
+	*events = dial_states[d->state].events;
+	*fd = *events == 0 ? -1 : d->state == DIAL_S_RESOLVING ?
+	    d->job->efd : d->fd;
+	return *events != 0;
 }
 
 int64_t
