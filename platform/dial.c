@@ -170,9 +170,9 @@ dial_base64(const uint8_t *in, size_t n, char *out)
 			v |= (uint32_t)in[i + 1] << 8;
 		if (i + 2 < n)
 			v |= in[i + 2];
-		/* k sextets carry n - i bytes; '=' pads the rest. */
-		for (k = 0; k < 4; k++)
-			*out++ = k <= n - i ? tab[(v >> (18 - 6 * k)) & 63] : '=';
+		/* Sextet k carries data while k <= n - i; '=' pads the rest. */
+		for (k = 0; k < 4; k++, v <<= 6)
+			*out++ = k > n - i ? '=' : tab[(v >> 18) & 63];
 	}
 	*out = '\0';
 }
@@ -450,7 +450,8 @@ dial_connect_next(struct dial *d, int64_t now_ms)
 	d->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (d->fd == -1)
-		return dial_fail(d, DIAL_ERR_SYS, "socket: %s", strerror(errno));
+		return dial_fail(d, DIAL_ERR_SYS, "socket: %s",
+		    strerror(errno));
 	/* EINTR: the connect goes on in the background, as EINPROGRESS. */
 	if (connect(d->fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS && errno != EINTR)
@@ -652,7 +653,8 @@ dial_report(struct dial *d, char *err, size_t errlen)
 	char count[40] = "";
 
 	if (d->tried > 1)
-		snprintf(count, sizeof(count), " (tried %u addresses)", d->tried);
+		snprintf(count, sizeof(count), " (tried %u addresses)",
+		    d->tried);
 	dial_errf(err, errlen, "%s%s", d->last, count);
 	d->state = DIAL_S_IDLE;
 	d->deadline_ms = -1;

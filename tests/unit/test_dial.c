@@ -14,15 +14,14 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "platform/clock.h"
@@ -31,8 +30,15 @@
 #define WAIT_MS		5000	/* no test loop runs longer */
 #define BROKER_BYTES	"\x20\x02\x00\x00MQTT-after-the-head"
 #define USER		"alice"
-#define PASS		"s3cr3t-pw"
-#define TOKEN		"YWxpY2U6czNjcjN0LXB3"	/* base64(USER ":" PASS) */
+#define PASS		"s3cr3t-pw!"
+#define TOKEN		"YWxpY2U6czNjcjN0LXB3IQ=="	/* base64(USER:PASS) */
+
+/* A loopback server for direct dials. */
+struct srv {
+	int fd;
+	uint16_t port;
+	char addr[64];		/* "127.0.0.1:PORT" or "[::1]:PORT" */
+};
 
 enum proxy_mode {
 	PROXY_OK,	/* 200, and broker bytes in the same write */
@@ -44,8 +50,7 @@ enum proxy_mode {
 
 struct proxy {
 	enum proxy_mode mode;
-	int lfd;
-	uint16_t port;
+	struct srv s;
 	int conn;
 	char req[4096];		/* the request head as received */
 	size_t req_len;
@@ -53,45 +58,39 @@ struct proxy {
 	char out[8192];		/* what to send */
 	size_t out_len;
 	size_t out_off;
+	int fd;			/* what the dial returned, or -1 */
+	char err[DIAL_ERR_LEN];	/* and its error text */
 };
 
-/* A socket bound to the loopback address of family; port from the kernel. */
+/*
+ * Open s on family's loopback address: a listener, or (backlog < 0) only
+ * bound, refusing connects while the port stays ours. -1: not here.
+ */
 static int
-bound_socket(int family, uint16_t *port)
+srv_open(struct srv *s, int family, int backlog)
 {
-	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
-	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct addrinfo hints = { .ai_family = family,
+	    .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *ai;
+	const char *host = family == AF_INET6 ? "::1" : "127.0.0.1";
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int fd;
 
-	s6.sin6_addr = in6addr_loopback;
-	s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if ((family == AF_INET6 ? bind(fd, (struct sockaddr *)&s6,
-	    sizeof(s6)) : bind(fd, (struct sockaddr *)&s4, sizeof(s4))) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		close(fd);
+	assert_int_equal(getaddrinfo(host, "0", &hints, &ai), 0);
+	s->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->fd < 0 || bind(s->fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    (backlog >= 0 && listen(s->fd, backlog) < 0)) {
+		if (s->fd >= 0)
+			close(s->fd);
+		freeaddrinfo(ai);
 		return -1;
 	}
-	*port = ntohs(family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
-/* A listening socket on 127.0.0.1 (or ::1). */
-static int
-listener(int family, uint16_t *port, int backlog)
-{
-	int fd = bound_socket(family, port);
-
-	if (fd >= 0 && listen(fd, backlog) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	freeaddrinfo(ai);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&ss, &len), 0);
+	/* sin_port and sin6_port sit at the same offset. */
+	s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(s->addr, sizeof(s->addr), family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, s->port);
+	return 0;
 }
 
 /* Open fds of this process, to see that nothing leaks. */
@@ -108,14 +107,24 @@ count_fds(void)
 	return n;
 }
 
+/* Wait until the fds are back to n (a resolver thread may still run). */
+static void
+assert_fds_back_to(int n)
+{
+	int64_t stop = clock_mono_ms() + WAIT_MS;
+
+	while (count_fds() != n && clock_mono_ms() < stop)
+		usleep(10 * 1000);
+	assert_int_equal(count_fds(), n);
+}
+
 static void
 proxy_open(struct proxy *p, enum proxy_mode mode)
 {
 	memset(p, 0, sizeof(*p));
 	p->mode = mode;
-	p->conn = -1;
-	p->lfd = listener(AF_INET, &p->port, 8);
-	assert_true(p->lfd >= 0);
+	p->conn = p->fd = -1;
+	assert_int_equal(srv_open(&p->s, AF_INET, 8), 0);
 }
 
 static void
@@ -123,7 +132,9 @@ proxy_close(struct proxy *p)
 {
 	if (p->conn >= 0)
 		close(p->conn);
-	close(p->lfd);
+	if (p->fd >= 0)
+		close(p->fd);
+	close(p->s.fd);
 }
 
 /* The request is complete: queue the reply the mode calls for. */
@@ -134,98 +145,61 @@ proxy_answer(struct proxy *p)
 	    "Via: 1.1 fake\r\n\r\n" BROKER_BYTES;
 	static const char deny[] = "HTTP/1.1 407 Proxy Authentication "
 	    "Required\r\nProxy-Authenticate: Basic realm=\"fake\"\r\n\r\n";
+	int no = p->mode == PROXY_DENY;
 	size_t n;
 
-	switch (p->mode) {
-	case PROXY_OK:
-	case PROXY_TRICKLE:
-		/* By length: the broker's bytes hold NULs. */
-		memcpy(p->out, ok, sizeof(ok) - 1);
-		p->out_len = sizeof(ok) - 1;
-		break;
-	case PROXY_DENY:
-		memcpy(p->out, deny, sizeof(deny) - 1);
-		p->out_len = sizeof(deny) - 1;
-		break;
-	case PROXY_HUGE:
+	if (p->mode == PROXY_SILENT)
+		return;
+	if (p->mode == PROXY_HUGE) {
 		n = (size_t)snprintf(p->out, sizeof(p->out),
 		    "HTTP/1.1 200 OK\r\nX-Pad: ");
 		memset(p->out + n, 'a', sizeof(p->out) - n);
 		p->out_len = sizeof(p->out);
-		break;
-	case PROXY_SILENT:
-		break;
+		return;
 	}
+	/* By length: the broker's bytes hold NULs. */
+	p->out_len = no ? sizeof(deny) - 1 : sizeof(ok) - 1;
+	memcpy(p->out, no ? deny : ok, p->out_len);
 }
 
-/* Send what the proxy still holds (the dial loop that drove it ended). */
-static void
-proxy_flush(struct proxy *p)
-{
-	struct pollfd pfd = { .fd = p->conn, .events = POLLOUT };
-	ssize_t k;
-
-	while (p->out_off < p->out_len) {
-		assert_int_equal(poll(&pfd, 1, 2000), 1);
-		k = write(p->conn, p->out + p->out_off, p->out_len - p->out_off);
-		assert_true(k > 0);
-		p->out_off += (size_t)k;
-	}
-}
-
-/* Add the proxy's fds to pfd; returns how many. */
+/* The proxy's fd to poll: the listener, else the accepted connection. */
 static int
-proxy_pollfds(const struct proxy *p, struct pollfd *pfd)
+proxy_pollfd(const struct proxy *p, struct pollfd *pfd)
 {
-	int n = 0;
-
-	if (p->conn < 0) {
-		pfd[n++] = (struct pollfd){ .fd = p->lfd, .events = POLLIN };
-		return n;
-	}
-	pfd[n] = (struct pollfd){ .fd = p->conn };
-	if (!p->got_req)
-		pfd[n].events |= POLLIN;
+	*pfd = (struct pollfd){ .fd = p->conn < 0 ? p->s.fd : p->conn };
+	if (p->conn < 0 || !p->got_req)
+		pfd->events |= POLLIN;
 	if (p->out_off < p->out_len)
-		pfd[n].events |= POLLOUT;
-	return pfd[n].events != 0 ? n + 1 : n;
+		pfd->events |= POLLOUT;
+	return pfd->events != 0;
 }
 
 static void
-proxy_dispatch(struct proxy *p, const struct pollfd *pfd, int n)
+proxy_dispatch(struct proxy *p, short rev)
 {
 	ssize_t k;
-	size_t w;
-	int i;
 
-	for (i = 0; i < n; i++) {
-		if (pfd[i].revents == 0)
-			continue;
-		if (pfd[i].fd == p->lfd && p->conn < 0) {
-			p->conn = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC |
-			    SOCK_NONBLOCK);
-			continue;
+	if (rev != 0 && p->conn < 0) {
+		p->conn = accept4(p->s.fd, NULL, NULL, SOCK_CLOEXEC |
+		    SOCK_NONBLOCK);
+		return;
+	}
+	if ((rev & POLLIN) != 0 && !p->got_req) {
+		k = read(p->conn, p->req + p->req_len,
+		    sizeof(p->req) - 1 - p->req_len);
+		assert_true(k > 0);
+		p->req_len += (size_t)k;
+		p->req[p->req_len] = '\0';
+		if (strstr(p->req, "\r\n\r\n") != NULL) {
+			p->got_req = 1;
+			proxy_answer(p);
 		}
-		if (pfd[i].fd != p->conn)
-			continue;
-		if ((pfd[i].revents & POLLIN) != 0 && !p->got_req) {
-			k = read(p->conn, p->req + p->req_len,
-			    sizeof(p->req) - 1 - p->req_len);
-			assert_true(k > 0);
-			p->req_len += (size_t)k;
-			p->req[p->req_len] = '\0';
-			if (strstr(p->req, "\r\n\r\n") != NULL) {
-				p->got_req = 1;
-				proxy_answer(p);
-			}
-		}
-		if ((pfd[i].revents & POLLOUT) != 0 && p->out_off < p->out_len) {
-			w = p->mode == PROXY_TRICKLE ? 1 :
-			    p->out_len - p->out_off;
-			k = write(p->conn, p->out + p->out_off, w);
-			if (k > 0)
-				p->out_off += (size_t)k;
-		}
+	}
+	if ((rev & POLLOUT) != 0 && p->out_off < p->out_len) {
+		k = write(p->conn, p->out + p->out_off, p->mode ==
+		    PROXY_TRICKLE ? 1 : p->out_len - p->out_off);
+		if (k > 0)
+			p->out_off += (size_t)k;
 	}
 }
 
@@ -234,66 +208,67 @@ proxy_dispatch(struct proxy *p, const struct pollfd *pfd, int n)
  * dial's deadline, then step. Returns what dial_step() returned last.
  */
 static int
-drive(struct dial *d, struct proxy *p, int *fd, char *err, size_t errlen)
+drive(struct dial *d, struct proxy *p, int *fd, char err[DIAL_ERR_LEN])
 {
-	int64_t stop = clock_mono_ms() + WAIT_MS, now, wait;
-	struct pollfd pfd[3];
-	int n, di, dfd, rc;
+	int64_t stop = clock_mono_ms() + WAIT_MS, wait;
+	struct pollfd pfd[2] = { { .fd = -1 }, { .fd = -1 } };
 	short ev;
+	int rc;
 
 	for (;;) {
-		n = 0;
-		di = -1;
-		if (dial_pollfd(d, &dfd, &ev)) {
-			pfd[n++] = (struct pollfd){ .fd = dfd, .events = ev };
-			di = 0;
-		} else
-			assert_int_equal(dfd, -1);
-		if (p != NULL)
-			n += proxy_pollfds(p, pfd + n);
-		now = clock_mono_ms();
-		assert_true(now < stop);
+		if (dial_pollfd(d, &pfd[0].fd, &ev) == 0)
+			assert_int_equal(pfd[0].fd, -1);
+		pfd[0].events = ev;
+		if (p == NULL || proxy_pollfd(p, &pfd[1]) == 0)
+			pfd[1].fd = -1;
+		assert_true(clock_mono_ms() < stop);
 		assert_true(dial_deadline(d) >= 0);
-		wait = dial_deadline(d) - now;
+		wait = dial_deadline(d) - clock_mono_ms();
 		wait = wait < 0 ? 0 : wait > 100 ? 100 : wait;
-		if (poll(pfd, (nfds_t)n, (int)wait) < 0)
+		if (poll(pfd, 2, (int)wait) < 0)
 			assert_int_equal(errno, EINTR);
-		if (p != NULL)
-			proxy_dispatch(p, pfd + (di + 1), n - (di + 1));
-		rc = dial_step(d, di == 0 ? pfd[0].revents : 0, clock_mono_ms(),
-		    fd, err, errlen);
+		if (p != NULL && pfd[1].fd >= 0)
+			proxy_dispatch(p, pfd[1].revents);
+		/* Called on every pass, ready or not: that must be harmless. */
+		rc = dial_step(d, pfd[0].revents, clock_mono_ms(), fd, err,
+		    DIAL_ERR_LEN);
 		if (rc != DIAL_AGAIN)
 			return rc;
 		assert_int_equal(*fd, -1);
 	}
 }
 
-/* Start a dial of n addresses with the rest of conf c (may be NULL). */
+/* dial_start() on d with addr[0..n) and the rest of *c (may be NULL). */
+static void
+begin(struct dial *d, char **addr, size_t n, const struct dial_conf *c)
+{
+	struct dial_conf conf = c != NULL ? *c : (struct dial_conf){ 0 };
+	char err[DIAL_ERR_LEN] = "";
+
+	conf.address = addr;
+	conf.n_address = n;
+	assert_int_equal(dial_start(d, &conf, clock_mono_ms(), err,
+	    sizeof(err)), DIAL_AGAIN);
+}
+
+/* A new dial, started on addr[0..n). */
 static struct dial *
 start(char **addr, size_t n, const struct dial_conf *c)
 {
-	struct dial_conf conf = { 0 };
-	char err[DIAL_ERR_LEN] = "";
 	struct dial *d;
 
-	if (c != NULL)
-		conf = *c;
-	conf.address = addr;
-	conf.n_address = n;
 	assert_int_equal(dial_new(&d), DIAL_OK);
-	assert_int_equal(dial_start(d, &conf, clock_mono_ms(), err,
-	    sizeof(err)), DIAL_AGAIN);
+	begin(d, addr, n, c);
 	return d;
 }
 
-/* Accept the connection the dial made (it is in the backlog). */
+/* Start d on the one address a and drive it to the end. */
 static int
-accept_one(int lfd)
+dial_to(struct dial *d, char *a, const struct dial_conf *c, int *fd,
+    char err[DIAL_ERR_LEN])
 {
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-
-	assert_int_equal(poll(&pfd, 1, 2000), 1);
-	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	begin(d, &a, 1, c);
+	return drive(d, NULL, fd, err);
 }
 
 /* Whether bytes written on a arrive on b. */
@@ -309,6 +284,33 @@ assert_carries(int a, int b)
 	assert_memory_equal(buf, "ping", 4);
 }
 
+/* s has the dial's connection waiting: accept it, check it, close it. */
+static void
+assert_accepts(struct srv *s, int fd)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	int peer;
+
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_true((peer = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0);
+	assert_carries(fd, peer);
+	assert_carries(peer, fd);
+	close(peer);
+}
+
+/* The dial's fd to watch now, and its events. */
+static short
+watch(const struct dial *d)
+{
+	short ev = 0;
+	int fd, r;
+
+	r = dial_pollfd(d, &fd, &ev);
+	assert_int_equal(r, ev != 0);
+	assert_int_equal(fd >= 0, r);
+	return ev;
+}
+
 static int
 sockopt(int fd, int level, int name)
 {
@@ -322,54 +324,47 @@ sockopt(int fd, int level, int name)
 static void
 test_numeric_v4(void **state)
 {
-	char a[32], *addr[] = { a }, err[DIAL_ERR_LEN];
+	char err[DIAL_ERR_LEN], *addr[1];
 	struct dial *d;
-	uint16_t port;
-	int lfd, fd, peer, dfd;
-	short ev;
+	struct srv s;
+	int fd, fd2;
 
 	(void)state;
-	assert_true((lfd = listener(AF_INET, &port, 8)) >= 0);
-	snprintf(a, sizeof(a), "127.0.0.1:%u", port);
+	assert_int_equal(srv_open(&s, AF_INET, 8), 0);
+	addr[0] = s.addr;
 	d = start(addr, 1, NULL);
 	/* An IP address connects at once: the loop watches the socket. */
-	assert_int_equal(dial_pollfd(d, &dfd, &ev), 1);
-	assert_int_equal(ev, POLLOUT);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(watch(d), POLLOUT);
+	assert_int_equal(drive(d, NULL, &fd, err), DIAL_OK);
 	assert_string_equal(dial_host(d), "127.0.0.1");
-	assert_string_equal(dial_address(d), a);
+	assert_string_equal(dial_address(d), s.addr);
 	assert_true((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
 	assert_true((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
-	assert_true((peer = accept_one(lfd)) >= 0);
-	assert_carries(fd, peer);
-	assert_carries(peer, fd);
 	/* Idle now: nothing to watch, no deadline, no step. */
-	assert_int_equal(dial_pollfd(d, &dfd, &ev), 0);
+	assert_int_equal(watch(d), 0);
 	assert_int_equal(dial_deadline(d), -1);
-	assert_int_equal(dial_step(d, 0, clock_mono_ms(), &dfd, err,
+	assert_int_equal(dial_step(d, 0, clock_mono_ms(), &fd2, err,
 	    sizeof(err)), DIAL_ERR_INVAL);
 	dial_free(d);
 	/* The socket is the caller's: dial_free() left it open. */
-	assert_carries(fd, peer);
+	assert_accepts(&s, fd);
 	close(fd);
-	close(peer);
-	close(lfd);
+	close(s.fd);
 }
 
 static void
 test_options(void **state)
 {
 	struct dial_conf c = { .keepalive_s = 30, .user_timeout_ms = 4500 };
-	char a[32], *addr[] = { a }, err[DIAL_ERR_LEN];
+	char err[DIAL_ERR_LEN];
 	struct dial *d;
-	uint16_t port;
-	int lfd, fd;
+	struct srv s;
+	int fd;
 
 	(void)state;
-	assert_true((lfd = listener(AF_INET, &port, 8)) >= 0);
-	snprintf(a, sizeof(a), "127.0.0.1:%u", port);
-	d = start(addr, 1, &c);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(srv_open(&s, AF_INET, 8), 0);
+	assert_int_equal(dial_new(&d), DIAL_OK);
+	assert_int_equal(dial_to(d, s.addr, &c, &fd, err), DIAL_OK);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_NODELAY) != 0, 1);
 	assert_int_equal(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE) != 0, 1);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 30);
@@ -377,29 +372,19 @@ test_options(void **state)
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 4500);
 	close(fd);
-
 	/* Without them: no keepalive; TCP_NODELAY always. */
-	c.keepalive_s = 0;
-	c.user_timeout_ms = 0;
-	assert_int_equal(dial_start(d, &(struct dial_conf){ .address = addr,
-	    .n_address = 1 }, clock_mono_ms(), err, sizeof(err)), DIAL_AGAIN);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(dial_to(d, s.addr, NULL, &fd, err), DIAL_OK);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_NODELAY) != 0, 1);
 	assert_int_equal(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
 	close(fd);
-
 	/* A short keepalive still probes at least once a second. */
 	c.keepalive_s = 2;
-	c.address = addr;
-	c.n_address = 1;
-	assert_int_equal(dial_start(d, &c, clock_mono_ms(), err, sizeof(err)),
-	    DIAL_AGAIN);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(dial_to(d, s.addr, &c, &fd, err), DIAL_OK);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 2);
 	assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 1);
 	close(fd);
 	dial_free(d);
-	close(lfd);
+	close(s.fd);
 }
 
 static void
@@ -407,115 +392,101 @@ test_localhost_resolver_thread(void **state)
 {
 	char a[32], *addr[] = { a }, err[DIAL_ERR_LEN];
 	struct dial *d;
-	uint16_t port;
-	int lfd, fd, peer, dfd;
-	short ev;
+	struct srv s;
+	int fd;
 
 	(void)state;
-	assert_true((lfd = listener(AF_INET, &port, 8)) >= 0);
-	snprintf(a, sizeof(a), "localhost:%u", port);
+	assert_int_equal(srv_open(&s, AF_INET, 8), 0);
+	snprintf(a, sizeof(a), "localhost:%u", s.port);
 	d = start(addr, 1, NULL);
 	/* A name goes to the thread: the loop watches its eventfd. */
-	assert_int_equal(dial_pollfd(d, &dfd, &ev), 1);
-	assert_int_equal(ev, POLLIN);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(watch(d), POLLIN);
+	assert_int_equal(drive(d, NULL, &fd, err), DIAL_OK);
 	assert_string_equal(dial_host(d), "localhost");
 	assert_string_equal(dial_address(d), a);
-	assert_true((peer = accept_one(lfd)) >= 0);
-	assert_carries(fd, peer);
-	close(peer);
+	assert_accepts(&s, fd);
 	close(fd);
 	dial_free(d);
-	close(lfd);
+	close(s.fd);
 }
 
 static void
 test_refused(void **state)
 {
-	char a[32], *addr[] = { a }, err[DIAL_ERR_LEN];
+	char err[DIAL_ERR_LEN];
 	struct dial *d;
-	uint16_t port;
-	int bfd, fd = 0;
+	struct srv s;
+	int fd = 0;
 
 	(void)state;
-	/* Bound, not listening: connects get a RST; the port stays ours. */
-	assert_true((bfd = bound_socket(AF_INET, &port)) >= 0);
-	snprintf(a, sizeof(a), "127.0.0.1:%u", port);
-	d = start(addr, 1, NULL);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)),
+	assert_int_equal(srv_open(&s, AF_INET, -1), 0);
+	assert_int_equal(dial_new(&d), DIAL_OK);
+	assert_int_equal(dial_to(d, s.addr, NULL, &fd, err),
 	    DIAL_ERR_CONNECT);
-	assert_int_equal(fd, -1);
 	print_message("err: %s\n", err);
-	assert_non_null(strstr(err, a));
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(err, s.addr));
 	assert_non_null(strstr(err, "connect: Connection refused"));
 	assert_null(strstr(err, "tried"));
 	assert_int_equal(dial_deadline(d), -1);
 	dial_free(d);
-	close(bfd);
+	close(s.fd);
 }
 
 static void
 test_list_first_refused(void **state)
 {
-	char a0[32], a1[32], *addr[] = { a0, a1 }, err[DIAL_ERR_LEN];
+	char *addr[2], err[DIAL_ERR_LEN];
+	struct srv s0, s1;
 	struct dial *d;
-	uint16_t p0, p1;
-	int bfd, lfd, fd, peer;
+	int fd;
 
 	(void)state;
-	assert_true((bfd = bound_socket(AF_INET, &p0)) >= 0);
-	assert_true((lfd = listener(AF_INET, &p1, 8)) >= 0);
-	snprintf(a0, sizeof(a0), "127.0.0.1:%u", p0);
-	snprintf(a1, sizeof(a1), "127.0.0.1:%u", p1);
+	assert_int_equal(srv_open(&s0, AF_INET, -1), 0);
+	assert_int_equal(srv_open(&s1, AF_INET, 8), 0);
+	addr[0] = s0.addr;
+	addr[1] = s1.addr;
 	d = start(addr, 2, NULL);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
-	assert_string_equal(dial_address(d), a1);
-	assert_true((peer = accept_one(lfd)) >= 0);
-	assert_carries(peer, fd);
-	close(peer);
+	assert_int_equal(drive(d, NULL, &fd, err), DIAL_OK);
+	assert_string_equal(dial_address(d), s1.addr);
+	assert_accepts(&s1, fd);
 	close(fd);
+	close(s1.fd);
 
 	/* Both refused: the last error, and how many were tried. */
-	close(lfd);
-	assert_true((lfd = bound_socket(AF_INET, &p1)) >= 0);
-	snprintf(a1, sizeof(a1), "127.0.0.1:%u", p1);
-	assert_int_equal(dial_start(d, &(struct dial_conf){ .address = addr,
-	    .n_address = 2 }, clock_mono_ms(), err, sizeof(err)), DIAL_AGAIN);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)),
-	    DIAL_ERR_CONNECT);
+	assert_int_equal(srv_open(&s1, AF_INET, -1), 0);
+	begin(d, addr, 2, NULL);
+	assert_int_equal(drive(d, NULL, &fd, err), DIAL_ERR_CONNECT);
 	print_message("err: %s\n", err);
-	assert_non_null(strstr(err, a1));
-	assert_null(strstr(err, a0));
+	assert_non_null(strstr(err, s1.addr));
+	assert_null(strstr(err, s0.addr));
 	assert_non_null(strstr(err, "(tried 2 addresses)"));
 	dial_free(d);
-	close(lfd);
-	close(bfd);
+	close(s1.fd);
+	close(s0.fd);
 }
 
 static void
 test_ipv6(void **state)
 {
-	char a[48], *addr[] = { a }, err[DIAL_ERR_LEN];
+	char err[DIAL_ERR_LEN];
 	struct dial *d;
-	uint16_t port;
-	int lfd, fd, peer;
+	struct srv s;
+	int fd;
 
 	(void)state;
-	if ((lfd = listener(AF_INET6, &port, 8)) < 0) {
+	if (srv_open(&s, AF_INET6, 8) < 0) {
 		print_message("::1 unavailable: %s\n", strerror(errno));
 		skip();
 	}
-	snprintf(a, sizeof(a), "[::1]:%u", port);
-	d = start(addr, 1, NULL);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)), DIAL_OK);
+	assert_int_equal(dial_new(&d), DIAL_OK);
+	assert_int_equal(dial_to(d, s.addr, NULL, &fd, err), DIAL_OK);
 	assert_string_equal(dial_host(d), "::1");
-	assert_string_equal(dial_address(d), a);
-	assert_true((peer = accept_one(lfd)) >= 0);
-	assert_carries(fd, peer);
-	close(peer);
+	assert_string_equal(dial_address(d), s.addr);
+	assert_accepts(&s, fd);
 	close(fd);
 	dial_free(d);
-	close(lfd);
+	close(s.fd);
 }
 
 /* What the fake proxy saw must be this request, to the byte. */
@@ -549,34 +520,30 @@ assert_broker_bytes(int fd)
 	assert_memory_equal(buf, BROKER_BYTES, got);
 }
 
-/* A dial through p to broker (which nobody resolves or connects to). */
+/*
+ * A dial through p to broker (which nobody resolves or connects to), with
+ * the credentials if auth; p->fd and p->err get the outcome.
+ */
 static int
-proxy_dial(struct proxy *p, const char *broker, int auth, int timeout_ms,
-    int *fd, char *err, size_t errlen)
+proxy_dial(struct proxy *p, const char *broker, int auth, int timeout_ms)
 {
-	char pa[32], b[64], *addr[] = { b };
-	struct dial_conf c = { .proxy = pa, .connect_timeout_ms = timeout_ms,
-	    .keepalive_s = 60 };
+	struct dial_conf c = { .proxy = p->s.addr, .keepalive_s = 60,
+	    .connect_timeout_ms = timeout_ms, .proxy_user = auth ? USER : NULL,
+	    .proxy_pass = auth ? PASS : NULL };
+	char b[64], *addr[] = { b };
 	struct dial *d;
-	int rc, dfd;
-	short ev;
+	int rc;
 
-	snprintf(pa, sizeof(pa), "127.0.0.1:%u", p->port);
 	snprintf(b, sizeof(b), "%s", broker);
-	if (auth) {
-		c.proxy_user = USER;
-		c.proxy_pass = PASS;
-	}
 	d = start(addr, 1, &c);
 	/* The broker's host is the proxy's business: no resolver here. */
-	assert_int_equal(dial_pollfd(d, &dfd, &ev), 1);
-	assert_int_equal(ev, POLLOUT);
-	rc = drive(d, p, fd, err, errlen);
-	if (rc == DIAL_OK) {
+	assert_int_equal(watch(d), POLLOUT);
+	if ((rc = drive(d, p, &p->fd, p->err)) == DIAL_OK) {
 		assert_string_equal(dial_address(d), broker);
-		assert_int_equal(sockopt(*fd, SOL_SOCKET, SO_KEEPALIVE) != 0,
+		assert_int_equal(sockopt(p->fd, SOL_SOCKET, SO_KEEPALIVE) != 0,
 		    1);
 	}
+	print_message("%s\n", rc == DIAL_OK ? "connected" : p->err);
 	dial_free(d);
 	return rc;
 }
@@ -584,108 +551,84 @@ proxy_dial(struct proxy *p, const char *broker, int auth, int timeout_ms,
 static void
 test_proxy_ok(void **state)
 {
-	char err[DIAL_ERR_LEN];
 	struct proxy p;
-	int fd;
 
 	(void)state;
 	proxy_open(&p, PROXY_OK);
-	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0, &fd, err,
-	    sizeof(err)), DIAL_OK);
+	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0), DIAL_OK);
 	assert_request(&p, "localhost:8883", 1);
-	assert_broker_bytes(fd);
-	assert_carries(fd, p.conn);
-	close(fd);
+	assert_broker_bytes(p.fd);
+	assert_carries(p.fd, p.conn);
 	proxy_close(&p);
 
 	/* No user: no Proxy-Authorization; an IPv6 target keeps brackets. */
 	proxy_open(&p, PROXY_OK);
-	assert_int_equal(proxy_dial(&p, "[::1]:1883", 0, 0, &fd, err,
-	    sizeof(err)), DIAL_OK);
+	assert_int_equal(proxy_dial(&p, "[::1]:1883", 0, 0), DIAL_OK);
 	assert_request(&p, "[::1]:1883", 0);
-	assert_broker_bytes(fd);
-	close(fd);
+	assert_broker_bytes(p.fd);
 	proxy_close(&p);
 }
 
 static void
 test_proxy_trickle(void **state)
 {
-	char err[DIAL_ERR_LEN];
 	struct proxy p;
-	int fd;
 
 	(void)state;
 	proxy_open(&p, PROXY_TRICKLE);
-	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0, &fd, err,
-	    sizeof(err)), DIAL_OK);
+	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0), DIAL_OK);
 	/* The head came a byte at a time; the dial took it and no more. */
 	assert_true(p.out_off < p.out_len);
-	proxy_flush(&p);
-	assert_broker_bytes(fd);
-	close(fd);
+	p.mode = PROXY_OK;
+	proxy_dispatch(&p, POLLOUT);	/* the rest, at once */
+	assert_broker_bytes(p.fd);
 	proxy_close(&p);
 }
 
 static void
 test_proxy_denied(void **state)
 {
-	char err[DIAL_ERR_LEN], pa[32];
 	struct proxy p;
-	int fd;
+	char pa[80];
 
 	(void)state;
 	proxy_open(&p, PROXY_DENY);
-	snprintf(pa, sizeof(pa), "proxy 127.0.0.1:%u", p.port);
-	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0, &fd, err,
-	    sizeof(err)), DIAL_ERR_PROXY);
-	print_message("err: %s\n", err);
-	assert_int_equal(fd, -1);
-	assert_non_null(strstr(err, "broker localhost:8883"));
-	assert_non_null(strstr(err, pa));
-	assert_non_null(strstr(err,
+	snprintf(pa, sizeof(pa), "proxy %s: ", p.s.addr);
+	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 0),
+	    DIAL_ERR_PROXY);
+	assert_int_equal(p.fd, -1);
+	assert_non_null(strstr(p.err, "broker localhost:8883"));
+	assert_non_null(strstr(p.err, pa));
+	assert_non_null(strstr(p.err,
 	    "HTTP/1.1 407 Proxy Authentication Required"));
-	assert_null(strstr(err, PASS));
-	assert_null(strstr(err, TOKEN));
-	assert_null(strstr(err, USER));
+	assert_null(strstr(p.err, PASS));
+	assert_null(strstr(p.err, TOKEN));
+	assert_null(strstr(p.err, USER));
 	proxy_close(&p);
-}
 
-static void
-test_proxy_huge_head(void **state)
-{
-	char err[DIAL_ERR_LEN];
-	struct proxy p;
-	int fd;
-
-	(void)state;
+	/* A head without end: refused at DIAL_HEAD_MAX bytes. */
 	proxy_open(&p, PROXY_HUGE);
-	assert_int_equal(proxy_dial(&p, "localhost:8883", 0, 0, &fd, err,
-	    sizeof(err)), DIAL_ERR_PROXY);
-	print_message("err: %s\n", err);
-	assert_non_null(strstr(err, "longer than 4096 bytes"));
+	assert_int_equal(proxy_dial(&p, "localhost:8883", 0, 0),
+	    DIAL_ERR_PROXY);
+	assert_non_null(strstr(p.err, "reply head longer than 4096 bytes"));
 	proxy_close(&p);
 }
 
 static void
 test_proxy_timeout(void **state)
 {
-	char err[DIAL_ERR_LEN];
 	struct proxy p;
 	int64_t t0, dt;
-	int fd;
 
 	(void)state;
 	proxy_open(&p, PROXY_SILENT);
 	t0 = clock_mono_ms();
-	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 200, &fd, err,
-	    sizeof(err)), DIAL_ERR_TIMEOUT);
+	assert_int_equal(proxy_dial(&p, "localhost:8883", 1, 200),
+	    DIAL_ERR_TIMEOUT);
 	dt = clock_mono_ms() - t0;
-	print_message("err after %lld ms: %s\n", (long long)dt, err);
 	assert_true(p.got_req);
-	assert_true(dt >= 200);
-	assert_true(dt < 1500);
-	assert_non_null(strstr(err, "reply: timed out after 200 ms"));
+	assert_true(dt >= 200 && dt < 1500);
+	assert_non_null(strstr(p.err, "reply: timed out after 200 ms"));
 	proxy_close(&p);
 }
 
@@ -698,31 +641,26 @@ static void
 test_connect_timeout(void **state)
 {
 	struct dial_conf c = { .connect_timeout_ms = 200 };
-	char a[32], *addr[] = { a }, err[DIAL_ERR_LEN];
-	int lfd, fill[4], i, fd, rc;
-	struct dial *d;
-	uint16_t port;
+	char err[DIAL_ERR_LEN], *addr[1];
+	struct dial *d, *fill[4];
+	int i, fd, rc;
+	struct srv s;
 	int64_t t0;
 
 	(void)state;
-	assert_true((lfd = listener(AF_INET, &port, 0)) >= 0);
-	snprintf(a, sizeof(a), "127.0.0.1:%u", port);
-	for (i = 0; i < 4; i++) {
-		struct sockaddr_in s4 = { .sin_family = AF_INET,
-		    .sin_port = htons(port),
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-
-		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		(void)connect(fill[i], (struct sockaddr *)&s4, sizeof(s4));
-	}
+	assert_int_equal(srv_open(&s, AF_INET, 0), 0);
+	addr[0] = s.addr;
+	/* Dials that connect and never finish fill the queue. */
+	for (i = 0; i < 4; i++)
+		fill[i] = start(addr, 1, NULL);
 	usleep(50 * 1000);
 	t0 = clock_mono_ms();
-	d = start(addr, 1, &c);
-	rc = drive(d, NULL, &fd, err, sizeof(err));
+	assert_int_equal(dial_new(&d), DIAL_OK);
+	rc = dial_to(d, s.addr, &c, &fd, err);
 	dial_free(d);
 	for (i = 0; i < 4; i++)
-		close(fill[i]);
-	close(lfd);
+		dial_free(fill[i]);
+	close(s.fd);
 	if (rc == DIAL_OK) {
 		close(fd);
 		print_message("this stack accepts past the backlog\n");
@@ -734,25 +672,14 @@ test_connect_timeout(void **state)
 	assert_non_null(strstr(err, "connect: timed out after 200 ms"));
 }
 
-/* Wait until the fds are back to n (a resolver thread may still run). */
-static void
-assert_fds_back_to(int n)
-{
-	int64_t stop = clock_mono_ms() + WAIT_MS;
-
-	while (count_fds() != n && clock_mono_ms() < stop)
-		usleep(10 * 1000);
-	assert_int_equal(count_fds(), n);
-}
-
 static void
 test_cancel_while_resolving(void **state)
 {
 	char *addr[] = { "localhost:1" }, a[32], *addr2[] = { a };
 	char err[DIAL_ERR_LEN];
 	struct dial *d;
-	uint16_t port;
-	int n0, bfd, fd;
+	struct srv s;
+	int n0, fd;
 
 	(void)state;
 	n0 = count_fds();
@@ -762,18 +689,16 @@ test_cancel_while_resolving(void **state)
 	assert_fds_back_to(n0);
 
 	/* A restart cancels the running resolution; the new one runs. */
-	assert_true((bfd = bound_socket(AF_INET, &port)) >= 0);
-	snprintf(a, sizeof(a), "localhost:%u", port);
+	assert_int_equal(srv_open(&s, AF_INET, -1), 0);
+	snprintf(a, sizeof(a), "localhost:%u", s.port);
 	d = start(addr, 1, NULL);
-	assert_int_equal(dial_start(d, &(struct dial_conf){ .address = addr2,
-	    .n_address = 1 }, clock_mono_ms(), err, sizeof(err)), DIAL_AGAIN);
-	assert_int_equal(drive(d, NULL, &fd, err, sizeof(err)),
-	    DIAL_ERR_CONNECT);
+	begin(d, addr2, 1, NULL);
+	assert_int_equal(drive(d, NULL, &fd, err), DIAL_ERR_CONNECT);
 	print_message("err: %s\n", err);
 	assert_non_null(strstr(err, a));
 	assert_non_null(strstr(err, " at 127.0.0.1: "));
 	dial_free(d);
-	close(bfd);
+	close(s.fd);
 	assert_fds_back_to(n0);
 }
 
@@ -783,48 +708,44 @@ test_malformed(void **state)
 	static const char *const bad[] = { "nohostport", "[::1", "host:99999",
 	    "host:0", "host:", ":1883", "[]:1883", "::1:1883", "[::1]",
 	    "[example.org]:1883", "a b:1883", "host\r\nX: y:1883",
-	    "host:12a", "host:-1" };
-	char err[DIAL_ERR_LEN], *addr[1], ok[] = "127.0.0.1:1883";
+	    "host:12a", "host:-1", "host:+80" };
+	char err[DIAL_ERR_LEN], *addr[1];
 	struct dial_conf c = { .address = addr, .n_address = 1 };
+	/* Good addresses, bad rest; no text may show the password. */
+	const struct dial_conf worse[] = {
+		{ .address = addr, .n_address = 1,
+		    .proxy = "http://" USER ":" PASS "@127.0.0.1:3128" },
+		{ .address = addr, .n_address = 1, .proxy = "127.0.0.1:3128",
+		    .proxy_user = "al:ice", .proxy_pass = PASS },
+		{ .address = addr, .n_address = 0 },
+		{ .address = addr, .n_address = 1, .connect_timeout_ms = -1 },
+		{ .address = addr, .n_address = 1,
+		    .keepalive_s = DIAL_KEEPIDLE_MAX + 1 },
+	};
 	struct dial *d;
-	int dfd;
-	short ev;
 	size_t i;
 
 	(void)state;
 	assert_int_equal(dial_new(&d), DIAL_OK);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		addr[0] = (char *)bad[i];
-		err[0] = '\0';
 		assert_int_equal(dial_start(d, &c, 0, err, sizeof(err)),
 		    DIAL_ERR_INVAL);
 		print_message("err: %s\n", err);
 		assert_true(strncmp(err, "broker address \"", 16) == 0);
-		assert_int_equal(dial_pollfd(d, &dfd, &ev), 0);
+		assert_int_equal(watch(d), 0);
 		assert_int_equal(dial_deadline(d), -1);
 	}
-	/* A bad proxy is not quoted: it may hold a password. */
-	addr[0] = ok;
-	c.proxy = "http://" USER ":" PASS "@127.0.0.1:3128";
-	assert_int_equal(dial_start(d, &c, 0, err, sizeof(err)),
-	    DIAL_ERR_INVAL);
-	print_message("err: %s\n", err);
-	assert_null(strstr(err, PASS));
-	c.proxy = "127.0.0.1:3128";
-	c.proxy_user = "al:ice";
-	assert_int_equal(dial_start(d, &c, 0, err, sizeof(err)),
-	    DIAL_ERR_INVAL);
-	c.proxy_user = NULL;
-	c.n_address = 0;
-	assert_int_equal(dial_start(d, &c, 0, NULL, 0), DIAL_ERR_INVAL);
-	c.n_address = 1;
-	c.connect_timeout_ms = -1;
-	assert_int_equal(dial_start(d, &c, 0, err, sizeof(err)),
-	    DIAL_ERR_INVAL);
-	c.connect_timeout_ms = 0;
-	c.keepalive_s = DIAL_KEEPIDLE_MAX + 1;
-	assert_int_equal(dial_start(d, &c, 0, err, sizeof(err)),
-	    DIAL_ERR_INVAL);
+	addr[0] = "127.0.0.1:1883";
+	for (i = 0; i < sizeof(worse) / sizeof(worse[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(dial_start(d, &worse[i], 0, err, sizeof(err)),
+		    DIAL_ERR_INVAL);
+		print_message("err: %s\n", err);
+		assert_true(err[0] != '\0');
+		assert_null(strstr(err, PASS));
+	}
+	assert_int_equal(dial_start(d, &worse[2], 0, NULL, 0), DIAL_ERR_INVAL);
 	dial_free(d);
 }
 
@@ -864,7 +785,6 @@ main(void)
 		cmocka_unit_test(test_proxy_ok),
 		cmocka_unit_test(test_proxy_trickle),
 		cmocka_unit_test(test_proxy_denied),
-		cmocka_unit_test(test_proxy_huge_head),
 		cmocka_unit_test(test_proxy_timeout),
 		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_cancel_while_resolving),
