@@ -544,8 +544,11 @@ static void
 forward_on_sent(void *arg, struct link *l, int64_t cookie, uint16_t id)
 {
 	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
 
-	forward_tx2_set(r, forward_side(r, l), id, cookie);
+	forward_tx2_set(r, side, id, cookie);
+	/* The PUBLISH waits in the link for the commit of its id. */
+	r->hold_flush[side] = 1;
 }
 
 static void
@@ -583,8 +586,9 @@ forward_commit_failed(struct relay *r)
 	r->sent.n = 0;
 	r->oldest_uncommitted_us = 0;
 	for (side = 0; side < 2; side++) {
-		if (r->pending[side].n == 0)
+		if (r->pending[side].n == 0 && !r->hold_flush[side])
 			continue;
+		r->hold_flush[side] = 0;
 		log_warn("%s broker: %zu messages not acknowledged (the "
 		    "commit failed); reconnecting so that they come again",
 		    link_name(r->link[side]), r->pending[side].n);
@@ -612,6 +616,7 @@ forward_commit(struct relay *r)
 		return;
 	}
 	forward_release_acks(r);
+	r->hold_flush[0] = r->hold_flush[1] = 0;
 	r->st.commits++;
 	if (r->oldest_uncommitted_us != 0) {
 		/* How long the oldest acknowledgement waited for this. */

@@ -287,14 +287,19 @@ loop_iterate(struct relay *r)
 	if (loop_sig_stop && r->state == RELAY_RUNNING)
 		loop_begin_stop(r);
 	/*
-	 * Before sleep: make received messages durable, then answer, send.
-	 * What sending stored (QoS 2 packet ids, a closed frame) is
-	 * committed before any of it is written.
+	 * Before sleep, in this order (docs/design.md, "The loop"):
+	 * publish from the queue, and write those publishes at once unless
+	 * one carries a QoS 2 packet id not yet stored; commit what this
+	 * pass received and stored; only then write the acknowledgements
+	 * of what that commit made durable, and the held publishes. A
+	 * message may leave before its commit (a crash then sends it
+	 * twice, as at-least-once allows); its acknowledgement never does.
 	 */
-	forward_commit(r);
 	forward_pump(r);
-	if (r->dirty)
-		forward_commit(r);
+	for (side = 0; side < 2; side++)
+		if (!r->hold_flush[side])
+			link_flush(r->link[side], r->now_ms);
+	forward_commit(r);
 	for (side = 0; side < 2; side++)
 		link_flush(r->link[side], r->now_ms);
 	if (r->state != RELAY_RUNNING)

@@ -135,6 +135,7 @@ struct relay {
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */
+	int hold_flush[2];		/* a QoS 2 id awaits the commit */
 	int64_t now_ms;			/* monotonic, read once per wake-up */
 	int64_t started_ms;
 	int64_t oldest_uncommitted_us;	/* first message of the open tx */
