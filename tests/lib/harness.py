@@ -4,9 +4,27 @@ Used by tests/system/conftest.py (pytest fixtures) and by tests/demo.py.
 Runs on Debian's /usr/bin/python3 with python3-paho-mqtt 1.6.1; it needs no
 pytest itself, so the demo can import it.
 
+Test messages: every test, the demo and the benchmark draw them from one
+helper, telemetry_messages(n, prefix): the corpus cycled to any length, each
+(topic, payload) pair unique (see there). The corpus is
+../shared/data/telemetry (the directory "shared" next to this checkout, or
+next to a git worktree of it) when it is there, else the sample committed
+in tests/data (8,016 messages). Only corpus_size() depends on which one was
+found; a count a test asks for never does.
+
+Environment:
+  PUSHRELAY_NO_SHARED=1   ignore ../shared entirely and use tests/data, as on
+                          a fresh clone of the project alone; a corpus
+                          directory under ../shared is then refused, however
+                          it is named (.ci/run runs the system suite once
+                          this way). Unset, "" or "0": ../shared is used.
+  PUSHRELAY_TELEMETRY     another corpus directory (the same three .tsv).
+  PUSHRELAY_BIN           the binary under test (default build/pushrelay).
+  PUSHRELAY_TIMEOUT_SCALE, PUSHRELAY_WRAP: see below.
+
 What is here:
-  * telemetry: the corpus (../shared/data/telemetry when present, else the
-    committed sample in tests/data), as (topic, payload bytes) pairs.
+  * telemetry: the corpus as (topic, payload bytes) pairs, through
+    telemetry_messages().
   * Broker: one Mosquitto on a free loopback port, with persistence, that can
     be stopped, killed, paused and started again on the same port.
   * RelayConfig / Relay: a UCI config rendered from dicts, and the pushrelay
@@ -44,7 +62,8 @@ from paho.mqtt.properties import Properties
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "tests" / "data"
-SHARED_DIR = REPO.parent / "shared" / "data" / "telemetry"
+SHARED = REPO.parent / "shared"
+SHARED_DIR = SHARED / "data" / "telemetry"
 TELEMETRY_FILES = ("pm10_tasmota.tsv", "wind_senml.tsv", "fitbit_z2m.tsv")
 RELAY_ID = "gw-test"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -197,11 +216,25 @@ def make_cert(d, name, ca, cn, san=None, days="30", client=False):
 # Telemetry corpus
 # --------------------------------------------------------------------------
 
+def no_shared():
+    """True when $PUSHRELAY_NO_SHARED hides ../shared (set, not "" or "0")."""
+    return os.environ.get("PUSHRELAY_NO_SHARED", "") not in ("", "0")
+
+
+def _under_shared(d):
+    d = Path(d).resolve()
+    s = SHARED.resolve()
+    return d == s or s in d.parents
+
+
 def telemetry_dir():
-    """../shared/data/telemetry when present, else the committed sample."""
+    """$PUSHRELAY_TELEMETRY when set; else ../shared/data/telemetry when
+    present and not hidden by $PUSHRELAY_NO_SHARED; else the sample."""
     override = os.environ.get("PUSHRELAY_TELEMETRY")
     if override:
         return Path(override)
+    if no_shared():
+        return SAMPLE_DIR
     if all((SHARED_DIR / f).is_file() for f in TELEMETRY_FILES):
         return SHARED_DIR
     return SAMPLE_DIR
@@ -211,8 +244,15 @@ _corpus_cache = {}
 
 
 def load_telemetry(directory=None):
-    """{file name: [(topic, payload bytes), ...]} in file (time) order."""
+    """{file name: [(topic, payload bytes), ...]} in file (time) order.
+
+    With $PUSHRELAY_NO_SHARED set, a directory under ../shared is refused,
+    however it was named.
+    """
     d = Path(directory) if directory else telemetry_dir()
+    if no_shared() and _under_shared(d):
+        raise HarnessError("corpus %s is under %s, which PUSHRELAY_NO_SHARED=1 "
+                           "hides" % (d, SHARED))
     key = str(d)
     if key not in _corpus_cache:
         out = {}
@@ -232,8 +272,8 @@ def load_telemetry(directory=None):
     return _corpus_cache[key]
 
 
-def interleaved_telemetry(directory=None):
-    """All corpus messages, the three files interleaved round-robin.
+def _interleaved(directory=None):
+    """One pass over the corpus, the three files interleaved round-robin.
 
     Each file's own (time) order is kept, so per-topic order is the corpus
     order; the mix gives every burst all three payload formats.
@@ -245,23 +285,41 @@ def interleaved_telemetry(directory=None):
     return out
 
 
-def telemetry_cycle(prefix="sensors/", directory=None):
-    """Endless generator of unique (topic, payload) pairs under `prefix`.
+def corpus_size(directory=None):
+    """How many messages one pass over the corpus holds (no pair repeats
+    within a pass): telemetry_messages(corpus_size()) is the corpus once."""
+    return len(_interleaved(directory))
 
-    The first pass is prefix + corpus topic; pass k >= 1 uses
-    prefix + "r<k>/" + corpus topic, so no pair ever repeats even when the
-    (sample) corpus is shorter than the test needs.
-    """
-    base = interleaved_telemetry(directory)
+
+def _cycle(base, prefix):
     for rnd in itertools.count():
         p = prefix if rnd == 0 else "%sr%d/" % (prefix, rnd)
         for topic, payload in base:
             yield p + topic, payload
 
 
-def telemetry_messages(n, prefix="sensors/", directory=None):
-    """The first n messages of telemetry_cycle(prefix)."""
-    return list(itertools.islice(telemetry_cycle(prefix, directory), n))
+def telemetry_messages(n=None, prefix="sensors/", directory=None):
+    """The one source of test messages: the corpus cycled to any length.
+
+    n: a count, for a list of that many (topic, payload) pairs; None for an
+    endless iterator (a PacedStream that runs until stopped). The first
+    pass over the corpus is prefix + corpus topic; pass k >= 1 uses
+    prefix + "r<k>/" + corpus topic, so no pair ever repeats and each
+    topic keeps the corpus order, however short the corpus found
+    (../shared or the 8,016-message sample in tests/data) and however many
+    messages the test needs. Take counts from here, never by slicing a
+    corpus file: a slice holds fewer messages than asked for when the
+    corpus is the sample. directory: another corpus (default
+    telemetry_dir()).
+    """
+    base = _interleaved(directory)  # read now: errors here, not later
+    if not base:
+        raise HarnessError("corpus %s holds no messages"
+                           % (directory or telemetry_dir()))
+    gen = _cycle(base, prefix)
+    if n is None:
+        return gen
+    return list(itertools.islice(gen, n))
 
 
 # --------------------------------------------------------------------------

@@ -26,7 +26,9 @@ Fixture API (see tests/lib/harness.py for the classes):
                     harness.unpack_config()), running and connected.
   clients           .collector(broker, topics, **kw) -> started Collector;
                     .publisher(broker, **kw) -> started Publisher.
-  telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs.
+  telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs:
+                    harness.telemetry_messages, the corpus cycled to any n
+                    (tests/data alone with PUSHRELAY_NO_SHARED=1).
   seeded_random     random.Random seeded from $PUSHRELAY_SEED or the clock
                     (the seed is printed).
 

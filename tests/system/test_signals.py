@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import PacedStream, T, analyse, telemetry_cycle
+from harness import PacedStream, T, analyse, telemetry_messages
 
 UP = "gw/gw-test/"
 STATUS_TOPIC = "pushrelay/gw-test/status"
@@ -31,7 +31,7 @@ def test_stop_signal_under_load(relay, local_broker, central_broker, clients,
                                 sig):
     col = clients.collector(central_broker, UP + "#", protocol=311)
     pub = clients.publisher(local_broker)
-    stream = PacedStream(pub, telemetry_cycle("sensors/"), 1000).start()
+    stream = PacedStream(pub, telemetry_messages(), 1000).start()
     relay.wait_status(lambda s: s["forwarded"]["uplink"] >= 1500,
                       what="load flowing")
     took = relay.stop(timeout=6, sig=sig)   # asserts exit 0
