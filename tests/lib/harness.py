@@ -34,7 +34,9 @@ What is here:
   * make_ca / make_cert: test certificates made with the openssl command.
 
 Every wait polls a condition (or waits on a condition variable) under a
-deadline; nothing sleeps a fixed time except a publisher's pacing. Timeouts
+deadline; nothing sleeps a fixed time except a publisher's pacing. A wait
+for a PacedStream's count fails at once when the count is out of its reach
+or its thread failed. Timeouts
 are multiplied by $PUSHRELAY_TIMEOUT_SCALE (e.g. 3 for an ASan build).
 Every run of the relay binary goes through $PUSHRELAY_WRAP when it is set
 (bin_argv; `make cross-test` runs the ARM build under cross/qemu-run).
@@ -1228,17 +1230,27 @@ class Publisher:
 
 
 class PacedStream:
-    """Publishes from an iterator at `rate` msg/s on a background thread
-    until the iterator ends or stop() is called."""
+    """Publishes from `messages` at `rate` msg/s on a background thread
+    until they run out or stop() is called.
+
+    messages: a list (its length is the most the stream will publish) or
+    an iterator such as telemetry_messages() (endless). An error on the
+    thread (a failed publish) ends it and is raised in the test's thread by
+    the next check(), reached(), at() or stop(), so a wait never outlasts
+    the failure it is waiting on.
+    """
 
     def __init__(self, publisher, messages, rate, qos=1):
         self.publisher = publisher
+        self.total = len(messages) if hasattr(messages, "__len__") else None
         self.messages = iter(messages)
         self.rate = rate
         self.qos = qos
         self.count = 0
         self.error = None
+        self.t0 = None
         self._stop = threading.Event()
+        self._done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name="paced-stream")
 
@@ -1258,12 +1270,72 @@ class PacedStream:
                         break
                 self.publisher.publish(topic, payload, qos=self.qos)
                 self.count += 1
-        except Exception as exc:  # surfaced by stop()
+        except Exception as exc:  # raised in the test's thread by check()
             self.error = exc
+        finally:
+            self._done.set()
 
-    def stop(self):
-        self._stop.set()
-        self.thread.join()
+    def _describe(self):
+        return "paced stream (%s at %s msg/s, %d published)" % (
+            "an iterator" if self.total is None else
+            "%d messages" % self.total, self.rate, self.count)
+
+    def check(self):
+        """Raise here the error that ended the publishing thread, if any."""
         if self.error is not None:
-            raise self.error
+            raise HarnessError("%s: publishing failed: %r"
+                               % (self._describe(), self.error)) from self.error
+
+    def _check_reachable(self, n):
+        if self.total is not None and n > self.total:
+            raise HarnessError("%s: a wait for %d published can never end: "
+                               "the stream holds %d" % (self._describe(), n,
+                                                        self.total))
+
+    def reached(self, n):
+        """True once n messages are published. Raises at once when the
+        thread failed, or when n can never be reached (more than the
+        stream holds, or the stream ended short of n)."""
+        self.check()
+        if self.count >= n:
+            return True
+        self._check_reachable(n)
+        if self._done.is_set():
+            self.check()
+            if self.count >= n:
+                return True
+            raise HarnessError("%s: ended (%s) before %d were published"
+                               % (self._describe(), "stopped"
+                                  if self._stop.is_set() else "ran out", n))
+        return False
+
+    def at(self, n, timeout=None):
+        """Wait until n messages are published; see reached(). Also fails at
+        once when the pace cannot publish n within the timeout."""
+        timeout = timeout if timeout is not None else T(60)
+        if self.t0 is None:
+            raise HarnessError("%s: at(%d) before start()" % (
+                self._describe(), n))
+        if self.reached(n):
+            return self.count
+        eta = self.t0 + (n - 1) / self.rate - time.monotonic()
+        if eta > timeout:
+            raise HarnessError("%s: %d published takes %.0f s more at this "
+                               "rate; the wait allows %.0f s"
+                               % (self._describe(), n, eta, timeout))
+        wait_until(lambda: self.reached(n), timeout,
+                   what="%d messages published" % n, details=self._describe)
+        return self.count
+
+    def stop(self, timeout=None):
+        """Stop publishing; return how many were published. Raises the
+        thread's error, if any."""
+        self._stop.set()
+        if self.t0 is not None:
+            self.thread.join(timeout if timeout is not None else T(30))
+            if self.thread.is_alive():
+                raise HarnessError("%s: its thread did not end within %.0f s "
+                                   "of stop()" % (self._describe(), timeout
+                                                  or T(30)))
+        self.check()
         return self.count

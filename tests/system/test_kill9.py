@@ -40,6 +40,7 @@ def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
     mean_gap = max(0.1, LOAD_S / KILLS - 0.3)
     while kills < KILLS or time.monotonic() - t0 < LOAD_S:
         time.sleep(rnd.uniform(0.05, 2 * mean_gap))  # a random moment
+        stream.check()  # a failed publish ends the test now, not at stop()
         assert relay.alive(), relay.log_tail()
         relay.kill9()
         kills += 1

@@ -58,7 +58,7 @@ def test_local_restart_between_bursts_protocol5(relay, local_broker,
 
     # Burst A, paced, and wait until the relay has taken all of it.
     stream = PacedStream(pub, burst_a, 750).start()
-    stream.thread.join(T(30))
+    stream.at(len(burst_a), timeout=T(30))
     n_a = stream.stop()
     pub.wait_acked()
     relay.wait_status(lambda s: s["received"]["uplink"] == n_a,
@@ -86,7 +86,7 @@ def test_local_restart_between_bursts_protocol5(relay, local_broker,
         pub.wait_acked()
         time.sleep(0.1)  # pacing the probes
     stream = PacedStream(pub, burst_b, 750).start()
-    stream.thread.join(T(30))
+    stream.at(len(burst_b), timeout=T(30))
     stream.stop()
     pub.wait_acked()
 
@@ -117,7 +117,7 @@ def test_local_restart_mid_stream_protocol311(relay_factory, local_broker,
     pub.wait_acked(timeout=T(30))
     n_at_reconnect = stream.count
     relay.wait_status(lambda s: s["received"]["uplink"] > 0 and
-                      stream.count > n_at_reconnect + 1000,
+                      stream.reached(n_at_reconnect + 1001),
                       what="1000 more messages published after the reconnect")
     stream.stop()
     pub.wait_acked(timeout=T(60))

@@ -125,27 +125,22 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     col = clients.collector(central_broker, UP + "#", protocol=311)
     relay = relay_factory(uplinks=BATCH)
     pub = clients.publisher(local_broker)
-    # 24,000 from any corpus: the sample in tests/data holds 8,016 and is
-    # cycled.
+    # 24,000 from any corpus (the sample in tests/data holds 8,016 and is
+    # cycled); stream.at(n) fails at once for an n beyond them.
     msgs = telemetry_messages(24000)
     stream = PacedStream(pub, msgs, 2000).start()
-
-    def at(n):
-        wait_until(lambda: stream.count >= n, T(60),
-                   what="%d messages published" % n)
-
-    at(3000)
+    stream.at(3000)
     central_broker.stop()
     relay.wait_status(lambda s: not s["central"]["connected"],
                       what="the relay to see central down")
-    at(6000)
+    stream.at(6000)
     central_broker.start()
     relay.wait_connected()
-    at(10000)
+    stream.at(10000)
     redelivered = relay.status()["redelivered"]["uplink"]
     relay.kill9()
     relay.start()
-    at(16000)
+    stream.at(16000)
     unpacker.kill9()
     unpacker.start()
     peak = 0
@@ -153,7 +148,7 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     def sample():
         nonlocal peak
         peak = max(peak, unpacker.status()["central"]["inflight"])
-        return stream.count >= len(msgs)
+        return stream.reached(len(msgs))
 
     wait_until(sample, T(60), what="%d messages published" % len(msgs))
     stream.stop()
