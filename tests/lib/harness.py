@@ -36,7 +36,8 @@ What is here:
 Every wait polls a condition (or waits on a condition variable) under a
 deadline; nothing sleeps a fixed time except a publisher's pacing. A wait
 for a PacedStream's count fails at once when the count is out of its reach
-or its thread failed. Timeouts
+or its thread failed. A failure message carries a relay's status taken at
+that moment, or says how old the last one is (Relay.status_report). Timeouts
 are multiplied by $PUSHRELAY_TIMEOUT_SCALE (e.g. 3 for an ASan build).
 Every run of the relay binary goes through $PUSHRELAY_WRAP when it is set
 (bin_argv; `make cross-test` runs the ARM build under cross/qemu-run).
@@ -626,7 +627,8 @@ class Relay:
         self.log_path = self.workdir / ("%s.log" % self.name)
         self.proc = None
         self.starts = 0
-        self.last_status = None
+        self.last_status = None     # the last status that answered ...
+        self.last_status_t = None   # ... and when (time.monotonic())
         self._own_sockdir = sockdir is not None
         self.write_config()
 
@@ -756,16 +758,39 @@ class Relay:
         except ValueError:
             raise HarnessError("status --json printed invalid JSON:\n%r" % (r.stdout,))
         self.last_status = s
+        self.last_status_t = time.monotonic()
         return s
+
+    def status_report(self):
+        """One line for a failure message: a status taken now when the
+        process runs, else the last one seen, saying how old it is."""
+        if self.alive():
+            try:
+                s = self.status()
+            except HarnessError as exc:
+                s, why = None, str(exc)
+            else:
+                why = "the running %s did not answer status now" % self.name
+            if s is not None:
+                return "%s status, taken now: %s" % (self.name, json.dumps(s))
+        elif self.proc is None:
+            why = "%s never started" % self.name
+        else:
+            why = "%s not running, exit code %s" % (self.name,
+                                                    self.proc.returncode)
+        if self.last_status is None:
+            return "%s status: none seen (%s)" % (self.name, why)
+        return "%s status: the last seen, %.1f s old (%s): %s" % (
+            self.name, time.monotonic() - self.last_status_t, why,
+            json.dumps(self.last_status))
 
     def wait_status(self, pred, timeout=None, interval=0.05, what=None):
         """Poll status until pred(status) holds; return that status.
 
-        Fails at once if the relay exits, and on timeout with the last status
-        seen and the tail of the relay log.
+        Fails at once if the relay exits, and on timeout with a status taken
+        then (status_report) and the tail of the relay log.
         """
         timeout = timeout or T(30)
-        seen = [None]
 
         def check():
             if self.proc is not None and self.proc.poll() is not None:
@@ -775,7 +800,6 @@ class Relay:
             s = self.status()
             if s is None:
                 return None
-            seen[0] = s
             try:
                 return s if pred(s) else None
             except (KeyError, TypeError) as exc:
@@ -784,8 +808,7 @@ class Relay:
 
         return wait_until(
             check, timeout, interval, what=what or "relay status condition",
-            details=lambda: "last status: %s\nrelay log tail:\n%s"
-            % (json.dumps(seen[0]), self.log_tail()))
+            details=lambda: "%s\n%s" % (self.status_report(), self.log_tail()))
 
     def wait_connected(self, local=True, central=True, timeout=None):
         def ok(s):

@@ -87,9 +87,10 @@ class Registry:
 
     def dump(self):
         for r in self.relays:
+            # Taken now if it still runs; else the last one, with its age.
+            status = r.status_report()
             print("\n----- %s" % r.log_tail(120))
-            if r.last_status is not None:
-                print("last status: %s" % (r.last_status,))
+            print(status)
         for b in self.brokers:
             print("\n----- broker %s (port %d) log %s:\n%s"
                   % (b.name, b.port, b.log_path, b.log_tail(30)))
