@@ -1,4 +1,7 @@
-/* backoff: exponential reconnect delays with decorrelated jitter. */
+/*
+ * backoff: capped exponential reconnect delays, each with up to a quarter
+ * taken off at random (see backoff.h for the formula).
+ */
 #include "relay/backoff.h"
 
 void

@@ -3,6 +3,9 @@
  * to a quarter taken off at random ("jitter": a fleet of gateways that lost
  * the same central broker must not reconnect in step), never below min:
  * delay = max(min, base - uniform(0, base / 4)), base = min(max, min * 2^k).
+ * This is neither "full jitter" (uniform(0, base)) nor "decorrelated
+ * jitter" (each delay drawn from the previous one): a delay stays within
+ * [base - base / 4, base], and the first one (base = min) is exactly min.
  *
  * A struct backoff is embedded in its owner and carries its own random
  * state (xorshift64*), seeded by the owner. Thread: owner's only.

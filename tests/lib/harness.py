@@ -4,9 +4,27 @@ Used by tests/system/conftest.py (pytest fixtures) and by tests/demo.py.
 Runs on Debian's /usr/bin/python3 with python3-paho-mqtt 1.6.1; it needs no
 pytest itself, so the demo can import it.
 
+Test messages: every test, the demo and the benchmark draw them from one
+helper, telemetry_messages(n, prefix): the corpus cycled to any length, each
+(topic, payload) pair unique (see there). The corpus is
+../shared/data/telemetry (the directory "shared" next to this checkout, or
+next to a git worktree of it) when it is there, else the sample committed
+in tests/data (8,016 messages). Only corpus_size() depends on which one was
+found; a count a test asks for never does.
+
+Environment:
+  PUSHRELAY_NO_SHARED=1   ignore ../shared entirely and use tests/data, as on
+                          a fresh clone of the project alone; a corpus
+                          directory under ../shared is then refused, however
+                          it is named (.ci/run runs the system suite once
+                          this way). Unset, "" or "0": ../shared is used.
+  PUSHRELAY_TELEMETRY     another corpus directory (the same three .tsv).
+  PUSHRELAY_BIN           the binary under test (default build/pushrelay).
+  PUSHRELAY_TIMEOUT_SCALE, PUSHRELAY_WRAP: see below.
+
 What is here:
-  * telemetry: the corpus (../shared/data/telemetry when present, else the
-    committed sample in tests/data), as (topic, payload bytes) pairs.
+  * telemetry: the corpus as (topic, payload bytes) pairs, through
+    telemetry_messages().
   * Broker: one Mosquitto on a free loopback port, with persistence, that can
     be stopped, killed, paused and started again on the same port.
   * RelayConfig / Relay: a UCI config rendered from dicts, and the pushrelay
@@ -16,7 +34,10 @@ What is here:
   * make_ca / make_cert: test certificates made with the openssl command.
 
 Every wait polls a condition (or waits on a condition variable) under a
-deadline; nothing sleeps a fixed time except a publisher's pacing. Timeouts
+deadline; nothing sleeps a fixed time except a publisher's pacing. A wait
+for a PacedStream's count fails at once when the count is out of its reach
+or its thread failed. A failure message carries a relay's status taken at
+that moment, or says how old the last one is (Relay.status_report). Timeouts
 are multiplied by $PUSHRELAY_TIMEOUT_SCALE (e.g. 3 for an ASan build).
 Every run of the relay binary goes through $PUSHRELAY_WRAP when it is set
 (bin_argv; `make cross-test` runs the ARM build under cross/qemu-run).
@@ -44,7 +65,8 @@ from paho.mqtt.properties import Properties
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "tests" / "data"
-SHARED_DIR = REPO.parent / "shared" / "data" / "telemetry"
+SHARED = REPO.parent / "shared"
+SHARED_DIR = SHARED / "data" / "telemetry"
 TELEMETRY_FILES = ("pm10_tasmota.tsv", "wind_senml.tsv", "fitbit_z2m.tsv")
 RELAY_ID = "gw-test"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -197,11 +219,25 @@ def make_cert(d, name, ca, cn, san=None, days="30", client=False):
 # Telemetry corpus
 # --------------------------------------------------------------------------
 
+def no_shared():
+    """True when $PUSHRELAY_NO_SHARED hides ../shared (set, not "" or "0")."""
+    return os.environ.get("PUSHRELAY_NO_SHARED", "") not in ("", "0")
+
+
+def _under_shared(d):
+    d = Path(d).resolve()
+    s = SHARED.resolve()
+    return d == s or s in d.parents
+
+
 def telemetry_dir():
-    """../shared/data/telemetry when present, else the committed sample."""
+    """$PUSHRELAY_TELEMETRY when set; else ../shared/data/telemetry when
+    present and not hidden by $PUSHRELAY_NO_SHARED; else the sample."""
     override = os.environ.get("PUSHRELAY_TELEMETRY")
     if override:
         return Path(override)
+    if no_shared():
+        return SAMPLE_DIR
     if all((SHARED_DIR / f).is_file() for f in TELEMETRY_FILES):
         return SHARED_DIR
     return SAMPLE_DIR
@@ -211,8 +247,15 @@ _corpus_cache = {}
 
 
 def load_telemetry(directory=None):
-    """{file name: [(topic, payload bytes), ...]} in file (time) order."""
+    """{file name: [(topic, payload bytes), ...]} in file (time) order.
+
+    With $PUSHRELAY_NO_SHARED set, a directory under ../shared is refused,
+    however it was named.
+    """
     d = Path(directory) if directory else telemetry_dir()
+    if no_shared() and _under_shared(d):
+        raise HarnessError("corpus %s is under %s, which PUSHRELAY_NO_SHARED=1 "
+                           "hides" % (d, SHARED))
     key = str(d)
     if key not in _corpus_cache:
         out = {}
@@ -232,8 +275,8 @@ def load_telemetry(directory=None):
     return _corpus_cache[key]
 
 
-def interleaved_telemetry(directory=None):
-    """All corpus messages, the three files interleaved round-robin.
+def _interleaved(directory=None):
+    """One pass over the corpus, the three files interleaved round-robin.
 
     Each file's own (time) order is kept, so per-topic order is the corpus
     order; the mix gives every burst all three payload formats.
@@ -245,23 +288,41 @@ def interleaved_telemetry(directory=None):
     return out
 
 
-def telemetry_cycle(prefix="sensors/", directory=None):
-    """Endless generator of unique (topic, payload) pairs under `prefix`.
+def corpus_size(directory=None):
+    """How many messages one pass over the corpus holds (no pair repeats
+    within a pass): telemetry_messages(corpus_size()) is the corpus once."""
+    return len(_interleaved(directory))
 
-    The first pass is prefix + corpus topic; pass k >= 1 uses
-    prefix + "r<k>/" + corpus topic, so no pair ever repeats even when the
-    (sample) corpus is shorter than the test needs.
-    """
-    base = interleaved_telemetry(directory)
+
+def _cycle(base, prefix):
     for rnd in itertools.count():
         p = prefix if rnd == 0 else "%sr%d/" % (prefix, rnd)
         for topic, payload in base:
             yield p + topic, payload
 
 
-def telemetry_messages(n, prefix="sensors/", directory=None):
-    """The first n messages of telemetry_cycle(prefix)."""
-    return list(itertools.islice(telemetry_cycle(prefix, directory), n))
+def telemetry_messages(n=None, prefix="sensors/", directory=None):
+    """The one source of test messages: the corpus cycled to any length.
+
+    n: a count, for a list of that many (topic, payload) pairs; None for an
+    endless iterator (a PacedStream that runs until stopped). The first
+    pass over the corpus is prefix + corpus topic; pass k >= 1 uses
+    prefix + "r<k>/" + corpus topic, so no pair ever repeats and each
+    topic keeps the corpus order, however short the corpus found
+    (../shared or the 8,016-message sample in tests/data) and however many
+    messages the test needs. Take counts from here, never by slicing a
+    corpus file: a slice holds fewer messages than asked for when the
+    corpus is the sample. directory: another corpus (default
+    telemetry_dir()).
+    """
+    base = _interleaved(directory)  # read now: errors here, not later
+    if not base:
+        raise HarnessError("corpus %s holds no messages"
+                           % (directory or telemetry_dir()))
+    gen = _cycle(base, prefix)
+    if n is None:
+        return gen
+    return list(itertools.islice(gen, n))
 
 
 # --------------------------------------------------------------------------
@@ -566,7 +627,8 @@ class Relay:
         self.log_path = self.workdir / ("%s.log" % self.name)
         self.proc = None
         self.starts = 0
-        self.last_status = None
+        self.last_status = None     # the last status that answered ...
+        self.last_status_t = None   # ... and when (time.monotonic())
         self._own_sockdir = sockdir is not None
         self.write_config()
 
@@ -696,16 +758,39 @@ class Relay:
         except ValueError:
             raise HarnessError("status --json printed invalid JSON:\n%r" % (r.stdout,))
         self.last_status = s
+        self.last_status_t = time.monotonic()
         return s
+
+    def status_report(self):
+        """One line for a failure message: a status taken now when the
+        process runs, else the last one seen, saying how old it is."""
+        if self.alive():
+            try:
+                s = self.status()
+            except HarnessError as exc:
+                s, why = None, str(exc)
+            else:
+                why = "the running %s did not answer status now" % self.name
+            if s is not None:
+                return "%s status, taken now: %s" % (self.name, json.dumps(s))
+        elif self.proc is None:
+            why = "%s never started" % self.name
+        else:
+            why = "%s not running, exit code %s" % (self.name,
+                                                    self.proc.returncode)
+        if self.last_status is None:
+            return "%s status: none seen (%s)" % (self.name, why)
+        return "%s status: the last seen, %.1f s old (%s): %s" % (
+            self.name, time.monotonic() - self.last_status_t, why,
+            json.dumps(self.last_status))
 
     def wait_status(self, pred, timeout=None, interval=0.05, what=None):
         """Poll status until pred(status) holds; return that status.
 
-        Fails at once if the relay exits, and on timeout with the last status
-        seen and the tail of the relay log.
+        Fails at once if the relay exits, and on timeout with a status taken
+        then (status_report) and the tail of the relay log.
         """
         timeout = timeout or T(30)
-        seen = [None]
 
         def check():
             if self.proc is not None and self.proc.poll() is not None:
@@ -715,7 +800,6 @@ class Relay:
             s = self.status()
             if s is None:
                 return None
-            seen[0] = s
             try:
                 return s if pred(s) else None
             except (KeyError, TypeError) as exc:
@@ -724,8 +808,7 @@ class Relay:
 
         return wait_until(
             check, timeout, interval, what=what or "relay status condition",
-            details=lambda: "last status: %s\nrelay log tail:\n%s"
-            % (json.dumps(seen[0]), self.log_tail()))
+            details=lambda: "%s\n%s" % (self.status_report(), self.log_tail()))
 
     def wait_connected(self, local=True, central=True, timeout=None):
         def ok(s):
@@ -1170,17 +1253,27 @@ class Publisher:
 
 
 class PacedStream:
-    """Publishes from an iterator at `rate` msg/s on a background thread
-    until the iterator ends or stop() is called."""
+    """Publishes from `messages` at `rate` msg/s on a background thread
+    until they run out or stop() is called.
+
+    messages: a list (its length is the most the stream will publish) or
+    an iterator such as telemetry_messages() (endless). An error on the
+    thread (a failed publish) ends it and is raised in the test's thread by
+    the next check(), reached(), at() or stop(), so a wait never outlasts
+    the failure it is waiting on.
+    """
 
     def __init__(self, publisher, messages, rate, qos=1):
         self.publisher = publisher
+        self.total = len(messages) if hasattr(messages, "__len__") else None
         self.messages = iter(messages)
         self.rate = rate
         self.qos = qos
         self.count = 0
         self.error = None
+        self.t0 = None
         self._stop = threading.Event()
+        self._done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name="paced-stream")
 
@@ -1200,12 +1293,72 @@ class PacedStream:
                         break
                 self.publisher.publish(topic, payload, qos=self.qos)
                 self.count += 1
-        except Exception as exc:  # surfaced by stop()
+        except Exception as exc:  # raised in the test's thread by check()
             self.error = exc
+        finally:
+            self._done.set()
 
-    def stop(self):
-        self._stop.set()
-        self.thread.join()
+    def _describe(self):
+        return "paced stream (%s at %s msg/s, %d published)" % (
+            "an iterator" if self.total is None else
+            "%d messages" % self.total, self.rate, self.count)
+
+    def check(self):
+        """Raise here the error that ended the publishing thread, if any."""
         if self.error is not None:
-            raise self.error
+            raise HarnessError("%s: publishing failed: %r"
+                               % (self._describe(), self.error)) from self.error
+
+    def _check_reachable(self, n):
+        if self.total is not None and n > self.total:
+            raise HarnessError("%s: a wait for %d published can never end: "
+                               "the stream holds %d" % (self._describe(), n,
+                                                        self.total))
+
+    def reached(self, n):
+        """True once n messages are published. Raises at once when the
+        thread failed, or when n can never be reached (more than the
+        stream holds, or the stream ended short of n)."""
+        self.check()
+        if self.count >= n:
+            return True
+        self._check_reachable(n)
+        if self._done.is_set():
+            self.check()
+            if self.count >= n:
+                return True
+            raise HarnessError("%s: ended (%s) before %d were published"
+                               % (self._describe(), "stopped"
+                                  if self._stop.is_set() else "ran out", n))
+        return False
+
+    def at(self, n, timeout=None):
+        """Wait until n messages are published; see reached(). Also fails at
+        once when the pace cannot publish n within the timeout."""
+        timeout = timeout if timeout is not None else T(60)
+        if self.t0 is None:
+            raise HarnessError("%s: at(%d) before start()" % (
+                self._describe(), n))
+        if self.reached(n):
+            return self.count
+        eta = self.t0 + (n - 1) / self.rate - time.monotonic()
+        if eta > timeout:
+            raise HarnessError("%s: %d published takes %.0f s more at this "
+                               "rate; the wait allows %.0f s"
+                               % (self._describe(), n, eta, timeout))
+        wait_until(lambda: self.reached(n), timeout,
+                   what="%d messages published" % n, details=self._describe)
+        return self.count
+
+    def stop(self, timeout=None):
+        """Stop publishing; return how many were published. Raises the
+        thread's error, if any."""
+        self._stop.set()
+        if self.t0 is not None:
+            self.thread.join(timeout if timeout is not None else T(30))
+            if self.thread.is_alive():
+                raise HarnessError("%s: its thread did not end within %.0f s "
+                                   "of stop()" % (self._describe(), timeout
+                                                  or T(30)))
+        self.check()
         return self.count

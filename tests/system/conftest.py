@@ -26,7 +26,9 @@ Fixture API (see tests/lib/harness.py for the classes):
                     harness.unpack_config()), running and connected.
   clients           .collector(broker, topics, **kw) -> started Collector;
                     .publisher(broker, **kw) -> started Publisher.
-  telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs.
+  telemetry(n, prefix="sensors/") -> n unique real (topic, payload) pairs:
+                    harness.telemetry_messages, the corpus cycled to any n
+                    (tests/data alone with PUSHRELAY_NO_SHARED=1).
   seeded_random     random.Random seeded from $PUSHRELAY_SEED or the clock
                     (the seed is printed).
 
@@ -85,9 +87,10 @@ class Registry:
 
     def dump(self):
         for r in self.relays:
+            # Taken now if it still runs; else the last one, with its age.
+            status = r.status_report()
             print("\n----- %s" % r.log_tail(120))
-            if r.last_status is not None:
-                print("last status: %s" % (r.last_status,))
+            print(status)
         for b in self.brokers:
             print("\n----- broker %s (port %d) log %s:\n%s"
                   % (b.name, b.port, b.log_path, b.log_tail(30)))

@@ -15,8 +15,8 @@ import os
 import signal
 import time
 
-from harness import (PacedStream, T, analyse, socket_inodes, telemetry_cycle,
-                     wait_until)
+from harness import (PacedStream, T, analyse, socket_inodes,
+                     telemetry_messages, wait_until)
 
 UP = "gw/gw-test/"
 RATE = 1000
@@ -29,7 +29,7 @@ def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
     rnd = seeded_random
     col = clients.collector(central_broker, UP + "#", protocol=311)
     pub = clients.publisher(local_broker)
-    stream = PacedStream(pub, telemetry_cycle("sensors/"), RATE).start()
+    stream = PacedStream(pub, telemetry_messages(), RATE).start()
 
     # Spread the kills over the load: after each restart, let it run a
     # random while (the mean leaves room for restarts within LOAD_S).
@@ -39,6 +39,7 @@ def test_kill9_under_load_loses_nothing(relay, local_broker, central_broker,
     mean_gap = max(0.1, LOAD_S / KILLS - 0.3)
     while kills < KILLS or time.monotonic() - t0 < LOAD_S:
         time.sleep(rnd.uniform(0.05, 2 * mean_gap))  # a random moment
+        stream.check()  # a failed publish ends the test now, not at stop()
         assert relay.alive(), relay.log_tail()
         relay.kill9()
         kills += 1

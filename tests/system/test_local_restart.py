@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from harness import PacedStream, T, analyse, telemetry_cycle
+from harness import PacedStream, T, analyse, telemetry_messages
 
 UP = "gw/gw-test/"
 
@@ -52,12 +52,13 @@ def test_local_restart_between_bursts_protocol5(relay, local_broker,
                                                 central_broker, clients):
     col = clients.collector(central_broker, UP + "#", protocol=311)
     pub = clients.publisher(local_broker)
-    source = telemetry_cycle("sensors/")
+    msgs = telemetry_messages(3000)
+    burst_a, burst_b = msgs[:1500], msgs[1500:]
     before = relay.status()
 
     # Burst A, paced, and wait until the relay has taken all of it.
-    stream = PacedStream(pub, (next(source) for _ in range(1500)), 750).start()
-    stream.thread.join(T(30))
+    stream = PacedStream(pub, burst_a, 750).start()
+    stream.at(len(burst_a), timeout=T(30))
     n_a = stream.stop()
     pub.wait_acked()
     relay.wait_status(lambda s: s["received"]["uplink"] == n_a,
@@ -84,8 +85,8 @@ def test_local_restart_between_bursts_protocol5(relay, local_broker,
         probe += 1
         pub.wait_acked()
         time.sleep(0.1)  # pacing the probes
-    stream = PacedStream(pub, (next(source) for _ in range(1500)), 750).start()
-    stream.thread.join(T(30))
+    stream = PacedStream(pub, burst_b, 750).start()
+    stream.at(len(burst_b), timeout=T(30))
     stream.stop()
     pub.wait_acked()
 
@@ -101,7 +102,7 @@ def test_local_restart_mid_stream_protocol311(relay_factory, local_broker,
     pub = clients.publisher(local_broker)
     before = relay.status()
 
-    stream = PacedStream(pub, telemetry_cycle("sensors/"), 500).start()
+    stream = PacedStream(pub, telemetry_messages(), 500).start()
     relay.wait_status(lambda s: s["forwarded"]["uplink"] >= 1000,
                       what="stream flowing")
     n_at_stop = len(pub.acked_messages())
@@ -116,7 +117,7 @@ def test_local_restart_mid_stream_protocol311(relay_factory, local_broker,
     pub.wait_acked(timeout=T(30))
     n_at_reconnect = stream.count
     relay.wait_status(lambda s: s["received"]["uplink"] > 0 and
-                      stream.count > n_at_reconnect + 1000,
+                      stream.reached(n_at_reconnect + 1001),
                       what="1000 more messages published after the reconnect")
     stream.stop()
     pub.wait_acked(timeout=T(60))

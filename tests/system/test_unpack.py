@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from harness import (PacedStream, T, analyse, interleaved_telemetry,
-                     props_dict, publish_properties, wait_until)
+from harness import (PacedStream, T, analyse, corpus_size, props_dict,
+                     publish_properties, telemetry_messages, wait_until)
 
 UP = "gw/gw-test/"
 BATCH = [{"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1",
@@ -58,7 +58,7 @@ def test_every_corpus_message_arrives_once_in_order_with_properties(
     relay, unpacker, col = _pipeline(relay_factory, unpacker_factory,
                                      clients, central_broker)
     pub = clients.publisher(local_broker)
-    corpus = [("sensors/" + t, p) for t, p in interleaved_telemetry()]
+    corpus = telemetry_messages(corpus_size())
     # Slices: paho-mqtt cannot hold more than 65535 unacknowledged ids.
     for i in range(0, len(corpus), 30000):
         pub.publish_many(corpus[i:i + 30000], timeout=T(120))
@@ -125,25 +125,22 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     col = clients.collector(central_broker, UP + "#", protocol=311)
     relay = relay_factory(uplinks=BATCH)
     pub = clients.publisher(local_broker)
-    msgs = [("sensors/" + t, p) for t, p in interleaved_telemetry()][:24000]
+    # 24,000 from any corpus (the sample in tests/data holds 8,016 and is
+    # cycled); stream.at(n) fails at once for an n beyond them.
+    msgs = telemetry_messages(24000)
     stream = PacedStream(pub, msgs, 2000).start()
-
-    def at(n):
-        wait_until(lambda: stream.count >= n, T(60),
-                   what="%d messages published" % n)
-
-    at(3000)
+    stream.at(3000)
     central_broker.stop()
     relay.wait_status(lambda s: not s["central"]["connected"],
                       what="the relay to see central down")
-    at(6000)
+    stream.at(6000)
     central_broker.start()
     relay.wait_connected()
-    at(10000)
+    stream.at(10000)
     redelivered = relay.status()["redelivered"]["uplink"]
     relay.kill9()
     relay.start()
-    at(16000)
+    stream.at(16000)
     unpacker.kill9()
     unpacker.start()
     peak = 0
@@ -151,7 +148,7 @@ def test_outage_and_kill9_of_relay_and_unpacker_lose_nothing(
     def sample():
         nonlocal peak
         peak = max(peak, unpacker.status()["central"]["inflight"])
-        return stream.count >= len(msgs)
+        return stream.reached(len(msgs))
 
     wait_until(sample, T(60), what="%d messages published" % len(msgs))
     stream.stop()
