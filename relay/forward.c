@@ -539,16 +539,46 @@ forward_on_suback(void *arg, struct link *l, uint8_t refused)
 	log_debug("%s broker: subscriptions acknowledged", link_name(l));
 }
 
-/* A QoS 2 publish took packet id id: stored before the PUBLISH leaves. */
+/*
+ * A QoS 2 publish took packet id id. This runs inside queue_fetch(), so
+ * the id is noted now and stored by forward_tx2_flush() after the fetch;
+ * the PUBLISH waits in the link for the commit that follows.
+ */
 static void
 forward_on_sent(void *arg, struct link *l, int64_t cookie, uint16_t id)
 {
 	struct relay *r = arg;
 	enum link_side side = forward_side(r, l);
+	struct relay_tx2 *t = &r->tx2;
+	void *nv;
+	size_t ncap;
 
-	forward_tx2_set(r, side, id, cookie);
-	/* The PUBLISH waits in the link for the commit of its id. */
 	r->hold_flush[side] = 1;
+	if (t->n == t->cap) {
+		ncap = t->cap != 0 ? t->cap * 2 : 64;
+		if ((nv = realloc(t->v, ncap * sizeof(*t->v))) == NULL) {
+			/* Not stored: a restart cannot resume it (at least once). */
+			log_err("forward: out of memory for a QoS 2 packet id");
+			return;
+		}
+		t->v = nv;
+		t->cap = ncap;
+	}
+	t->v[t->n].cookie = cookie;
+	t->v[t->n].id = id;
+	t->v[t->n].side = (uint8_t)side;
+	t->n++;
+}
+
+static void
+forward_tx2_flush(struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->tx2.n; i++)
+		forward_tx2_set(r, (enum link_side)r->tx2.v[i].side,
+		    r->tx2.v[i].id, r->tx2.v[i].cookie);
+	r->tx2.n = 0;
 }
 
 static void
@@ -819,6 +849,7 @@ forward_pump(struct relay *r)
 		    max, forward_send_one, &s, &e, r->err, sizeof(r->err));
 		if (n < 0)
 			log_err("%s", r->err);
+		forward_tx2_flush(r);
 		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)

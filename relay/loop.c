@@ -446,6 +446,7 @@ loop_close(struct relay *r)
 		free(r->pending[side].v);
 	}
 	free(r->sent.v);
+	free(r->tx2.v);
 	/* After the links: a TLS context must outlive its connections. */
 	tls_free(r->tls);
 	batcher_free(r->batcher);

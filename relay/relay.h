@@ -97,6 +97,21 @@ struct relay_ack {
 	uint8_t type;			/* MQTT packet type: 4, 5 or 7 */
 };
 
+/*
+ * QoS 2 packet ids that link_publish() gave out during a queue_fetch():
+ * stored (meta tx2/SIDE/ID) right after the fetch, which allows no other
+ * queue call, and before the commit that precedes their PUBLISH's write.
+ */
+struct relay_tx2 {
+	struct {
+		int64_t cookie;
+		uint16_t id;
+		uint8_t side;
+	} *v;				/* owned; grows, never shrinks */
+	size_t n;
+	size_t cap;
+};
+
 struct relay_ids {
 	struct relay_ack *v;		/* owned; grows, never shrinks */
 	size_t n;
@@ -125,6 +140,7 @@ struct relay {
 	struct batcher *batcher;	/* owned; NULL when no route batches */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct relay_sent sent;		/* delivered; deleted at the commit */
+	struct relay_tx2 tx2;		/* QoS 2 ids given out in a fetch */
 	struct ctl *ctl;		/* owned */
 	struct backoff backoff[2];
 	struct relay_timer reconnect[2];
