@@ -59,21 +59,19 @@ add(struct stream *s, int rc, const size_t *n)
 	s->off[++s->n] = s->len;
 }
 
-/* Fills s with one packet of each type for protocol (client and server
- * side), including a PUBLISH whose remaining length takes 2 bytes. */
+#define NEXT	b = s->b + s->len, cap = sizeof(s->b) - s->len
+
+/* CONNECT with a will, CONNACK, and a PUBLISH with every property and a
+ * remaining length of 2 bytes. */
 static void
-stream_build(struct stream *s, int protocol)
+stream_connect(struct stream *s, int protocol)
 {
 	static uint8_t payload[300];
-	static const uint8_t codes[] = { 0x00, 0x01, 0x80 };
-	const struct mqtt_sub subs[2] = { { S("a/+"), 1 }, { S("#"), 2 } };
-	const struct mqtt_str fs[1] = { S("a/+") };
 	struct mqtt_connect c = { 0 };
 	struct mqtt_publish p = { 0 };
 	size_t n, pl = 0, cap;
 	uint8_t *b;
 
-	memset(s, 0, sizeof(*s));
 	memset(payload, 'x', sizeof(payload));
 	if (protocol == MQTT_V5)
 		pl = publish_props(props_buf, sizeof(props_buf));
@@ -88,7 +86,6 @@ stream_build(struct stream *s, int protocol)
 	c.will_retain = 1;
 	c.will_topic = S("gw/1/status");
 	c.will_payload = S("offline");
-#define NEXT	b = s->b + s->len, cap = sizeof(s->b) - s->len
 	NEXT;
 	add(s, mqtt_encode_connect(b, cap, &c, &n), &n);
 	NEXT;
@@ -104,22 +101,31 @@ stream_build(struct stream *s, int protocol)
 	p.payload_len = sizeof(payload);
 	NEXT;
 	add(s, mqtt_encode_publish(b, cap, protocol, &p, &n), &n);
-	NEXT;
-	add(s, mqtt_encode_ack(b, cap, protocol, MQTT_PUBREC, 0x1234, 0, NULL,
-	    0, &n), &n);
-	NEXT;
-	add(s, mqtt_encode_ack(b, cap, protocol, MQTT_PUBREL, 0x1234, 0, NULL,
-	    0, &n), &n);
-	NEXT;
-	add(s, mqtt_encode_ack(b, cap, protocol, MQTT_PUBCOMP, 0x1234, 0,
-	    NULL, 0, &n), &n);
+}
+
+/* The QoS 2 flow, SUBSCRIBE, a QoS 0 PUBLISH, its neighbours. */
+static void
+stream_rest(struct stream *s, int protocol)
+{
+	static const uint8_t codes[] = { 0x00, 0x01, 0x80 };
+	const struct mqtt_sub subs[2] = { { S("a/+"), 1 }, { S("#"), 2 } };
+	const struct mqtt_str fs[1] = { S("a/+") };
+	struct mqtt_publish p = { 0 };
+	enum mqtt_type t;
+	size_t n, cap;
+	uint8_t *b;
+
+	for (t = MQTT_PUBREC; t <= MQTT_PUBCOMP; t++) {
+		NEXT;
+		add(s, mqtt_encode_ack(b, cap, protocol, t, 0x1234, 0, NULL, 0,
+		    &n), &n);
+	}
 	NEXT;
 	add(s, mqtt_encode_subscribe(b, cap, protocol, 2, subs, 2, NULL, 0,
 	    &n), &n);
 	NEXT;
 	add(s, mqtt_encode_suback(b, cap, protocol, MQTT_SUBACK, 2, codes, 3,
 	    NULL, 0, &n), &n);
-	memset(&p, 0, sizeof(p));
 	p.topic = S("t");
 	NEXT;
 	add(s, mqtt_encode_publish(b, cap, protocol, &p, &n), &n);
@@ -142,7 +148,17 @@ stream_build(struct stream *s, int protocol)
 		NEXT;
 		add(s, mqtt_encode_auth(b, cap, 0x18, NULL, 0, &n), &n);
 	}
+}
 #undef NEXT
+
+/* Fills s with one packet of each type for protocol (client and server
+ * side). */
+static void
+stream_build(struct stream *s, int protocol)
+{
+	memset(s, 0, sizeof(*s));
+	stream_connect(s, protocol);
+	stream_rest(s, protocol);
 }
 
 /*
