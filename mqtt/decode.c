@@ -1,7 +1,8 @@
 /*
  * decode: mqtt_decode(), one whole packet to a struct mqtt_packet of views
  * into it, with every check the specifications ask of a packet on its own
- * (chapter 3 of both). CONNECT and the SUBSCRIBE lists are in connect.c.
+ * (chapter 3 of both). CONNECT is in connect.c, the SUBSCRIBE and
+ * UNSUBSCRIBE lists in subscribe.c.
  */
 #include <stddef.h>
 #include <string.h>
