@@ -1,7 +1,8 @@
 /*
  * decode: mqtt_decode(), one whole packet to a struct mqtt_packet of views
  * into it, with every check the specifications ask of a packet on its own
- * (chapter 3 of both). CONNECT and the SUBSCRIBE lists are in connect.c.
+ * (chapter 3 of both). CONNECT is in connect.c, the SUBSCRIBE and
+ * UNSUBSCRIBE lists in subscribe.c.
  */
 #include <stddef.h>
 #include <string.h>
@@ -178,12 +179,18 @@ dec_suback(struct mqtt__rd *r, int protocol, struct mqtt_packet *out)
 	return MQTT_OK;
 }
 
-/* DISCONNECT (3.14) and AUTH (3.15); 3.1.1 DISCONNECT is empty. */
+/*
+ * DISCONNECT (3.14) and AUTH (3.15); 3.1.1 DISCONNECT is empty. AUTH may
+ * leave out both its reason and its properties, not the properties alone
+ * (MQTT 5 section 3.15.2.1).
+ */
 static int
 dec_disconnect(struct mqtt__rd *r, int protocol, struct mqtt_packet *out)
 {
 	if (protocol == MQTT_V311)
 		return at_end(r);
+	if (out->type == MQTT_AUTH && r->end - r->p == 1)
+		return MQTT_ERR_MALFORMED;
 	return dec_reason_tail(r, out->type, &out->u.disconnect.reason,
 	    &out->props);
 }

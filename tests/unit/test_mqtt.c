@@ -352,46 +352,46 @@ test_spec_subscribe(void **state)
 }
 
 /* Our own vectors for the short packets, both protocols. */
-static void
-test_exact_short(void **state)
-{
-	static const uint8_t pingreq[] = { 0xc0, 0x00 };
-	static const uint8_t pingresp[] = { 0xd0, 0x00 };
-	static const uint8_t disc0[] = { 0xe0, 0x00 };
-	static const uint8_t disc5r[] = { 0xe0, 0x01, 0x04 };
-	static const uint8_t disc5p[] = { 0xe0, 0x07, 0x8e, 0x05, 0x1f, 0x00,
-	    0x02, 'b', 'y' };
-	static const uint8_t connack311[] = { 0x20, 0x02, 0x01, 0x00 };
-	static const uint8_t connack311r[] = { 0x20, 0x02, 0x00, 0x05 };
-	static const uint8_t connack5[] = { 0x20, 0x03, 0x00, 0x87, 0x00 };
-	static const uint8_t connack5p[] = { 0x20, 0x06, 0x01, 0x00, 0x03,
-	    0x21, 0x00, 0x14 };
-	static const uint8_t puback[] = { 0x40, 0x02, 0x12, 0x34 };
-	static const uint8_t pubrec[] = { 0x50, 0x02, 0x00, 0x01 };
-	static const uint8_t pubrel[] = { 0x62, 0x02, 0x00, 0x01 };
-	static const uint8_t pubcomp[] = { 0x70, 0x02, 0xff, 0xff };
-	static const uint8_t puback5r[] = { 0x40, 0x03, 0x00, 0x01, 0x10 };
-	static const uint8_t pubrel5p[] = { 0x62, 0x08, 0x00, 0x01, 0x92,
-	    0x04, 0x1f, 0x00, 0x01, 'x' };
-	static const uint8_t unsuback311[] = { 0xb0, 0x02, 0x00, 0x05 };
-	static const uint8_t unsuback5[] = { 0xb0, 0x05, 0x00, 0x05, 0x00,
-	    0x11, 0x00 };
-	static const uint8_t suback5[] = { 0x90, 0x04, 0x00, 0x05, 0x00,
-	    0xa2 };
-	static const uint8_t auth0[] = { 0xf0, 0x00 };
-	static const uint8_t auth5[] = { 0xf0, 0x08, 0x18, 0x06, 0x15, 0x00,
-	    0x03, 'a', 'b', 'c' };
-	static const uint8_t auth5r[] = { 0xf0, 0x02, 0x19, 0x00 };
-	static const uint8_t rs[] = { 0x1f, 0x00, 0x02, 'b', 'y' };
-	static const uint8_t rx[] = { 0x1f, 0x00, 0x01, 'x' };
-	static const uint8_t rm[] = { 0x21, 0x00, 0x14 };
-	static const uint8_t am[] = { 0x15, 0x00, 0x03, 'a', 'b', 'c' };
-	static const uint8_t c11[] = { 0x11, 0x00 };
-	static const uint8_t c2[] = { 0xa2 };
+static const uint8_t pingreq[] = { 0xc0, 0x00 };
+static const uint8_t pingresp[] = { 0xd0, 0x00 };
+static const uint8_t disc0[] = { 0xe0, 0x00 };
+static const uint8_t disc5r[] = { 0xe0, 0x01, 0x04 };
+static const uint8_t disc5p[] = { 0xe0, 0x07, 0x8e, 0x05, 0x1f, 0x00,
+    0x02, 'b', 'y' };
+static const uint8_t connack311[] = { 0x20, 0x02, 0x01, 0x00 };
+static const uint8_t connack311r[] = { 0x20, 0x02, 0x00, 0x05 };
+static const uint8_t connack5[] = { 0x20, 0x03, 0x00, 0x87, 0x00 };
+static const uint8_t connack5p[] = { 0x20, 0x06, 0x01, 0x00, 0x03,
+    0x21, 0x00, 0x14 };
+static const uint8_t puback[] = { 0x40, 0x02, 0x12, 0x34 };
+static const uint8_t pubrec[] = { 0x50, 0x02, 0x00, 0x01 };
+static const uint8_t pubrel[] = { 0x62, 0x02, 0x00, 0x01 };
+static const uint8_t pubcomp[] = { 0x70, 0x02, 0xff, 0xff };
+static const uint8_t puback5r[] = { 0x40, 0x03, 0x00, 0x01, 0x10 };
+static const uint8_t pubrel5p[] = { 0x62, 0x08, 0x00, 0x01, 0x92,
+    0x04, 0x1f, 0x00, 0x01, 'x' };
+static const uint8_t unsuback311[] = { 0xb0, 0x02, 0x00, 0x05 };
+static const uint8_t unsuback5[] = { 0xb0, 0x05, 0x00, 0x05, 0x00,
+    0x11, 0x00 };
+static const uint8_t suback5[] = { 0x90, 0x04, 0x00, 0x05, 0x00,
+    0xa2 };
+static const uint8_t auth0[] = { 0xf0, 0x00 };
+static const uint8_t auth5[] = { 0xf0, 0x08, 0x18, 0x06, 0x15, 0x00,
+    0x03, 'a', 'b', 'c' };
+static const uint8_t auth5r[] = { 0xf0, 0x02, 0x19, 0x00 };
+static const uint8_t rs[] = { 0x1f, 0x00, 0x02, 'b', 'y' };
+static const uint8_t rx[] = { 0x1f, 0x00, 0x01, 'x' };
+static const uint8_t rm[] = { 0x21, 0x00, 0x14 };
+static const uint8_t am[] = { 0x15, 0x00, 0x03, 'a', 'b', 'c' };
+static const uint8_t c11[] = { 0x11, 0x00 };
+static const uint8_t c2[] = { 0xa2 };
 
+/* The packets a client sends, and their sizes. */
+static void
+test_exact_client(void **state)
+{
 	(void)state;
 	EXPECT_ENC(mqtt_encode_pingreq(buf, sizeof(buf), &n_), pingreq);
-	EXPECT_ENC(mqtt_encode_pingresp(buf, sizeof(buf), &n_), pingresp);
 	EXPECT_ENC(mqtt_encode_disconnect(buf, sizeof(buf), MQTT_V311, 0x04,
 	    rs, sizeof(rs), &n_), disc0);
 	EXPECT_ENC(mqtt_encode_disconnect(buf, sizeof(buf), MQTT_V5, 0, NULL,
@@ -400,14 +400,6 @@ test_exact_short(void **state)
 	    NULL, 0, &n_), disc5r);
 	EXPECT_ENC(mqtt_encode_disconnect(buf, sizeof(buf), MQTT_V5, 0x8e,
 	    rs, sizeof(rs), &n_), disc5p);
-	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V311, 1, 0,
-	    NULL, 0, &n_), connack311);
-	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V311, 0, 5,
-	    NULL, 0, &n_), connack311r);
-	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V5, 0, 0x87,
-	    NULL, 0, &n_), connack5);
-	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V5, 1, 0, rm,
-	    sizeof(rm), &n_), connack5p);
 	EXPECT_ENC(mqtt_encode_ack(buf, sizeof(buf), MQTT_V311, MQTT_PUBACK,
 	    0x1234, 0x80, rs, sizeof(rs), &n_), puback);
 	EXPECT_ENC(mqtt_encode_ack(buf, sizeof(buf), MQTT_V5, MQTT_PUBREC, 1,
@@ -420,12 +412,6 @@ test_exact_short(void **state)
 	    0x10, NULL, 0, &n_), puback5r);
 	EXPECT_ENC(mqtt_encode_ack(buf, sizeof(buf), MQTT_V5, MQTT_PUBREL, 1,
 	    0x92, rx, sizeof(rx), &n_), pubrel5p);
-	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V311,
-	    MQTT_UNSUBACK, 5, NULL, 0, NULL, 0, &n_), unsuback311);
-	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V5,
-	    MQTT_UNSUBACK, 5, c11, 2, NULL, 0, &n_), unsuback5);
-	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V5, MQTT_SUBACK,
-	    5, c2, 1, NULL, 0, &n_), suback5);
 	EXPECT_ENC(mqtt_encode_auth(buf, sizeof(buf), 0, NULL, 0, &n_), auth0);
 	EXPECT_ENC(mqtt_encode_auth(buf, sizeof(buf), 0x18, am, sizeof(am),
 	    &n_), auth5);
@@ -436,6 +422,28 @@ test_exact_short(void **state)
 	assert_int_equal(mqtt_disconnect_size(MQTT_V5, 0x8e, sizeof(rs)),
 	    sizeof(disc5p));
 	assert_int_equal(mqtt_auth_size(0x19, 0), sizeof(auth5r));
+}
+
+/* The packets a server sends, and their sizes. */
+static void
+test_exact_server(void **state)
+{
+	(void)state;
+	EXPECT_ENC(mqtt_encode_pingresp(buf, sizeof(buf), &n_), pingresp);
+	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V311, 1, 0,
+	    NULL, 0, &n_), connack311);
+	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V311, 0, 5,
+	    NULL, 0, &n_), connack311r);
+	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V5, 0, 0x87,
+	    NULL, 0, &n_), connack5);
+	EXPECT_ENC(mqtt_encode_connack(buf, sizeof(buf), MQTT_V5, 1, 0, rm,
+	    sizeof(rm), &n_), connack5p);
+	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V311,
+	    MQTT_UNSUBACK, 5, NULL, 0, NULL, 0, &n_), unsuback311);
+	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V5,
+	    MQTT_UNSUBACK, 5, c11, 2, NULL, 0, &n_), unsuback5);
+	EXPECT_ENC(mqtt_encode_suback(buf, sizeof(buf), MQTT_V5, MQTT_SUBACK,
+	    5, c2, 1, NULL, 0, &n_), suback5);
 	assert_int_equal(mqtt_connack_size(MQTT_V5, sizeof(rm)),
 	    sizeof(connack5p));
 	assert_int_equal(mqtt_suback_size(MQTT_V5, MQTT_UNSUBACK, 2, 0),
@@ -447,42 +455,42 @@ test_exact_short(void **state)
 static void
 test_decode_short(void **state)
 {
-	static const uint8_t puback5r[] = { 0x40, 0x03, 0x00, 0x01, 0x10 };
-	static const uint8_t puback5z[] = { 0x40, 0x04, 0x00, 0x01, 0x97,
+	static const uint8_t d_puback5r[] = { 0x40, 0x03, 0x00, 0x01, 0x10 };
+	static const uint8_t d_puback5z[] = { 0x40, 0x04, 0x00, 0x01, 0x97,
 	    0x00 };
-	static const uint8_t pubrel5p[] = { 0x62, 0x08, 0x00, 0x01, 0x92,
+	static const uint8_t d_pubrel5p[] = { 0x62, 0x08, 0x00, 0x01, 0x92,
 	    0x04, 0x1f, 0x00, 0x01, 'x' };
-	static const uint8_t disc5r[] = { 0xe0, 0x01, 0x04 };
-	static const uint8_t suback5[] = { 0x90, 0x05, 0x00, 0x05, 0x00,
+	static const uint8_t d_disc5r[] = { 0xe0, 0x01, 0x04 };
+	static const uint8_t d_suback5[] = { 0x90, 0x05, 0x00, 0x05, 0x00,
 	    0x01, 0xa2 };
-	static const uint8_t connack311[] = { 0x20, 0x02, 0x01, 0x00 };
-	static const uint8_t unsuback311[] = { 0xb0, 0x02, 0x00, 0x05 };
-	static const uint8_t auth0[] = { 0xf0, 0x00 };
+	static const uint8_t d_connack311[] = { 0x20, 0x02, 0x01, 0x00 };
+	static const uint8_t d_unsuback311[] = { 0xb0, 0x02, 0x00, 0x05 };
+	static const uint8_t d_auth0[] = { 0xf0, 0x00 };
 	struct mqtt_packet pk;
 
 	(void)state;
-	decode_ok(puback5r, sizeof(puback5r), MQTT_V5, &pk);
+	decode_ok(d_puback5r, sizeof(d_puback5r), MQTT_V5, &pk);
 	assert_int_equal(pk.type, MQTT_PUBACK);
 	assert_int_equal(pk.u.ack.id, 1);
 	assert_int_equal(pk.u.ack.reason, 0x10);
-	decode_ok(puback5z, sizeof(puback5z), MQTT_V5, &pk);
+	decode_ok(d_puback5z, sizeof(d_puback5z), MQTT_V5, &pk);
 	assert_int_equal(pk.u.ack.reason, 0x97);
-	decode_ok(pubrel5p, sizeof(pubrel5p), MQTT_V5, &pk);
+	decode_ok(d_pubrel5p, sizeof(d_pubrel5p), MQTT_V5, &pk);
 	assert_int_equal(pk.type, MQTT_PUBREL);
 	assert_int_equal(pk.u.ack.reason, 0x92);
 	assert_str(pk.props.reason_string, "x");
-	decode_ok(disc5r, sizeof(disc5r), MQTT_V5, &pk);
+	decode_ok(d_disc5r, sizeof(d_disc5r), MQTT_V5, &pk);
 	assert_int_equal(pk.u.disconnect.reason, 0x04);
-	decode_ok(suback5, sizeof(suback5), MQTT_V5, &pk);
+	decode_ok(d_suback5, sizeof(d_suback5), MQTT_V5, &pk);
 	assert_int_equal(pk.u.suback.id, 5);
 	assert_int_equal(pk.u.suback.n, 2);
 	assert_int_equal(pk.u.suback.reasons[1], 0xa2);
-	decode_ok(connack311, sizeof(connack311), MQTT_V311, &pk);
+	decode_ok(d_connack311, sizeof(d_connack311), MQTT_V311, &pk);
 	assert_int_equal(pk.u.connack.session_present, 1);
 	assert_int_equal(pk.u.connack.reason, 0);
-	decode_ok(unsuback311, sizeof(unsuback311), MQTT_V311, &pk);
+	decode_ok(d_unsuback311, sizeof(d_unsuback311), MQTT_V311, &pk);
 	assert_int_equal(pk.u.suback.n, 0);
-	decode_ok(auth0, sizeof(auth0), MQTT_V5, &pk);
+	decode_ok(d_auth0, sizeof(d_auth0), MQTT_V5, &pk);
 	assert_int_equal(pk.type, MQTT_AUTH);
 	assert_int_equal(pk.u.disconnect.reason, 0);
 }
@@ -571,7 +579,8 @@ main(void)
 		cmocka_unit_test(test_spec_connect_v5),
 		cmocka_unit_test(test_spec_publish),
 		cmocka_unit_test(test_spec_subscribe),
-		cmocka_unit_test(test_exact_short),
+		cmocka_unit_test(test_exact_client),
+		cmocka_unit_test(test_exact_server),
 		cmocka_unit_test(test_decode_short),
 		cmocka_unit_test(test_publish_large),
 		cmocka_unit_test(test_strings),

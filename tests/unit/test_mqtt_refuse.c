@@ -298,21 +298,20 @@ test_refuse_reasons(void **state)
 	DEC(V5, OK, 0xe0, 0x01, 0x8e);
 	DEC(V5, PRO, 0xf0, 0x02, 0x80, 0x00);
 	DEC(V5, OK, 0xf0, 0x02, 0x18, 0x00);
+	DEC(V5, MAL, 0xf0, 0x01, 0x18);		/* reason without props */
 }
 
-/* The encoders refuse what the decoder would refuse. */
+/* Shared by the INVAL tests. */
+static const uint8_t bad_props[] = { 0x11, 0, 0, 0, 1 };	/* session exp. */
+static const uint8_t alias[] = { 0x23, 0, 1 };
+static const uint8_t no_method[] = { 0x16, 0, 1, 'x' };
+
+/* The encoders refuse what the decoder would refuse: PUBLISH. */
 static void
-test_encode_inval(void **state)
+test_encode_inval_publish(void **state)
 {
 	static char big[65536];
-	static const uint8_t bad_props[] = { 0x11, 0, 0, 0, 1 };
-	static const uint8_t alias[] = { 0x23, 0, 1 };
-	static const uint8_t no_method[] = { 0x16, 0, 1, 'x' };
-	static const uint8_t codes[] = { 0x03 };
 	struct mqtt_publish p = { 0 };
-	struct mqtt_connect c = { 0 };
-	struct mqtt_sub sub = { S("t"), 0 };
-	struct mqtt_str f = S("t");
 	uint8_t b[64];
 	size_t n;
 
@@ -360,6 +359,19 @@ test_encode_inval(void **state)
 	p.props_len = 0;
 	assert_int_equal(mqtt_encode_publish(b, sizeof(b), 3, &p, &n),
 	    MQTT_ERR_INVAL);
+}
+
+/* Acks, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, AUTH, CONNACK, SUBACK. */
+static void
+test_encode_inval_control(void **state)
+{
+	static const uint8_t codes[] = { 0x03 };
+	struct mqtt_sub sub = { S("t"), 0 };
+	struct mqtt_str f = S("t");
+	uint8_t b[64];
+	size_t n;
+
+	(void)state;
 	assert_int_equal(mqtt_encode_ack(b, sizeof(b), V3, MQTT_PUBACK, 0, 0,
 	    NULL, 0, &n), MQTT_ERR_INVAL);
 	assert_int_equal(mqtt_encode_ack(b, sizeof(b), V3, MQTT_SUBACK, 1, 0,
@@ -400,6 +412,17 @@ test_encode_inval(void **state)
 	    codes, 1, NULL, 0, &n), MQTT_ERR_INVAL);
 	assert_int_equal(mqtt_encode_suback(b, sizeof(b), V5, MQTT_SUBACK, 1,
 	    codes, 0, NULL, 0, &n), MQTT_ERR_INVAL);
+}
+
+/* CONNECT. */
+static void
+test_encode_inval_connect(void **state)
+{
+	struct mqtt_connect c = { 0 };
+	uint8_t b[64];
+	size_t n;
+
+	(void)state;
 	c.protocol = V3;
 	c.client_id = S("c");
 	c.password = S("p");
@@ -442,7 +465,9 @@ main(void)
 		cmocka_unit_test(test_refuse_connect),
 		cmocka_unit_test(test_refuse_subscribe),
 		cmocka_unit_test(test_refuse_reasons),
-		cmocka_unit_test(test_encode_inval),
+		cmocka_unit_test(test_encode_inval_publish),
+		cmocka_unit_test(test_encode_inval_control),
+		cmocka_unit_test(test_encode_inval_connect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
