@@ -33,7 +33,7 @@ BIN         := $(BUILD)/pushrelay
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean install test unit system asan demo deps bench fuzz \
+.PHONY: all clean install test unit system asan demo deps bench fuzz fuzz-uci \
 	cross cross-test
 all: $(BIN) pushrelay
 
@@ -66,7 +66,8 @@ unit: $(UNIT_BINS)
 # themselves.
 SYSTEM_JOBS  ?= 2
 SYSTEM_ALONE := tests/system/test_kill9.py \
-	tests/system/test_unpack.py::test_outage_and_kill9_of_relay_and_unpacker_lose_nothing
+	tests/system/test_unpack.py::test_outage_and_kill9_of_relay_and_unpacker_lose_nothing \
+	tests/system/test_exactly_once.py
 SYSTEM_PYTEST = PUSHRELAY_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q \
 	-p no:cacheprovider
 
@@ -111,7 +112,8 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# `make fuzz`: libFuzzer on the batch frame decoder (FUZZ_TIME seconds).
+# `make fuzz`: libFuzzer on the configuration reader, the batch frame
+# decoder and the MQTT codec (FUZZ_TIME seconds each).
 include tests/fuzz/fuzz.mk
 
 # `make cross ARCH=armhf|arm64`, `make cross-test ARCH=armhf`: docs/cross.md.

@@ -1,12 +1,14 @@
 # tests/fuzz/fuzz.mk: the `make fuzz` target, to be included by the top
-# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds two libFuzzer
-# targets with clang: fuzz_frame for the batch frame decoder and fuzz_mqtt
-# for the MQTT codec (mqtt/); writes seed inputs for each with a small
-# generator, and fuzzes each for FUZZ_TIME seconds, one after the other
-# (CI: at least 60; `make fuzz` takes 2 x FUZZ_TIME). libFuzzer's runtime
-# comes with Debian's clang (package libclang-rt-14-dev). A crash leaves
-# its input in $(BUILD)/fuzz/crash-* (fuzz_mqtt: mqtt-crash-*); replay it
-# with `$(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/crash-...` (or fuzz_mqtt).
+# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds three
+# libFuzzer targets with clang, one per decoder of outside bytes: fuzz_uci
+# for the configuration reader (UCI and the schema), fuzz_frame for the
+# batch frame decoder and fuzz_mqtt for the MQTT codec (mqtt/); seeds each
+# (a small generator, or the project's own configurations) and fuzzes
+# each for FUZZ_TIME seconds, one after the other: `make fuzz` takes
+# 3 x FUZZ_TIME. libFuzzer's runtime comes with Debian's clang (package
+# libclang-rt-14-dev). A crash leaves its input in $(BUILD)/fuzz/crash-*
+# (uci-crash-*, mqtt-crash-*); replay it with
+# `$(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/crash-...` (or fuzz_uci, fuzz_mqtt).
 
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
@@ -51,3 +53,26 @@ fuzz: deps $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/fuzz_frame_seeds \
 	$(FUZZ_DIR)/fuzz_mqtt -max_total_time=$(FUZZ_TIME) \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/mqtt- \
 	    $(FUZZ_DIR)/corpus_mqtt
+
+# fuzz_uci: the configuration reader (UCI syntax and the schema). Its
+# seeds are the project's own example and default configurations.
+UCI_FUZZ_SRCS := platform/conf.c platform/conf_unpack.c platform/confval.c \
+	platform/uci.c platform/topic.c platform/tls.c platform/tls_conn.c \
+	platform/clock.c
+UCI_FUZZ_SEEDS := docs/examples/pushrelay.conf \
+	cross/openwrt/files/pushrelay.config
+
+$(FUZZ_DIR)/fuzz_uci: tests/fuzz/fuzz_uci.c $(UCI_FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. $(FUZZ_SAN) -o $@ \
+	    tests/fuzz/fuzz_uci.c $(UCI_FUZZ_SRCS) \
+	    -lmbedtls -lmbedx509 -lmbedcrypto
+
+fuzz-uci: deps $(FUZZ_DIR)/fuzz_uci
+	@mkdir -p $(FUZZ_DIR)/corpus_uci
+	cp $(UCI_FUZZ_SEEDS) $(FUZZ_DIR)/corpus_uci/
+	$(FUZZ_DIR)/fuzz_uci -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/uci- \
+	    $(FUZZ_DIR)/corpus_uci
+
+fuzz: fuzz-uci
