@@ -53,6 +53,9 @@ forward_connect(struct relay *r, enum link_side side)
 		will.topic = r->conf->status_topic;
 		will.payload = "offline";
 	}
+	/* While the store takes no writes, nothing comes in (durable.c). */
+	if (r->store_unwritable)
+		return;
 	/* Never fall back to plain text when TLS could not be set up. */
 	if (side == LINK_CENTRAL && b->tls.enabled) {
 		if (r->tls == NULL && relay_tls_open(r) != 0) {
@@ -135,98 +138,18 @@ forward_status(struct relay *r, const char *state)
 		    state, link_strerror(rc));
 }
 
-/*
- * The packet ids of QoS 2 exchanges, kept in the queue's meta table so
- * that they survive a restart (docs/design.md, "Exactly once"):
- * "rx2/SIDE/ID" = 1 while an inbound message is stored and its PUBREL
- * has not come; "tx2/SIDE/ID" = the queue id of our PUBLISH while its
- * PUBREC has not come, -1 while our PUBREL is owed; 0 when done.
- */
-static void
-forward_rx2_key(char *key, size_t cap, enum link_side side, uint16_t id)
-{
-	snprintf(key, cap, "rx2/%d/%u", (int)side, (unsigned)id);
-}
-
-static void
-forward_tx2_set(struct relay *r, enum link_side side, uint16_t id,
-    int64_t v)
-{
-	char key[32];
-
-	snprintf(key, sizeof(key), "tx2/%d/%u", (int)side, (unsigned)id);
-	if (queue_meta_set(r->queue, key, v, r->err, sizeof(r->err)) !=
-	    QUEUE_OK)
-		log_err("%s", r->err);
-	r->dirty = 1;
-}
-
-struct forward_restore {
-	struct relay *r;
-	enum link_side side;
-	size_t n;
-};
-
-static void
-forward_restore_one(void *arg, const char *key, int64_t val)
-{
-	struct forward_restore *fr = arg;
-	const char *p = strrchr(key, '/');
-	unsigned long id;
-
-	if (val == 0 || p == NULL)
-		return;
-	id = strtoul(p + 1, NULL, 10);
-	if (id == 0 || id > 65535 || link_restore(fr->r->link[fr->side],
-	    (uint16_t)id, val) != LINK_OK)
-		return;
-	fr->n++;
-}
-
-void
-forward_restore(struct relay *r)
-{
-	struct forward_restore fr = { r, LINK_LOCAL, 0 };
-	char prefix[16];
-	int side;
-
-	for (side = 0; side < 2; side++) {
-		fr.side = (enum link_side)side;
-		fr.n = 0;
-		snprintf(prefix, sizeof(prefix), "tx2/%d/", side);
-		if (queue_meta_each(r->queue, prefix, forward_restore_one, &fr,
-		    r->err, sizeof(r->err)) != QUEUE_OK)
-			log_err("%s", r->err);
-		if (fr.n > 0)
-			log_info("%s broker: %zu QoS 2 exchanges to finish on "
-			    "a resumed session", link_name(r->link[side]),
-			    fr.n);
-	}
-}
-
 static void
 forward_on_up(void *arg, struct link *l, int session_present)
 {
 	struct relay *r = arg;
 	enum link_side side = forward_side(r, l);
-	char prefix[16];
-
 	log_info("%s broker %s: connected (session %s)", link_name(l),
 	    link_address(l), session_present ? "resumed" : "new");
 	r->connect_failed[side] = 0;
 	backoff_reset(&r->backoff[side]);
 	/* A new session: neither side holds a QoS 2 exchange any more. */
-	if (!session_present) {
-		snprintf(prefix, sizeof(prefix), "rx2/%d/", (int)side);
-		if (queue_meta_clear(r->queue, prefix, r->err,
-		    sizeof(r->err)) != QUEUE_OK)
-			log_err("%s", r->err);
-		prefix[0] = 't';
-		if (queue_meta_clear(r->queue, prefix, r->err,
-		    sizeof(r->err)) != QUEUE_OK)
-			log_err("%s", r->err);
-		r->dirty = 1;
-	}
+	if (!session_present)
+		qos2_forget(r, side);
 	forward_subscribe(r, side);
 	if (side == LINK_CENTRAL)
 		forward_status(r, "online");
@@ -255,49 +178,6 @@ forward_on_down(void *arg, struct link *l, const char *why, int was_up)
 }
 
 /* ---- Messages in. ---- */
-
-static void
-forward_pending_add(struct relay *r, enum link_side side, int type,
-    uint16_t id)
-{
-	struct relay_ids *p = &r->pending[side];
-	struct relay_ack *nv;
-	size_t ncap;
-
-	if (p->n == 0)
-		p->gen = link_gen(r->link[side]);
-	if (p->n == p->cap) {
-		ncap = p->cap != 0 ? p->cap * 2 : 1024;
-		if ((nv = realloc(p->v, ncap * sizeof(*nv))) == NULL) {
-			/* Never acknowledged: the broker sends it again. */
-			log_err("forward: out of memory for a pending ack");
-			return;
-		}
-		p->v = nv;
-		p->cap = ncap;
-	}
-	p->v[p->n].id = id;
-	p->v[p->n].type = (uint8_t)type;
-	p->n++;
-}
-
-/* The commit succeeded: the acknowledgements of what it holds may go. */
-static void
-forward_release_acks(struct relay *r)
-{
-	struct relay_ids *p;
-	size_t side, i;
-
-	for (side = 0; side < 2; side++) {
-		p = &r->pending[side];
-		if (p->n > 0 && p->gen == link_gen(r->link[side]))
-			for (i = 0; i < p->n; i++)
-				if (link_ack(r->link[side], p->v[i].type,
-				    p->v[i].id) == LINK_OK)
-					r->st.acks_held_total++;
-		p->n = 0;
-	}
-}
 
 static void
 forward_drop_log(struct relay *r, struct log_rate *rate, const char *what,
@@ -362,38 +242,8 @@ forward_store(struct relay *r, enum queue_dir qd,
 		forward_drop_log(r, &r->rate.full, "store full: new",
 		    forward_dirname[qd], r->topic_buf);
 	} else if (rc != QUEUE_OK) {
-		uint64_t supp;
-
-		if (log_ratelimit(&r->rate.queue_err, r->now_ms,
-		    FORWARD_LOG_EVERY_MS, &supp))
-			log_err("%s", r->err);
+		durable_failed(r);
 	}
-}
-
-/*
- * Inbound QoS 2: an id already stored and not yet released is a repeat
- * of a message the relay has: answer it, store nothing. Otherwise the id
- * is stored with the message, in the same transaction. Returns 1 for a
- * repeat.
- */
-static int
-forward_qos2_seen(struct relay *r, enum link_side side, uint16_t id)
-{
-	char key[32];
-	int64_t v = 0;
-	int rc;
-
-	forward_rx2_key(key, sizeof(key), side, id);
-	rc = queue_meta_get(r->queue, key, &v, r->err, sizeof(r->err));
-	if (rc == 1 && v == 1) {
-		r->st.qos2_dup++;
-		return 1;
-	}
-	if (rc < 0 || queue_meta_set(r->queue, key, 1, r->err,
-	    sizeof(r->err)) != QUEUE_OK)
-		log_err("%s", r->err);
-	r->dirty = 1;
-	return 0;
 }
 
 static void
@@ -415,9 +265,9 @@ forward_on_message(void *arg, struct link *l, const struct link_msg *lm)
 	if (r->oldest_uncommitted_us == 0)
 		r->oldest_uncommitted_us = clock_mono_us();
 	if (lm->qos > 0)
-		forward_pending_add(r, side, lm->qos == 1 ? FORWARD_PUBACK :
+		durable_owe(r, side, lm->qos == 1 ? FORWARD_PUBACK :
 		    FORWARD_PUBREC, lm->id);
-	if (lm->qos == 2 && forward_qos2_seen(r, side, lm->id))
+	if (lm->qos == 2 && qos2_in_seen(r, side, lm->id))
 		return;
 	rt = route_map(r->routes, rd, lm->topic, r->topic_buf,
 	    sizeof(r->topic_buf));
@@ -439,64 +289,12 @@ forward_on_release(void *arg, struct link *l, uint16_t id)
 {
 	struct relay *r = arg;
 	enum link_side side = forward_side(r, l);
-	char key[32];
 
-	forward_rx2_key(key, sizeof(key), side, id);
-	if (queue_meta_set(r->queue, key, 0, r->err, sizeof(r->err)) !=
-	    QUEUE_OK)
-		log_err("%s", r->err);
-	r->dirty = 1;
-	forward_pending_add(r, side, FORWARD_PUBCOMP, id);
+	qos2_in_released(r, side, id);
+	durable_owe(r, side, FORWARD_PUBCOMP, id);
 }
 
 /* ---- Acknowledgements. ---- */
-
-/* Notes a delivered message for deletion at the next commit. */
-static void
-forward_sent_add(struct relay *r, int64_t id)
-{
-	struct relay_sent *s = &r->sent;
-	int64_t *nv;
-	size_t ncap;
-
-	r->dirty = 1;
-	if (s->n == s->cap) {
-		ncap = s->cap != 0 ? s->cap * 2 : 1024;
-		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL) {
-			/* Delete this one alone rather than forget it. */
-			if (queue_ack(r->queue, id, r->err, sizeof(r->err)) !=
-			    QUEUE_OK)
-				log_err("%s", r->err);
-			return;
-		}
-		s->v = nv;
-		s->cap = ncap;
-	}
-	s->v[s->n++] = id;
-}
-
-static int
-forward_id_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Deletes the delivered messages, in runs of consecutive ids. */
-static void
-forward_sent_flush(struct relay *r)
-{
-	struct relay_sent *s = &r->sent;
-
-	if (s->n == 0)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), forward_id_cmp);
-	if (queue_ack_ids(r->queue, s->v, s->n, NULL, r->err,
-	    sizeof(r->err)) != QUEUE_OK)
-		log_err("%s", r->err);
-	s->n = 0;
-}
 
 static void
 forward_on_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
@@ -508,8 +306,8 @@ forward_on_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
 
 	if (rel_id != 0) {
 		/* The broker has it: the row goes, PUBREL after the commit. */
-		forward_tx2_set(r, side, rel_id, -1);
-		forward_pending_add(r, side, FORWARD_PUBREL, rel_id);
+		qos2_out_set(r, side, rel_id, -1);
+		durable_owe(r, side, FORWARD_PUBREL, rel_id);
 	}
 	if (cookie == 0)
 		return;		/* The status message: not from the queue. */
@@ -521,7 +319,7 @@ forward_on_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
 	} else {
 		r->st.forwarded[qd]++;
 	}
-	forward_sent_add(r, cookie);
+	durable_delivered(r, cookie);
 }
 
 static void
@@ -540,45 +338,16 @@ forward_on_suback(void *arg, struct link *l, uint8_t refused)
 }
 
 /*
- * A QoS 2 publish took packet id id. This runs inside queue_fetch(), so
- * the id is noted now and stored by forward_tx2_flush() after the fetch;
- * the PUBLISH waits in the link for the commit that follows.
+ * A QoS 2 publish took packet id id, inside queue_fetch(): noted now,
+ * stored right after the fetch, before the commit that precedes its
+ * PUBLISH's write.
  */
 static void
 forward_on_sent(void *arg, struct link *l, int64_t cookie, uint16_t id)
 {
 	struct relay *r = arg;
-	enum link_side side = forward_side(r, l);
-	struct relay_tx2 *t = &r->tx2;
-	void *nv;
-	size_t ncap;
 
-	r->hold_flush[side] = 1;
-	if (t->n == t->cap) {
-		ncap = t->cap != 0 ? t->cap * 2 : 64;
-		if ((nv = realloc(t->v, ncap * sizeof(*t->v))) == NULL) {
-			/* Not stored: a restart cannot resume it (at least once). */
-			log_err("forward: out of memory for a QoS 2 packet id");
-			return;
-		}
-		t->v = nv;
-		t->cap = ncap;
-	}
-	t->v[t->n].cookie = cookie;
-	t->v[t->n].id = id;
-	t->v[t->n].side = (uint8_t)side;
-	t->n++;
-}
-
-static void
-forward_tx2_flush(struct relay *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->tx2.n; i++)
-		forward_tx2_set(r, (enum link_side)r->tx2.v[i].side,
-		    r->tx2.v[i].id, r->tx2.v[i].cookie);
-	r->tx2.n = 0;
+	qos2_out_note(r, forward_side(r, l), cookie, id);
 }
 
 static void
@@ -586,7 +355,7 @@ forward_on_complete(void *arg, struct link *l, uint16_t id)
 {
 	struct relay *r = arg;
 
-	forward_tx2_set(r, forward_side(r, l), id, 0);
+	qos2_out_set(r, forward_side(r, l), id, 0);
 }
 
 const struct link_cbs forward_link_cbs = {
@@ -600,64 +369,7 @@ const struct link_cbs forward_link_cbs = {
 	.on_suback = forward_on_suback,
 };
 
-/* ---- Before sleep: commit, then send. ---- */
-
-/*
- * A failed commit rolled back what the transaction held: none of it may
- * be acknowledged. The connections that brought it are dropped, so that
- * their brokers send it again on the resumed session.
- */
-static void
-forward_commit_failed(struct relay *r)
-{
-	int side;
-
-	r->st.commit_failed++;
-	r->sent.n = 0;
-	r->oldest_uncommitted_us = 0;
-	for (side = 0; side < 2; side++) {
-		if (r->pending[side].n == 0 && !r->hold_flush[side])
-			continue;
-		r->hold_flush[side] = 0;
-		log_warn("%s broker: %zu messages not acknowledged (the "
-		    "commit failed); reconnecting so that they come again",
-		    link_name(r->link[side]), r->pending[side].n);
-		forward_link_lost(r, (enum link_side)side);
-	}
-}
-
-void
-forward_commit(struct relay *r)
-{
-	uint64_t supp;
-	int64_t w;
-
-	if (!r->dirty) {
-		forward_release_acks(r);	/* dropped ones, nothing to commit */
-		return;
-	}
-	forward_sent_flush(r);
-	r->dirty = 0;
-	if (queue_commit(r->queue, r->err, sizeof(r->err)) != QUEUE_OK) {
-		if (log_ratelimit(&r->rate.queue_err, r->now_ms,
-		    FORWARD_LOG_EVERY_MS, &supp))
-			log_err("%s", r->err);
-		forward_commit_failed(r);
-		return;
-	}
-	forward_release_acks(r);
-	r->hold_flush[0] = r->hold_flush[1] = 0;
-	r->st.commits++;
-	if (r->oldest_uncommitted_us != 0) {
-		/* How long the oldest acknowledgement waited for this. */
-		w = clock_mono_us() - r->oldest_uncommitted_us;
-		if (w > r->st.window_us_max)
-			r->st.window_us_max = w;
-		r->st.window_us_sum += (uint64_t)w;
-		r->st.window_n++;
-		r->oldest_uncommitted_us = 0;
-	}
-}
+/* ---- Before sleep: publish from the queue. ---- */
 
 struct forward_send;
 static int forward_send_drop(struct forward_send *s,
@@ -709,7 +421,7 @@ forward_drops(struct relay *r, struct forward_send *s, const char *dir)
 		r->st.dropped_rejected++;
 		if (queue_ack(r->queue, s->drop[i], r->err, sizeof(r->err)) !=
 		    QUEUE_OK)
-			log_err("%s", r->err);
+			durable_failed(r);
 		r->dirty = 1;
 		forward_drop_log(r, &r->rate.rejected, "undeliverable "
 		    "(cannot be framed, or over the broker's maximum packet "
@@ -767,6 +479,7 @@ forward_close_batch(struct relay *r)
 	size_t len, n;
 	uint64_t evicted = 0;
 	int64_t seq = queue_next_id(r->queue);
+	int rc;
 
 	n = batcher_count(r->batcher);	/* for the message on failure */
 	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
@@ -785,15 +498,18 @@ forward_close_batch(struct relay *r)
 	m.props_len = forward_frame_props(props, sizeof(props));
 	m.qos = r->conf->batch.qos;
 	m.ts_ms = clock_wall_ms();
-	if (queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err)) !=
-	    QUEUE_OK) {
-		log_err("batch: frame %" PRId64 " not stored (%s); its %zu "
-		    "messages stay queued", seq, r->err, n);
+	if ((rc = queue_push(r->queue, &m, &evicted, r->err,
+	    sizeof(r->err))) == QUEUE_ERR_FULL) {
+		log_err("batch: frame %" PRId64 " does not fit in the store; "
+		    "its %zu messages stay queued", seq, n);
 		return;
 	}
-	if (queue_ack_ids(r->queue, ids, n, NULL, r->err, sizeof(r->err)) !=
-	    QUEUE_OK)
-		log_err("%s", r->err);
+	/* A failed write: the pass is undone, the members go out again. */
+	if (rc != QUEUE_OK || queue_ack_ids(r->queue, ids, n, NULL, r->err,
+	    sizeof(r->err)) != QUEUE_OK) {
+		durable_failed(r);
+		return;
+	}
 	/* Room for the frame may have cost older messages (store_full). */
 	r->st.dropped_full += evicted;
 	r->dirty = 1;
@@ -848,8 +564,8 @@ forward_pump(struct relay *r)
 		n = queue_fetch(r->queue, relay_out_dir(side), s.wall_ms,
 		    max, forward_send_one, &s, &e, r->err, sizeof(r->err));
 		if (n < 0)
-			log_err("%s", r->err);
-		forward_tx2_flush(r);
+			durable_failed(r);
+		qos2_out_flush(r);
 		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)

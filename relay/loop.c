@@ -86,7 +86,7 @@ static int64_t
 loop_timeout(const struct relay *r)
 {
 	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
-	    &r->expire, &r->stop, &r->batch_due };
+	    &r->expire, &r->stop, &r->batch_due, &r->store_probe };
 	int64_t best = LOOP_POLL_MAX_MS, left;
 	size_t i;
 
@@ -107,7 +107,7 @@ loop_expire(struct relay *r)
 
 	if (queue_expire(r->queue, clock_wall_ms(), &n, r->err,
 	    sizeof(r->err)) != QUEUE_OK)
-		log_err("%s", r->err);
+		durable_failed(r);
 	if (n > 0) {
 		r->st.dropped_expired += n;
 		r->dirty = 1;
@@ -192,6 +192,8 @@ loop_timers(struct relay *r)
 			forward_connect(r, (enum link_side)side);
 	if (loop_timer_due(r, &r->expire))
 		loop_expire(r);
+	if (loop_timer_due(r, &r->store_probe))
+		durable_probe(r);
 	/*
 	 * batch_due stays armed through the poll, so that a frame that is
 	 * due (or was just closed, armed at 0) makes the poll return at
@@ -299,7 +301,7 @@ loop_iterate(struct relay *r)
 	for (side = 0; side < 2; side++)
 		if (!r->hold_flush[side])
 			link_flush(r->link[side], r->now_ms);
-	forward_commit(r);
+	durable_commit(r);
 	for (side = 0; side < 2; side++)
 		link_flush(r->link[side], r->now_ms);
 	if (r->state != RELAY_RUNNING)
@@ -440,7 +442,7 @@ loop_close(struct relay *r)
 		if (r->link[side] != NULL)
 			link_drop(r->link[side]);
 	if (r->queue != NULL && r->dirty)
-		forward_commit(r);
+		durable_commit(r);
 	for (side = 0; side < 2; side++) {
 		link_free(r->link[side]);
 		free(r->pending[side].v);
@@ -495,7 +497,7 @@ relay_run(struct conf *c)
 	r->now_ms = r->started_ms = clock_mono_ms();
 	if (loop_open(r) == 0) {
 		loop_signals(r);
-		forward_restore(r);
+		qos2_restore(r);
 		log_info("%s %s started (pid %d)", relay_role_name(r), c->id,
 		    (int)getpid());
 		loop_start_links(r);

@@ -61,7 +61,8 @@ struct relay_stats {
 	uint64_t dropped_noroute;	/* no route matched the topic */
 	uint64_t reconnects[2];	/* by enum link_side */
 	uint64_t commits;
-	uint64_t commit_failed;	/* commits that failed: nothing acked */
+	uint64_t commit_failed;	/* passes undone: nothing acked */
+	uint64_t store_errors;	/* failed writes, probes included */
 	uint64_t acks_held_total;	/* acks sent after their commit */
 	uint64_t qos2_dup;	/* QoS 2 repeats of a stored id: not stored */
 	int64_t window_us_max;	/* receipt to durable commit (ack hold) */
@@ -147,10 +148,14 @@ struct relay {
 	struct relay_timer expire;
 	struct relay_timer stop;
 	struct relay_timer batch_due;	/* the open frame's linger ends */
+	struct relay_timer store_probe;	/* durable_probe() */
 	int connect_failed[2];		/* failures since the last success */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */
+	int tx_failed;			/* a write of this pass failed */
+	int store_unwritable;		/* intake paused until a probe works */
+	int64_t probe_delay_ms;		/* the probe's current delay */
 	int hold_flush[2];		/* a QoS 2 id awaits the commit */
 	int64_t now_ms;			/* monotonic, read once per wake-up */
 	int64_t started_ms;
@@ -171,16 +176,50 @@ int relay_run(struct conf *c);
 /* forward.c: the message pipeline. */
 /* The callbacks every link of the relay gets, with the relay as arg. */
 extern const struct link_cbs forward_link_cbs;
-void forward_commit(struct relay *r);
+/* Publishes what the queue holds on every link that is up. */
 void forward_pump(struct relay *r);
-/* Gives the links the QoS 2 packet ids stored before a restart. */
-void forward_restore(struct relay *r);
 /* Drops side's connection (reload, a failed commit); reconnects later. */
 void forward_link_lost(struct relay *r, enum link_side side);
 void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */
 void forward_status(struct relay *r, const char *state);
+
+/*
+ * durable.c: the commit step (see the file's head). durable_owe: an
+ * acknowledgement (MQTT packet type 4, 5, 6 or 7) to write on side's link
+ * once this pass is committed. durable_delivered: queue id id is
+ * delivered; deleted in this pass. durable_failed: a write of this pass
+ * failed, r->err says why; the pass is undone at durable_commit().
+ * durable_probe: the store_probe timer: try a write while the store is
+ * not writable.
+ */
+void durable_owe(struct relay *r, enum link_side side, int type,
+    uint16_t id);
+void durable_delivered(struct relay *r, int64_t id);
+void durable_failed(struct relay *r);
+void durable_commit(struct relay *r);
+void durable_probe(struct relay *r);
+
+/*
+ * qos2.c: QoS 2 packet ids in the queue's meta table (see the file's
+ * head). qos2_in_seen: inbound id on side: 1 when it is a repeat of a
+ * stored message (store nothing), else 0 after storing the id.
+ * qos2_in_released: PUBREL came. qos2_out_set: our id's state (queue id,
+ * -1 PUBREL owed, 0 done). qos2_out_note: a new id given out inside a
+ * queue fetch; qos2_out_flush stores the noted ones after it.
+ * qos2_forget: a new session on side. qos2_restore: at start, hand the
+ * stored ids to the links.
+ */
+int qos2_in_seen(struct relay *r, enum link_side side, uint16_t id);
+void qos2_in_released(struct relay *r, enum link_side side, uint16_t id);
+void qos2_out_set(struct relay *r, enum link_side side, uint16_t id,
+    int64_t v);
+void qos2_out_note(struct relay *r, enum link_side side, int64_t cookie,
+    uint16_t id);
+void qos2_out_flush(struct relay *r);
+void qos2_forget(struct relay *r, enum link_side side);
+void qos2_restore(struct relay *r);
 
 /* status.c: render the status reply (JSON when json != 0). */
 size_t status_render(const struct relay *r, int json, char *out,

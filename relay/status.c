@@ -112,6 +112,8 @@ status_json_durability(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
 
+	status_put(b, "\"store\":{\"errors\":%" PRIu64 ",\"writable\":%s},",
+	    s->store_errors, status_bool(!r->store_unwritable));
 	status_put(b, "\"durability\":{\"commits\":%" PRIu64 ",\"commits_"
 	    "failed\":%" PRIu64 ",\"acks_held_total\":%" PRIu64 ",\"qos2_"
 	    "repeats\":%" PRIu64 ",\"window_us_max\":%" PRId64 ",\"window_"

@@ -109,7 +109,7 @@ unpack_seen(struct relay *r, const struct frame_header *h, const char *key)
 
 	rc = queue_meta_get(r->queue, key, &last, r->err, sizeof(r->err));
 	if (rc < 0) {
-		log_err("unpack: %s", r->err);
+		durable_failed(r);
 		return -1;
 	}
 	if (rc == 0)
@@ -157,12 +157,11 @@ unpack_frame(struct relay *r, const struct link_msg *ev)
 	r->st.dropped_full += u.full;
 	if (rc == FRAME_ERR_ABORTED) {
 		/*
-		 * The store failed (disk full, I/O error): as for a message
-		 * the relay cannot store, say so; the number is not recorded,
-		 * so the frame is taken again if the gateway sends it again.
+		 * The store failed (disk full, I/O error): the pass is
+		 * undone and not acknowledged (durable.c), so the central
+		 * broker sends the frame again.
 		 */
-		log_err("unpack: frame %" PRIu64 " of gateway %s: %s",
-		    h.seq, h.gateway_id, r->err);
+		durable_failed(r);
 		return;
 	}
 	if (rc != 0) {
@@ -173,7 +172,7 @@ unpack_frame(struct relay *r, const struct link_msg *ev)
 	}
 	if (queue_meta_set(r->queue, key, (int64_t)h.seq, r->err,
 	    sizeof(r->err)) != QUEUE_OK)
-		log_err("unpack: %s", r->err);
+		durable_failed(r);
 	log_debug("unpack: frame %" PRIu64 " of gateway %s: %" PRIu64
 	    " records stored", h.seq, h.gateway_id, u.stored);
 	if (u.full > 0)

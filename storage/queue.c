@@ -819,3 +819,19 @@ queue_strerror(int err)
 		return "unknown queue error";
 	return queue_errstr[-err];
 }
+
+void
+queue_rollback(struct queue *q)
+{
+	char why[256];
+
+	if (q == NULL || q->in_fetch || !q->in_tx)
+		return;
+	if (sqlite3_get_autocommit(q->db) == 0) {
+		sqlite3_step(q->st[ST_ROLLBACK]);
+		sqlite3_reset(q->st[ST_ROLLBACK]);
+	}
+	q->in_tx = 0;
+	if (queue_load(q, why, sizeof(why)) != QUEUE_OK)
+		log_err("%s", why);
+}

@@ -188,6 +188,17 @@ int queue_expire(struct queue *q, int64_t now_ms, uint64_t *expired,
  */
 int queue_commit(struct queue *q, char *err, size_t errlen);
 
+/*
+ * queue_rollback: give up the open transaction, if any: what it held is
+ * undone, the counters are re-read from the file and every in-flight
+ * message of both directions is released, as after a failed commit. For
+ * a caller that saw one of its writes fail: SQLite may have rolled the
+ * whole transaction back by itself already (then queue_commit() would
+ * find nothing to commit and return QUEUE_OK), or only the failed
+ * statement; either way none of the transaction may be trusted.
+ */
+void queue_rollback(struct queue *q);
+
 /* queue_stats: messages and topic+payload bytes queued in direction dir. */
 void queue_stats(const struct queue *q, enum queue_dir dir,
     uint64_t *messages, uint64_t *bytes);
