@@ -456,8 +456,11 @@ link_on_publish(struct link *l, const struct mqtt_packet *p)
 	const struct mqtt_publish *pub = &p->u.publish;
 	struct link_msg m;
 
-	if (pub->topic.len == 0) {
-		/* We announce no Topic Alias Maximum: an alias is an error. */
+	if (pub->topic.len == 0 || MQTT_HAS(&p->props, MQTT_P_TOPIC_ALIAS)) {
+		/*
+		 * We announce no Topic Alias Maximum, so any alias is an
+		 * error, also one that comes with its topic to define it.
+		 */
 		link_refuse(l, MQTT_ERR_PROTOCOL, "a topic alias");
 		return;
 	}
