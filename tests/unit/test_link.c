@@ -402,6 +402,11 @@ test_topic_alias(void **state)
 	assert_int_equal(mqtt_encode_publish(buf, sizeof(buf), MQTT_V5, &p,
 	    &n), MQTT_OK);
 	hostile(t, buf, n, "a topic alias", 0x82);
+	/* The alias that would define a topic is as unwelcome. */
+	p.topic = (struct mqtt_str){ "a/b", 3 };
+	assert_int_equal(mqtt_encode_publish(buf, sizeof(buf), MQTT_V5, &p,
+	    &n), MQTT_OK);
+	hostile(t, buf, n, "a topic alias", 0x82);
 	assert_int_equal(t->r.n_msg, 0);
 }
 
