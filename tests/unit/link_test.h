@@ -130,6 +130,8 @@ struct t {
 	struct link_will will;
 	uint32_t max_packet;
 	char err[256];
+	/* Called by on_acked after recording, to act from the callback. */
+	void (*acked_hook)(struct t *t, int64_t cookie);
 };
 
 /* ---- Callbacks: record what the link says. ---- */
@@ -210,6 +212,8 @@ cb_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
 
 	assert_true(t->r.n_ack < REC_MAX);
 	t->r.ack[t->r.n_ack++] = (struct rec_ack){ cookie, rel_id, reason };
+	if (t->acked_hook != NULL)
+		t->acked_hook(t, cookie);
 }
 
 static inline void

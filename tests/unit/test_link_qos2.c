@@ -187,6 +187,44 @@ test_publish_props(void **state)
 	}
 }
 
+/*
+ * From on_acked of cookies 1..10: two more QoS 0 publishes, 11..30, and
+ * for odd cookies a flush at once, which reports them from inside.
+ */
+static void
+publish_two(struct t *t, int64_t cookie)
+{
+	struct queue_msg m = t_msg("out/cb", "c", 0);
+
+	if (cookie > 10)
+		return;
+	assert_int_equal(t_publish(t, &m, 10 + 2 * cookie - 1), LINK_OK);
+	assert_int_equal(t_publish(t, &m, 10 + 2 * cookie), LINK_OK);
+	if (cookie % 2 == 1)
+		link_flush(t->l, t->now);
+}
+
+/* Callbacks may publish and flush: every QoS 0 cookie is acked once. */
+static void
+test_publish_from_acked(void **state)
+{
+	struct t *t = *state;
+	struct queue_msg m = t_msg("out/q0", "z", 0);
+	int seen[31] = { 0 };
+	int64_t i;
+
+	t_up(t, 0);
+	t->acked_hook = publish_two;
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(t_publish(t, &m, i), LINK_OK);
+	PUMP_UNTIL(t, t->r.n_ack >= 30);
+	pump_idle(t);
+	assert_int_equal(t->r.n_ack, 30);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(seen[t->r.ack[i].cookie]++, 0);
+	assert_int_equal(fb_count(t, MQTT_PUBLISH, 0), 30);
+}
+
 /* ---- The window and the broker's limits. ---- */
 
 static void
@@ -417,6 +455,7 @@ main(void)
 		T_BOTH(test_publish_qos0_qos1),
 		T_BOTH(test_publish_qos2),
 		T_BOTH(test_publish_props),
+		T_BOTH(test_publish_from_acked),
 		T_BOTH(test_window),
 		T_V5(test_broker_limits),
 		T_BOTH(test_session_resumed),
