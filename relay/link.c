@@ -293,6 +293,7 @@ link_put_connect(struct link *l, const struct conf_broker *b,
 		return LINK_ERR_PACKET;
 	}
 	l->out_len = n;
+	l->st.packets_out++;
 	return LINK_OK;
 }
 
@@ -416,6 +417,7 @@ link_disconnect(struct link *l)
 	    l->out_len, link_mqtt_version(l), 0, NULL, 0, &n) != MQTT_OK)
 		return LINK_ERR_NOMEM;
 	l->out_len += n;
+	l->st.packets_out++;
 	l->state = LINK_CLOSING;
 	return LINK_OK;
 }

@@ -394,6 +394,7 @@ link_keepalive(struct link *l, int64_t now_ms)
 	    &n) != MQTT_OK)
 		return;
 	l->out_len += n;
+	l->st.packets_out++;
 	l->ping_sent_ms = now_ms;
 	link_flush(l, now_ms);
 }
