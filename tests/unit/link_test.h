@@ -41,7 +41,9 @@
 #define WINDOW		16		/* link_new()'s window */
 #define MAX_PACKET	1024		/* our Maximum Packet Size */
 #define FB_PKTS		1024		/* packets the broker keeps */
-#define FB_BUF		(64 * 1024)
+#define FB_IN		(64 * 1024)
+#define FB_OUT		(512 * 1024)
+#define SEQ_LEN		8		/* "%08u" heading a sequenced payload */
 #define REC_MAX		256
 
 /* One packet the broker received: its bytes, copied. */
@@ -60,10 +62,16 @@ struct fb {
 	int n_accepts;
 	int eof;			/* the link closed the connection */
 	int bad;			/* what the link sent did not decode */
-	uint8_t in[FB_BUF];
+	int paused;			/* reads nothing */
+	uint8_t in[FB_IN];
 	size_t in_len;
-	struct fb_pkt pkt[FB_PKTS];
+	struct fb_pkt pkt[FB_PKTS];	/* the first FB_PKTS packets */
 	size_t n_pkt;
+	size_t n_type[16];		/* all packets, by type */
+	/* With seq_check, PUBLISH payloads must count up from 0. */
+	int seq_check;
+	unsigned seq;
+	int seq_err;
 	/* How CONNECT and PINGREQ are answered. */
 	int connack;			/* 0: not at all */
 	int sp;
@@ -72,15 +80,16 @@ struct fb {
 	size_t cprops_len;
 	int pingresp;
 	int trickle;			/* one byte per loop pass */
-	uint8_t out[FB_BUF];
+	uint8_t out[FB_OUT];
 	size_t out_len;
 	size_t out_off;
 };
 
 struct rec_msg {
 	char topic[64];
-	uint8_t payload[64];
+	uint8_t payload[64];		/* its first bytes */
 	size_t payload_len;
+	uint32_t payload_sum;		/* sum() of all of it */
 	uint8_t props[64];
 	size_t props_len;
 	int qos, retain, dup, has_expiry;
@@ -107,8 +116,9 @@ struct rec {
 	size_t n_msg;
 	uint16_t rel[REC_MAX];
 	size_t n_rel;
-	struct rec_ack ack[REC_MAX];
-	size_t n_ack;
+	struct rec_ack ack[REC_MAX];	/* the first REC_MAX */
+	size_t n_ack;			/* all of them */
+	int64_t ack_sum;		/* of all their cookies */
 	struct rec_ack sent[REC_MAX];	/* cookie, rel_id = the id */
 	size_t n_sent;
 	uint16_t comp[REC_MAX];
@@ -130,11 +140,24 @@ struct t {
 	struct link_will will;
 	uint32_t max_packet;
 	char err[256];
-	/* Called by on_acked after recording, to act from the callback. */
+	/* Called by the callbacks after recording, to act from inside. */
 	void (*acked_hook)(struct t *t, int64_t cookie);
+	void (*msg_hook)(struct t *t);
+	void (*down_hook)(struct t *t);
 };
 
 /* ---- Callbacks: record what the link says. ---- */
+
+/* FNV-1a, to compare payloads too long to keep. */
+static inline uint32_t
+sum(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n-- > 0)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
 
 static inline struct t *
 t_of(void *arg, struct link *l)
@@ -165,6 +188,8 @@ cb_down(void *arg, struct link *l, const char *why, int was_up)
 	t->r.state_at_down = link_state(l);
 	t->r.tx_at_down = link_stats(l)->tx_bytes;
 	snprintf(t->r.why, sizeof(t->r.why), "%s", why);
+	if (t->down_hook != NULL)
+		t->down_hook(t);
 }
 
 static inline void
@@ -178,12 +203,13 @@ cb_message(void *arg, struct link *l, const struct link_msg *m)
 	/* The topic is NUL-terminated at topic_len. */
 	assert_int_equal(strlen(m->topic), m->topic_len);
 	assert_true(m->topic_len < sizeof(r->topic));
-	assert_true(m->payload_len <= sizeof(r->payload));
 	assert_true(m->props_len <= sizeof(r->props));
 	memcpy(r->topic, m->topic, m->topic_len + 1);
 	if (m->payload_len > 0)
-		memcpy(r->payload, m->payload, m->payload_len);
+		memcpy(r->payload, m->payload, m->payload_len <
+		    sizeof(r->payload) ? m->payload_len : sizeof(r->payload));
 	r->payload_len = m->payload_len;
+	r->payload_sum = sum(m->payload, m->payload_len);
 	if (m->props_len > 0)
 		memcpy(r->props, m->props, m->props_len);
 	r->props_len = m->props_len;
@@ -193,6 +219,8 @@ cb_message(void *arg, struct link *l, const struct link_msg *m)
 	r->has_expiry = m->has_expiry;
 	r->expiry_s = m->expiry_s;
 	r->id = m->id;
+	if (t->msg_hook != NULL)
+		t->msg_hook(t);
 }
 
 static inline void
@@ -210,8 +238,11 @@ cb_acked(void *arg, struct link *l, int64_t cookie, uint16_t rel_id,
 {
 	struct t *t = t_of(arg, l);
 
-	assert_true(t->r.n_ack < REC_MAX);
-	t->r.ack[t->r.n_ack++] = (struct rec_ack){ cookie, rel_id, reason };
+	if (t->r.n_ack < REC_MAX)
+		t->r.ack[t->r.n_ack] = (struct rec_ack){ cookie, rel_id,
+		    reason };
+	t->r.n_ack++;
+	t->r.ack_sum += cookie;
 	if (t->acked_hook != NULL)
 		t->acked_hook(t, cookie);
 }
@@ -326,18 +357,27 @@ fb_packet(struct t *t, const uint8_t *raw, size_t len)
 	struct fb *b = &t->b;
 	struct mqtt_packet p;
 	uint8_t resp[2];
+	char seq[16];
 	size_t n = 0;
 
 	if (mqtt_decode(raw, len, b->proto, &p) != MQTT_OK) {
 		b->bad++;
 		return;
 	}
-	assert_true(b->n_pkt < FB_PKTS);
-	b->pkt[b->n_pkt].raw = malloc(len);
-	assert_non_null(b->pkt[b->n_pkt].raw);
-	memcpy(b->pkt[b->n_pkt].raw, raw, len);
-	b->pkt[b->n_pkt].len = len;
-	b->pkt[b->n_pkt++].type = p.type;
+	b->n_type[p.type]++;
+	if (b->seq_check && p.type == MQTT_PUBLISH) {
+		snprintf(seq, sizeof(seq), "%08u", b->seq++);
+		if (p.u.publish.payload_len < SEQ_LEN ||
+		    memcmp(p.u.publish.payload, seq, SEQ_LEN) != 0)
+			b->seq_err++;
+	}
+	if (b->n_pkt < FB_PKTS) {
+		b->pkt[b->n_pkt].raw = malloc(len);
+		assert_non_null(b->pkt[b->n_pkt].raw);
+		memcpy(b->pkt[b->n_pkt].raw, raw, len);
+		b->pkt[b->n_pkt].len = len;
+		b->pkt[b->n_pkt++].type = p.type;
+	}
 	if (p.type == MQTT_CONNECT && b->connack)
 		fb_connack(t, b->sp, b->reason);
 	if (p.type == MQTT_PINGREQ && b->pingresp) {
@@ -394,7 +434,8 @@ fb_step(struct t *t, short lrev, short crev)
 			return;
 		}
 	}
-	if (b->cfd >= 0 && (crev & (POLLIN | POLLERR | POLLHUP)) != 0)
+	if (b->cfd >= 0 && !b->paused &&
+	    (crev & (POLLIN | POLLERR | POLLHUP)) != 0)
 		fb_read(t);
 	if (b->cfd >= 0 && (crev & POLLOUT) != 0 && b->out_off < b->out_len) {
 		want = b->trickle ? 1 : b->out_len - b->out_off;
@@ -449,7 +490,8 @@ pump_once(struct t *t, int ms)
 
 	pfd[0] = (struct pollfd){ .fd = t->b.lfd, .events = POLLIN };
 	if (t->b.cfd >= 0) {
-		pfd[n] = (struct pollfd){ .fd = t->b.cfd, .events = POLLIN };
+		pfd[n] = (struct pollfd){ .fd = t->b.cfd,
+		    .events = t->b.paused ? 0 : POLLIN };
 		if (t->b.out_off < t->b.out_len)
 			pfd[n].events |= POLLOUT;
 		cpos = n++;

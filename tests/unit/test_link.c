@@ -277,6 +277,8 @@ test_keepalive(void **state)
 	t->b.pingresp = 0;
 	t->now += ka;
 	PUMP_UNTIL(t, fb_count(t, MQTT_PINGREQ, 0) == 3);
+	/* CONNECT, three PINGREQs and a PUBACK. */
+	assert_int_equal(link_stats(t->l)->packets_out, 5);
 	assert_true(link_deadline(t->l) > t->now);
 	t->now = link_deadline(t->l) - 1;
 	pump_idle(t);
@@ -468,6 +470,105 @@ test_split(void **state)
 	assert_int_equal(link_stats(t->l)->refused, 0);
 }
 
+/* A packet larger than the input buffer's start, between two small. */
+static void
+test_big_packet(void **state)
+{
+	struct t *t = *state;
+	size_t big = 200000, n = 0, cap = big + 64;
+	struct mqtt_publish p = { .topic = { "big", 3 }, .qos = 1, .id = 3,
+	    .payload_len = big };
+	/*
+	 * A header announcing 300001 bytes in all (remaining length 299997),
+	 * one more than our maximum; the rest never comes.
+	 */
+	const uint8_t over[] = { 0x30, 0xDD, 0xA7, 0x12 };
+	uint8_t *buf = malloc(cap), *pay = malloc(big);
+
+	assert_non_null(buf);
+	assert_non_null(pay);
+	memset(pay, 'p', big);
+	p.payload = pay;
+	t->max_packet = 300000;
+	t_up(t, 0);
+	fb_publish(t, 0, 0, 0, "before", "b", NULL, 0);
+	assert_int_equal(mqtt_encode_publish(buf, cap, t->b.proto, &p, &n),
+	    MQTT_OK);
+	fb_send(t, buf, n);
+	fb_publish(t, 0, 0, 0, "after", "a", NULL, 0);
+	PUMP_UNTIL(t, t->r.n_msg == 3);
+	assert_string_equal(t->r.msg[0].topic, "before");
+	assert_string_equal(t->r.msg[1].topic, "big");
+	assert_int_equal(t->r.msg[1].id, 3);
+	assert_int_equal(t->r.msg[1].payload_len, big);
+	assert_int_equal(t->r.msg[1].payload_sum, sum(pay, big));
+	assert_string_equal(t->r.msg[2].topic, "after");
+	assert_int_equal(link_stats(t->l)->refused, 0);
+	free(buf);
+	free(pay);
+	hostile(t, over, sizeof(over), "an oversized packet", 0x95);
+}
+
+/* ---- Callbacks that act on the link. ---- */
+
+static void
+drop_at_second(struct t *t)
+{
+	if (t->r.n_msg == 2)
+		link_drop(t->l);
+}
+
+static void
+reconnect(struct t *t)
+{
+	t->down_hook = NULL;
+	t_dial(t);
+}
+
+static void
+test_reenter(void **state)
+{
+	struct t *t = *state;
+	static const uint8_t bad[] = { 0xD1, 0x00 };
+	int i;
+
+	/* A drop from on_message: the rest of the burst is not for us. */
+	t_up(t, 0);
+	t->msg_hook = drop_at_second;
+	for (i = 0; i < 5; i++)
+		fb_publish(t, 1, (uint16_t)(i + 1), 0, "r", "x", NULL, 0);
+	PUMP_UNTIL(t, t->r.n_msg == 2);
+	pump_idle(t);
+	assert_int_equal(t->r.n_msg, 2);
+	assert_int_equal(t->r.n_down, 0);
+	assert_int_equal(link_state(t->l), LINK_DOWN);
+	t->msg_hook = NULL;
+
+	/* A new attempt from on_down, refusing a packet. */
+	t_up(t, 1);
+	t->down_hook = reconnect;
+	fb_send(t, bad, sizeof(bad));
+	PUMP_UNTIL(t, t->r.n_up == 3);
+	assert_int_equal(t->r.n_down, 1);
+	assert_int_equal(link_state(t->l), LINK_UP);
+	assert_int_equal(t->b.n_accepts, 3);
+}
+
+/* The broker resets the connection: on_down, whatever errno says. */
+static void
+test_reset(void **state)
+{
+	struct t *t = *state;
+	struct linger lg = { 1, 0 };
+
+	t_up(t, 0);
+	assert_int_equal(setsockopt(t->b.cfd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	t_broker_close(t);
+	assert_why(t, "connection lost");
+	assert_int_equal(t->r.was_up, 1);
+}
+
 /* ---- Ending a connection. ---- */
 
 static void
@@ -486,6 +587,7 @@ test_disconnect(void **state)
 	PUMP_UNTIL(t, t->r.n_down == 1);
 	/* on_down came after the DISCONNECT's two bytes were written. */
 	assert_int_equal(t->r.tx_at_down, tx + 2);
+	assert_int_equal(link_stats(t->l)->packets_out, 2);
 	assert_why(t, "disconnected");
 	assert_int_equal(t->r.was_up, 1);
 	assert_int_equal(link_state(t->l), LINK_DOWN);
@@ -553,6 +655,9 @@ main(void)
 		T_V5(test_topic_alias),
 		T_BOTH(test_server_disconnect),
 		T_BOTH(test_split),
+		T_BOTH(test_big_packet),
+		T_BOTH(test_reenter),
+		T_BOTH(test_reset),
 		T_BOTH(test_disconnect),
 		T_BOTH(test_drop),
 	};
