@@ -262,6 +262,56 @@ test_window(void **state)
 	assert_int_equal(fb_count(t, MQTT_PUBLISH, 0), cap);
 }
 
+/*
+ * The broker stops reading: writes come back short, then not at all,
+ * the output buffer grows past its mark and link_publish() says "later"
+ * with no packet id in flight. Once the broker reads again everything
+ * arrives once, in order, and every QoS 0 cookie is acked once.
+ */
+static void
+test_output_full(void **state)
+{
+	struct t *t = *state;
+	char payload[1000];
+	struct queue_msg m = t_msg("out/full", "", 0);
+	int64_t cookie = 0, i;
+	int rc;
+
+	t_up(t, 0);
+	t->b.paused = 1;
+	t->b.seq_check = 1;
+	m.payload = payload;
+	m.payload_len = sizeof(payload);
+	memset(payload, 'f', sizeof(payload));
+	/* Until a flush leaves more than the mark unwritten: 64 MB at most. */
+	while (link_window_free(t->l) > 0) {
+		assert_true(cookie < 64 * 1024);
+		for (;;) {
+			snprintf(payload, SEQ_LEN + 1, "%08u", (unsigned)cookie);
+			payload[SEQ_LEN] = 'f';
+			if ((rc = t_publish(t, &m, cookie + 1)) != LINK_OK)
+				break;
+			cookie++;
+		}
+		assert_int_equal(rc, LINK_ERR_WINDOW);
+		pump_once(t, 0);
+	}
+	assert_int_equal(link_inflight(t->l), 0);
+	assert_int_equal(link_state(t->l), LINK_UP);
+	assert_int_equal(t_publish(t, &m, cookie + 1), LINK_ERR_WINDOW);
+	assert_true((int64_t)t->r.n_ack < cookie);
+	t->b.paused = 0;
+	PUMP_UNTIL(t, t->b.n_type[MQTT_PUBLISH] == (size_t)cookie &&
+	    link_window_free(t->l) > 0);
+	assert_int_equal(t->b.seq_err, 0);
+	assert_int_equal(t->b.bad, 0);
+	PUMP_UNTIL(t, (int64_t)t->r.n_ack == cookie);
+	assert_int_equal(t->r.ack_sum, cookie * (cookie + 1) / 2);
+	for (i = 0; i < REC_MAX; i++)
+		assert_int_equal(t->r.ack[i].cookie, i + 1);
+	assert_int_equal(link_stats(t->l)->packets_out, cookie + 1);
+}
+
 /* MQTT 5: the broker's Maximum Packet Size and Maximum QoS hold. */
 static void
 test_broker_limits(void **state)
@@ -457,6 +507,7 @@ main(void)
 		T_BOTH(test_publish_props),
 		T_BOTH(test_publish_from_acked),
 		T_BOTH(test_window),
+		T_BOTH(test_output_full),
 		T_V5(test_broker_limits),
 		T_BOTH(test_session_resumed),
 		T_BOTH(test_session_new),
