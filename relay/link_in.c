@@ -179,7 +179,8 @@ link_ack(struct link *l, int type, uint16_t id)
 {
 	size_t idx = (size_t)id - 1;
 
-	if (l->state != LINK_UP && l->state != LINK_CLOSING)
+	/* Nothing may follow our DISCONNECT (CLOSING): it comes again. */
+	if (l->state != LINK_UP)
 		return LINK_ERR_STATE;
 	if (type == MQTT_PUBREL) {
 		if (id == 0 || idx >= l->window ||
