@@ -390,6 +390,12 @@ link_keepalive(struct link *l, int64_t now_ms)
 	}
 	if (now_ms - l->last_tx_ms < (int64_t)l->keepalive_s * 1000)
 		return;
+	if (l->state == LINK_CLOSING) {
+		/* No PINGREQ may follow our DISCONNECT, which is stuck. */
+		link_fail(l, "connection lost: DISCONNECT not written within "
+		    "%u s", (unsigned)l->keepalive_s);
+		return;
+	}
 	if (link_out_reserve(l, 2) != 0 ||
 	    mqtt_encode_pingreq(l->out + l->out_len, l->out_cap - l->out_len,
 	    &n) != MQTT_OK)
