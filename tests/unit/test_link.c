@@ -584,6 +584,8 @@ test_disconnect(void **state)
 	assert_int_equal(link_disconnect(t->l), LINK_OK);
 	assert_int_equal(link_state(t->l), LINK_CLOSING);
 	assert_int_equal(t->r.n_down, 0);
+	/* Nothing may follow the DISCONNECT, not even an owed ack. */
+	assert_int_equal(link_ack(t->l, MQTT_PUBACK, 1), LINK_ERR_STATE);
 	PUMP_UNTIL(t, t->r.n_down == 1);
 	/* on_down came after the DISCONNECT's two bytes were written. */
 	assert_int_equal(t->r.tx_at_down, tx + 2);

@@ -263,53 +263,92 @@ test_window(void **state)
 }
 
 /*
- * The broker stops reading: writes come back short, then not at all,
- * the output buffer grows past its mark and link_publish() says "later"
- * with no packet id in flight. Once the broker reads again everything
- * arrives once, in order, and every QoS 0 cookie is acked once.
+ * The broker stops reading; QoS 0 publishes with sequenced payloads until
+ * a flush leaves more than the output's mark unwritten (writes came back
+ * short, then not at all). Returns how many were queued, cookies 1..n.
  */
-static void
-test_output_full(void **state)
+static int64_t
+fill_output(struct t *t)
 {
-	struct t *t = *state;
 	char payload[1000];
 	struct queue_msg m = t_msg("out/full", "", 0);
-	int64_t cookie = 0, i;
+	int64_t n = 0;
 	int rc;
 
-	t_up(t, 0);
 	t->b.paused = 1;
 	t->b.seq_check = 1;
 	m.payload = payload;
 	m.payload_len = sizeof(payload);
 	memset(payload, 'f', sizeof(payload));
-	/* Until a flush leaves more than the mark unwritten: 64 MB at most. */
 	while (link_window_free(t->l) > 0) {
-		assert_true(cookie < 64 * 1024);
+		assert_true(n < 64 * 1024);	/* 64 MB */
 		for (;;) {
-			snprintf(payload, SEQ_LEN + 1, "%08u", (unsigned)cookie);
+			snprintf(payload, SEQ_LEN + 1, "%08u", (unsigned)n);
 			payload[SEQ_LEN] = 'f';
-			if ((rc = t_publish(t, &m, cookie + 1)) != LINK_OK)
+			if ((rc = t_publish(t, &m, n + 1)) != LINK_OK)
 				break;
-			cookie++;
+			n++;
 		}
 		assert_int_equal(rc, LINK_ERR_WINDOW);
 		pump_once(t, 0);
 	}
+	/* The mark, not a slot, says "later": nothing is in flight. */
 	assert_int_equal(link_inflight(t->l), 0);
+	assert_int_equal(t_publish(t, &m, n + 1), LINK_ERR_WINDOW);
+	assert_true((int64_t)t->r.n_ack < n);
+	return n;
+}
+
+/*
+ * Once the broker reads again everything arrives once, in order, and
+ * every QoS 0 cookie is acked once.
+ */
+static void
+test_output_full(void **state)
+{
+	struct t *t = *state;
+	int64_t n, i;
+
+	t_up(t, 0);
+	n = fill_output(t);
 	assert_int_equal(link_state(t->l), LINK_UP);
-	assert_int_equal(t_publish(t, &m, cookie + 1), LINK_ERR_WINDOW);
-	assert_true((int64_t)t->r.n_ack < cookie);
 	t->b.paused = 0;
-	PUMP_UNTIL(t, t->b.n_type[MQTT_PUBLISH] == (size_t)cookie &&
+	PUMP_UNTIL(t, t->b.n_type[MQTT_PUBLISH] == (size_t)n &&
 	    link_window_free(t->l) > 0);
 	assert_int_equal(t->b.seq_err, 0);
 	assert_int_equal(t->b.bad, 0);
-	PUMP_UNTIL(t, (int64_t)t->r.n_ack == cookie);
-	assert_int_equal(t->r.ack_sum, cookie * (cookie + 1) / 2);
+	PUMP_UNTIL(t, (int64_t)t->r.n_ack == n);
+	assert_int_equal(t->r.ack_sum, n * (n + 1) / 2);
 	for (i = 0; i < REC_MAX; i++)
 		assert_int_equal(t->r.ack[i].cookie, i + 1);
-	assert_int_equal(link_stats(t->l)->packets_out, cookie + 1);
+	assert_int_equal(link_stats(t->l)->packets_out, n + 1);
+}
+
+/*
+ * A DISCONNECT stuck behind a full output: no PINGREQ may follow it when
+ * the keepalive comes; the link gives up instead.
+ */
+static void
+test_disconnect_stuck(void **state)
+{
+	struct t *t = *state;
+	int64_t n;
+
+	t_up(t, 0);
+	n = fill_output(t);
+	assert_int_equal(link_disconnect(t->l), LINK_OK);
+	pump_idle(t);
+	assert_int_equal(link_state(t->l), LINK_CLOSING);
+	t->now += (int64_t)t->cb.keepalive * 1000;
+	PUMP_UNTIL(t, t->r.n_down == 1);
+	assert_non_null(strstr(t->r.why, "DISCONNECT not written"));
+	assert_int_equal(t->r.was_up, 1);
+	assert_int_equal(link_state(t->l), LINK_DOWN);
+	t->b.paused = 0;
+	PUMP_UNTIL(t, t->b.cfd < 0);
+	assert_true(t->b.n_type[MQTT_PUBLISH] <= (size_t)n);
+	assert_int_equal(t->b.n_type[MQTT_PINGREQ], 0);
+	assert_int_equal(t->b.seq_err, 0);
 }
 
 /* MQTT 5: the broker's Maximum Packet Size and Maximum QoS hold. */
@@ -508,6 +547,7 @@ main(void)
 		T_BOTH(test_publish_from_acked),
 		T_BOTH(test_window),
 		T_BOTH(test_output_full),
+		T_BOTH(test_disconnect_stuck),
 		T_V5(test_broker_limits),
 		T_BOTH(test_session_resumed),
 		T_BOTH(test_session_new),
