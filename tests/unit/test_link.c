@@ -110,6 +110,69 @@ test_connack_timeout(void **state)
 	assert_int_equal(t->r.was_up, 0);
 }
 
+/* Attempts that fail: on the spot, or later through on_down. */
+static void
+test_connect_fail(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char bad[] = "127.0.0.1", idbad[] = "\xff";
+	int fd;
+
+	/* A malformed address: refused by link_connect(), still DOWN. */
+	t->addrs[0] = bad;
+	assert_int_equal(link_connect(t->l, &t->cb, NULL, NULL, MAX_PACKET,
+	    t->now, t->err, sizeof(t->err)), LINK_ERR_PACKET);
+	assert_non_null(strstr(t->err, "127.0.0.1"));
+	assert_int_equal(link_state(t->l), LINK_DOWN);
+	/* A client id that is not UTF-8: CONNECT cannot be encoded. */
+	t->addrs[0] = t->addr;
+	t->cb.client_id = idbad;
+	assert_int_equal(link_connect(t->l, &t->cb, NULL, NULL, MAX_PACKET,
+	    t->now, t->err, sizeof(t->err)), LINK_ERR_PACKET);
+	assert_non_null(strstr(t->err, "CONNECT"));
+	assert_int_equal(link_state(t->l), LINK_DOWN);
+	t->cb.client_id = t->client_id;
+
+	/* A loopback port bound but not listening refuses the connect. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(t->addr, sizeof(t->addr), "127.0.0.1:%u",
+	    ntohs(sa.sin_port));
+	t_dial(t);
+	PUMP_UNTIL(t, t->r.n_down == 1);
+	close(fd);
+	assert_why(t, "connect: ");
+	assert_why(t, "refused");
+	assert_int_equal(t->r.was_up, 0);
+	assert_int_equal(t->r.n_up, 0);
+}
+
+/* MQTT 5: the broker's Server Keep Alive replaces ours, 0 included. */
+static void
+test_server_keepalive(void **state)
+{
+	struct t *t = *state;
+	struct mqtt_pw w;
+	int ka;
+
+	for (ka = 7; ka >= 0; ka -= 7) {
+		mqtt_pw_init(&w, t->b.cprops, sizeof(t->b.cprops));
+		mqtt_pw_u16(&w, MQTT_P_SERVER_KEEPALIVE, (uint16_t)ka);
+		t->b.cprops_len = w.len;
+		t_up(t, 0);
+		assert_int_equal(link_deadline(t->l), ka > 0 ? t->now +
+		    ka * 1000 : -1);
+	}
+	t->now += 3600 * 1000;
+	pump_idle(t);
+	assert_int_equal(fb_count(t, MQTT_PINGREQ, 0), 0);
+	assert_int_equal(link_state(t->l), LINK_UP);
+}
+
 /* ---- Inbound PUBLISH and what answers it. ---- */
 
 /* Nothing more reaches the broker, and the link wrote nothing. */
@@ -358,6 +421,12 @@ test_hostile(void **state)
 	    0, NULL, 0, &n), MQTT_OK);
 	hostile(t, ack, n, "a second CONNACK", 0x82);
 	assert_int_equal(link_stats(t->l)->refused, 7);
+	if (is_v5(t)) {
+		/* AUTH: we never began an enhanced authentication. */
+		assert_int_equal(mqtt_encode_auth(ack, sizeof(ack), 0, NULL, 0,
+		    &n), MQTT_OK);
+		hostile(t, ack, n, "from the broker", 0x82);
+	}
 	assert_int_equal(t->r.n_msg, 0);
 }
 
@@ -649,6 +718,8 @@ main(void)
 		T_BOTH(test_connect),
 		T_BOTH(test_connack_refused),
 		T_BOTH(test_connack_timeout),
+		T_BOTH(test_connect_fail),
+		T_V5(test_server_keepalive),
 		T_BOTH(test_inbound),
 		T_BOTH(test_subscribe),
 		T_BOTH(test_keepalive),
