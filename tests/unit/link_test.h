@@ -3,8 +3,10 @@
  * test_link_qos2.c): a real struct link against a fake MQTT broker on a
  * loopback socket (127.0.0.1 only), both stepped by one poll loop in the
  * test's own thread. The broker frames with mqtt_frame(), decodes with
- * mqtt_decode(), keeps a copy of every packet it received and answers with
- * the codec's server-side encoders.
+ * mqtt_decode(), keeps a copy of the first FB_PKTS packets it received
+ * (and counts all of them by type) and answers with the codec's
+ * server-side encoders: CONNACK and PINGRESP on its own, the rest when
+ * the test says.
  *
  * The link runs on a synthetic monotonic clock (t->now) that only the test
  * moves; real time only bounds each wait (WAIT_MS), so nothing sleeps.
