@@ -173,16 +173,27 @@ link_out_shrink(struct link *l)
 	l->out_off = l->out_len = 0;
 }
 
-/* QoS 0 publishes are done once every byte before them is written. */
+/*
+ * QoS 0 publishes are done once every byte before them is written. The
+ * list is taken out while it is reported: an on_acked may publish more
+ * (their cookies start a new list) or flush (which reports only those).
+ */
 static void
 link_q0_done(struct link *l)
 {
-	size_t i, n = l->q0.n;
+	struct link_cookies c = l->q0;
 	uint32_t gen = l->gen;
+	size_t i;
 
-	l->q0.n = 0;
-	for (i = 0; i < n && l->gen == gen; i++)
-		l->cbs->on_acked(l->arg, l, l->q0.v[i], 0, 0);
+	memset(&l->q0, 0, sizeof(l->q0));
+	for (i = 0; i < c.n && l->gen == gen; i++)
+		l->cbs->on_acked(l->arg, l, c.v[i], 0, 0);
+	if (l->q0.v == NULL) {
+		l->q0.v = c.v;		/* Nothing new: keep the array. */
+		l->q0.cap = c.cap;
+	} else {
+		free(c.v);
+	}
 }
 
 void
@@ -282,6 +293,7 @@ link_put_connect(struct link *l, const struct conf_broker *b,
 		return LINK_ERR_PACKET;
 	}
 	l->out_len = n;
+	l->st.packets_out++;
 	return LINK_OK;
 }
 
@@ -405,6 +417,7 @@ link_disconnect(struct link *l)
 	    l->out_len, link_mqtt_version(l), 0, NULL, 0, &n) != MQTT_OK)
 		return LINK_ERR_NOMEM;
 	l->out_len += n;
+	l->st.packets_out++;
 	l->state = LINK_CLOSING;
 	return LINK_OK;
 }

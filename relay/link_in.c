@@ -179,7 +179,8 @@ link_ack(struct link *l, int type, uint16_t id)
 {
 	size_t idx = (size_t)id - 1;
 
-	if (l->state != LINK_UP && l->state != LINK_CLOSING)
+	/* Nothing may follow our DISCONNECT (CLOSING): it comes again. */
+	if (l->state != LINK_UP)
 		return LINK_ERR_STATE;
 	if (type == MQTT_PUBREL) {
 		if (id == 0 || idx >= l->window ||
@@ -389,11 +390,18 @@ link_keepalive(struct link *l, int64_t now_ms)
 	}
 	if (now_ms - l->last_tx_ms < (int64_t)l->keepalive_s * 1000)
 		return;
+	if (l->state == LINK_CLOSING) {
+		/* No PINGREQ may follow our DISCONNECT, which is stuck. */
+		link_fail(l, "connection lost: DISCONNECT not written within "
+		    "%u s", (unsigned)l->keepalive_s);
+		return;
+	}
 	if (link_out_reserve(l, 2) != 0 ||
 	    mqtt_encode_pingreq(l->out + l->out_len, l->out_cap - l->out_len,
 	    &n) != MQTT_OK)
 		return;
 	l->out_len += n;
+	l->st.packets_out++;
 	l->ping_sent_ms = now_ms;
 	link_flush(l, now_ms);
 }
@@ -456,8 +464,11 @@ link_on_publish(struct link *l, const struct mqtt_packet *p)
 	const struct mqtt_publish *pub = &p->u.publish;
 	struct link_msg m;
 
-	if (pub->topic.len == 0) {
-		/* We announce no Topic Alias Maximum: an alias is an error. */
+	if (pub->topic.len == 0 || MQTT_HAS(&p->props, MQTT_P_TOPIC_ALIAS)) {
+		/*
+		 * We announce no Topic Alias Maximum, so any alias is an
+		 * error, also one that comes with its topic to define it.
+		 */
 		link_refuse(l, MQTT_ERR_PROTOCOL, "a topic alias");
 		return;
 	}
