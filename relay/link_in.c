@@ -408,24 +408,27 @@ link_keepalive(struct link *l, int64_t now_ms)
 
 /* ---- Packets in. ---- */
 
+/* MQTT 5 reason codes of a refusal (section 2.4). */
+#define LINK_R_PROTOCOL		0x82	/* Protocol Error */
+#define LINK_R_TOPIC_ALIAS	0x94	/* Topic Alias invalid */
+
 /* A packet the link refuses: MQTT 5 says why in DISCONNECT; then close. */
 static void
-link_refuse(struct link *l, int err, const char *what)
+link_refuse(struct link *l, uint8_t reason, const char *what)
 {
 	size_t n = 0;
 
 	l->st.refused++;
 	if (l->protocol == 5 && link_out_reserve(l, 8) == 0 &&
 	    mqtt_encode_disconnect(l->out + l->out_len, l->out_cap -
-	    l->out_len, MQTT_V5, mqtt_err_reason(err), NULL, 0, &n) ==
-	    MQTT_OK) {
+	    l->out_len, MQTT_V5, reason, NULL, 0, &n) == MQTT_OK) {
 		l->out_len += n;
 		if (l->ops != NULL)
 			(void)l->ops->write(l->tctx, l->out + l->out_off,
 			    link_out_pending(l));
 	}
-	link_fail(l, "connection closed: %s from the broker: %s", what,
-	    mqtt_strerror(err));
+	link_fail(l, "connection closed: %s from the broker (%s)", what,
+	    mqtt_reason_name(reason));
 }
 
 static void
@@ -435,7 +438,7 @@ link_on_connack(struct link *l, const struct mqtt_packet *p)
 	uint8_t rc = p->u.connack.reason;
 
 	if (l->state != LINK_CONNECTING) {
-		link_refuse(l, MQTT_ERR_PROTOCOL, "a second CONNACK");
+		link_refuse(l, LINK_R_PROTOCOL, "a second CONNACK");
 		return;
 	}
 	if (rc != 0) {
@@ -469,7 +472,7 @@ link_on_publish(struct link *l, const struct mqtt_packet *p)
 		 * We announce no Topic Alias Maximum, so any alias is an
 		 * error, also one that comes with its topic to define it.
 		 */
-		link_refuse(l, MQTT_ERR_PROTOCOL, "a topic alias");
+		link_refuse(l, LINK_R_TOPIC_ALIAS, "a topic alias");
 		return;
 	}
 	memcpy(l->topic, pub->topic.p, pub->topic.len);
@@ -563,7 +566,7 @@ static void
 link_dispatch(struct link *l, const struct mqtt_packet *p)
 {
 	if (l->state == LINK_CONNECTING && p->type != MQTT_CONNACK) {
-		link_refuse(l, MQTT_ERR_PROTOCOL, "a packet before CONNACK");
+		link_refuse(l, LINK_R_PROTOCOL, "a packet before CONNACK");
 		return;
 	}
 	switch (p->type) {
@@ -593,7 +596,9 @@ link_dispatch(struct link *l, const struct mqtt_packet *p)
 		link_on_disconnect(l, p);
 		break;
 	default:
-		link_refuse(l, MQTT_ERR_PROTOCOL, "a packet only clients send");
+		link_refuse(l, LINK_R_PROTOCOL, p->type == MQTT_AUTH ?
+		    "an AUTH (no authentication exchange was started)" :
+		    "a packet only clients send");
 		break;
 	}
 }
@@ -615,14 +620,15 @@ link_parse(struct link *l)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			link_refuse(l, rc, plen > 0 ? "an oversized packet" :
+			link_refuse(l, mqtt_err_reason(rc), plen > 0 ?
+			    "an oversized packet" :
 			    "a malformed packet");
 			return -1;
 		}
 		l->st.packets_in++;
 		if ((rc = mqtt_decode(l->in + pos, plen, link_mqtt_version(l),
 		    &p)) != MQTT_OK) {
-			link_refuse(l, rc, "an invalid packet");
+			link_refuse(l, mqtt_err_reason(rc), "an invalid packet");
 			return -1;
 		}
 		link_dispatch(l, &p);

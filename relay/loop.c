@@ -3,9 +3,9 @@
  * the relay. One thread owns everything. Each iteration: read the clock
  * once, run due timers, poll the two links, the control socket and the
  * signal pipe, let the links read and dispatch what arrived, then the
- * before-sleep step: commit, write the acknowledgements of what the
- * commit made durable, send from the queue, and flush each link with one
- * write.
+ * before-sleep step: publish from the queue, commit, write the
+ * acknowledgements of what the commit made durable, and flush each link
+ * (see loop_iterate for why in this order).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -106,7 +106,7 @@ qos2_out_flush(struct relay *r)
 void
 qos2_forget(struct relay *r, enum link_side side)
 {
-	char prefix[16];
+	char prefix[32];
 
 	snprintf(prefix, sizeof(prefix), "rx2/%d/", (int)side);
 	if (queue_meta_clear(r->queue, prefix, r->err, sizeof(r->err)) !=
@@ -145,7 +145,7 @@ void
 qos2_restore(struct relay *r)
 {
 	struct qos2_restore q = { r, LINK_LOCAL, 0 };
-	char prefix[16];
+	char prefix[32];
 	int side;
 
 	for (side = 0; side < 2; side++) {

@@ -408,11 +408,11 @@ test_hostile(void **state)
 	size_t n = 0;
 
 	hostile(t, varint, sizeof(varint), "a malformed packet", 0x81);
-	hostile(t, flags, sizeof(flags), "an invalid packet from the broker: "
-	    "protocol error", 0x82);
+	hostile(t, flags, sizeof(flags), "an invalid packet from the broker "
+	    "(Protocol Error)", 0x82);
 	hostile(t, pubrel, sizeof(pubrel), "an invalid packet", 0x82);
-	hostile(t, trunc, sizeof(trunc), "an invalid packet from the broker: "
-	    "malformed packet", 0x81);
+	hostile(t, trunc, sizeof(trunc), "an invalid packet from the broker "
+	    "(Malformed Packet)", 0x81);
 	hostile(t, pingreq, sizeof(pingreq), "a packet only clients send",
 	    0x82);
 	hostile(t, big, sizeof(big), "an oversized packet", 0x95);
@@ -472,12 +472,12 @@ test_topic_alias(void **state)
 	p.props_len = w.len;
 	assert_int_equal(mqtt_encode_publish(buf, sizeof(buf), MQTT_V5, &p,
 	    &n), MQTT_OK);
-	hostile(t, buf, n, "a topic alias", 0x82);
+	hostile(t, buf, n, "a topic alias", 0x94);
 	/* The alias that would define a topic is as unwelcome. */
 	p.topic = (struct mqtt_str){ "a/b", 3 };
 	assert_int_equal(mqtt_encode_publish(buf, sizeof(buf), MQTT_V5, &p,
 	    &n), MQTT_OK);
-	hostile(t, buf, n, "a topic alias", 0x82);
+	hostile(t, buf, n, "a topic alias", 0x94);
 	assert_int_equal(t->r.n_msg, 0);
 }
 
