@@ -157,6 +157,8 @@ struct conf {
 	uint64_t store_max_bytes; /* topic+payload bytes of queued messages */
 	enum conf_store_full store_full;
 	enum conf_sync sync;
+	int commit_max;		/* group commit: acks owed that force it */
+	int commit_delay_ms;	/* group commit: the oldest waits at most */
 	char *control;		/* control socket path */
 	enum conf_log_level log_level;
 	char *status_topic;	/* %i expanded; "" disables */

@@ -101,6 +101,10 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	ENUM("store_full", struct conf, store_full, "drop_oldest", \
 	    conf_store_full_names, 0), \
 	ENUM("sync", struct conf, sync, "normal", conf_sync_names, 0), \
+	NUM("commit_max", CONFVAL_UINT, CONFVAL_K_INT, struct conf, \
+	    commit_max, "64", 1, 65535), \
+	NUM("commit_delay_ms", CONFVAL_UINT, CONFVAL_K_INT, struct conf, \
+	    commit_delay_ms, "1", 0, 1000), \
 	STR("control", CONFVAL_SOCKET, struct conf, control, control_def, 0), \
 	ENUM("log_level", struct conf, log_level, "info", \
 	    conf_log_level_names, 0), \

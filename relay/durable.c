@@ -166,11 +166,43 @@ durable_undo(struct relay *r)
 	}
 }
 
+/*
+ * Group commit (options commit_max, commit_delay_ms): a pass that owes
+ * fewer than commit_max acknowledgements, the oldest younger than
+ * commit_delay_ms, leaves the transaction open for the next pass to add
+ * to, so that one commit (and its WAL write) serves more messages. Only
+ * the acknowledgements wait; publishing does not.
+ */
+static int
+durable_defer(const struct relay *r)
+{
+	size_t owed = r->pending[0].n + r->pending[1].n;
+
+	return !r->tx_failed && owed > 0 &&
+	    owed < (size_t)r->conf->commit_max &&
+	    r->state == RELAY_RUNNING && !r->hold_flush[0] &&
+	    !r->hold_flush[1] && r->oldest_uncommitted_us != 0 &&
+	    clock_mono_us() - r->oldest_uncommitted_us <
+	    (int64_t)r->conf->commit_delay_ms * 1000;
+}
+
+int64_t
+durable_due_ms(const struct relay *r)
+{
+	if (r->pending[0].n + r->pending[1].n == 0 ||
+	    r->oldest_uncommitted_us == 0)
+		return -1;
+	return (r->oldest_uncommitted_us +
+	    (int64_t)r->conf->commit_delay_ms * 1000 + 999) / 1000;
+}
+
 void
 durable_commit(struct relay *r)
 {
 	int64_t w;
 
+	if (durable_defer(r))
+		return;
 	if (!r->dirty && !r->tx_failed) {
 		durable_release(r);	/* dropped ones, nothing to commit */
 		return;

@@ -223,6 +223,8 @@ loop_poll_timeout(const struct relay *r)
 	int64_t t = loop_timeout(r), d;
 	int side;
 
+	if ((d = durable_due_ms(r)) >= 0 && d - r->now_ms < t)
+		t = d > r->now_ms ? d - r->now_ms : 0;
 	for (side = 0; side < 2; side++) {
 		d = link_deadline(r->link[side]);
 		if (d >= 0 && d - r->now_ms < t)

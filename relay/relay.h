@@ -199,6 +199,8 @@ void durable_owe(struct relay *r, enum link_side side, int type,
 void durable_delivered(struct relay *r, int64_t id);
 void durable_failed(struct relay *r);
 void durable_commit(struct relay *r);
+/* durable_due_ms: monotonic ms by which a deferred commit is due, or -1. */
+int64_t durable_due_ms(const struct relay *r);
 void durable_probe(struct relay *r);
 
 /*

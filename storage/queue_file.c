@@ -180,9 +180,18 @@ queue_file_pragmas(struct queue_file *f, enum queue_sync sync, char *err,
 	char sql[160], mode[16];
 	int rc;
 
-	/* The first statement reads the header: a foreign file fails here. */
-	rc = queue_file_text(f, "PRAGMA journal_mode = WAL", mode,
-	    sizeof(mode), err, errlen);
+	/*
+	 * One process owns the queue: an exclusive lock, taken at the first
+	 * read and kept, spares a lock and unlock call pair per transaction
+	 * and keeps the WAL index in the heap instead of a shared -shm file
+	 * (which JFFS2 cannot map). The first statement reads the header: a
+	 * foreign file fails here.
+	 */
+	rc = queue_file_exec(f, "PRAGMA locking_mode = EXCLUSIVE", "pragma",
+	    err, errlen);
+	if (rc == QUEUE_OK)
+		rc = queue_file_text(f, "PRAGMA journal_mode = WAL", mode,
+		    sizeof(mode), err, errlen);
 	if (rc != QUEUE_OK)
 		return rc;
 	if (strcmp(mode, "wal") != 0) {
