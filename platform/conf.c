@@ -48,6 +48,8 @@ static const struct confval_policy relay_policy[] = {
 	    "/var/run/pushrelay.sock"),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
 	    "pushrelay/%i/status", 0),
+	NUM("downlink_reserve", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
+	    downlink_reserve, "10", 0, 90),
 };
 
 static const struct confval_policy local_policy[] = {

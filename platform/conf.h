@@ -158,6 +158,7 @@ struct conf {
 	enum conf_store_full store_full;
 	enum conf_sync sync;
 	int commit_max;		/* group commit: acks owed that force it */
+	int downlink_reserve;	/* % of store_max_bytes uplink may not use */
 	int commit_delay_ms;	/* group commit: the oldest waits at most */
 	char *control;		/* control socket path */
 	enum conf_log_level log_level;

@@ -405,6 +405,8 @@ loop_open(struct relay *r)
 	}
 	if (recovered)
 		log_err("%s; started a fresh queue", r->err);
+	queue_set_reserve(r->queue, QUEUE_DOWN, r->conf->store_max_bytes /
+	    100 * (uint64_t)r->conf->downlink_reserve);
 	if (ctl_listen(&r->ctl, r->conf->control, r->err,
 	    sizeof(r->err)) != CTL_OK) {
 		log_err("%s", r->err);

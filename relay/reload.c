@@ -200,6 +200,8 @@ reload_apply(struct relay *r)
 	queue_set_limits(r->queue, nc->store_max_bytes,
 	    nc->store_full == CONF_DROP_NEWEST ? QUEUE_DROP_NEWEST :
 	    QUEUE_DROP_OLDEST);
+	queue_set_reserve(r->queue, QUEUE_DOWN, nc->store_max_bytes / 100 *
+	    (uint64_t)nc->downlink_reserve);
 	for (side = 0; side < 2; side++) {
 		const struct conf_broker *b = side == LINK_LOCAL ?
 		    &nc->local : &nc->central;

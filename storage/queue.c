@@ -97,6 +97,7 @@ struct queue {
 	sqlite3_stmt *st[ST__COUNT];
 	char *path;
 	uint64_t max_bytes;
+	uint64_t reserve[2];	/* bytes the other direction may not use */
 	enum queue_policy policy;
 	int in_tx;		/* a BEGIN IMMEDIATE is open */
 	int in_fetch;		/* a fetch callback is running */
@@ -434,24 +435,51 @@ queue_msg_valid(const struct queue_msg *m)
 	    m->expire_ms >= 0;
 }
 
+/* The bytes direction dir may hold: the bound less the other's reserve. */
+static uint64_t
+queue_cap(const struct queue *q, enum queue_dir dir)
+{
+	uint64_t r = q->reserve[dir == QUEUE_UP ? QUEUE_DOWN : QUEUE_UP];
+
+	return r < q->max_bytes ? q->max_bytes - r : 0;
+}
+
+/* Whether dir's side plus size bytes exceeds a bound. */
+static int
+queue_over(const struct queue *q, enum queue_dir dir, uint64_t size)
+{
+	uint64_t total = q->side[QUEUE_UP].bytes + q->side[QUEUE_DOWN].bytes;
+
+	return total + size > q->max_bytes ||
+	    q->side[dir].bytes + size > queue_cap(q, dir);
+}
+
 /*
  * Decides whether a message of size bytes can be stored, possibly after
- * evictions. Nothing is evicted when eviction could not make it fit.
+ * evictions of its own direction. Nothing is evicted when eviction could
+ * not make it fit.
  */
 static int
 queue_room(const struct queue *q, enum queue_dir dir, uint64_t size)
 {
 	uint64_t total = q->side[QUEUE_UP].bytes + q->side[QUEUE_DOWN].bytes;
 
-	if (size > q->max_bytes)
+	if (size > queue_cap(q, dir))
 		return QUEUE_ERR_FULL;
-	if (total + size <= q->max_bytes)
+	if (!queue_over(q, dir, size))
 		return QUEUE_OK;
 	if (q->policy == QUEUE_DROP_NEWEST)
 		return QUEUE_ERR_FULL;
 	if (total - q->side[dir].bytes + size > q->max_bytes)
 		return QUEUE_ERR_FULL;
 	return QUEUE_OK;
+}
+
+void
+queue_set_reserve(struct queue *q, enum queue_dir dir, uint64_t bytes)
+{
+	if (q != NULL && (dir == QUEUE_UP || dir == QUEUE_DOWN))
+		q->reserve[dir] = bytes;
 }
 
 /* Deletes the lowest id of direction dir: the head of each priority. */
@@ -542,8 +570,7 @@ queue_push(struct queue *q, struct queue_msg *m, uint64_t *evicted,
 	if ((rc = queue_prio_index(&q->side[m->dir], m->priority, &pi)) != 0 ||
 	    (rc = queue_begin(q, err, errlen)) != QUEUE_OK)
 		return rc;
-	while (q->side[QUEUE_UP].bytes + q->side[QUEUE_DOWN].bytes + size >
-	    q->max_bytes) {
+	while (queue_over(q, m->dir, size)) {
 		if ((rc = queue_evict_one(q, m->dir, err, errlen)) != QUEUE_OK)
 			break;
 		n++;

@@ -130,6 +130,17 @@ void queue_set_limits(struct queue *q, uint64_t max_bytes,
     enum queue_policy policy);
 
 /*
+ * queue_set_reserve: keep bytes of the bound for direction dir: the other
+ * direction may hold at most max_bytes - bytes, so that a full store of
+ * one direction never refuses the other (the relay reserves a share for
+ * the downlink: commands from the central service always fit). Under
+ * QUEUE_DROP_OLDEST a push evicts its own direction's oldest messages to
+ * keep to both bounds. 0 (the default): no reserve. Takes effect on the
+ * next push.
+ */
+void queue_set_reserve(struct queue *q, enum queue_dir dir, uint64_t bytes);
+
+/*
  * queue_push: store m (inside the open transaction). m is borrowed; m->id
  * is set on success. *evicted (may be NULL) receives how many older
  * messages were dropped to make room. Under QUEUE_DROP_OLDEST nothing

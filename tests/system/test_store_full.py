@@ -15,6 +15,7 @@ TOPIC = "sensors/full"          # 12 bytes; remote gw/gw-test/sensors/full, 23
 PAYLOAD_LEN = 970
 N = 50
 FIT = 20
+CMD = b"cmd %d " + b"c" * 644
 
 
 def payload(i):
@@ -27,8 +28,10 @@ def payload(i):
 def test_store_full_policy(relay_factory, local_broker, central_broker,
                            clients, policy):
     assert all(len(payload(i)) == PAYLOAD_LEN for i in range(N))
+    # The whole bound for the uplink: no share kept for the downlink.
     relay = relay_factory(relay={"store_max_bytes": "20K",
-                                 "store_full": policy})
+                                 "store_full": policy,
+                                 "downlink_reserve": "0"})
     col = clients.collector(central_broker, UP + "#", protocol=311)
     pub = clients.publisher(local_broker)
 
@@ -68,3 +71,49 @@ def test_store_full_policy(relay_factory, local_broker, central_broker,
     s = relay.status()
     assert s["dropped"]["full"] == N - FIT
     assert s["forwarded"]["uplink"] == FIT + 1
+
+
+@pytest.mark.parametrize("reserve", ["10", "0"])
+def test_a_full_uplink_leaves_room_for_commands(relay_factory, local_broker,
+                                                central_broker, clients,
+                                                reserve):
+    """An uplink that fills the store must not starve the downlink: with
+    downlink_reserve (10% by default) a command from the central service
+    still fits; with 0 it is refused as full, as 0.1 did. The uplink stays
+    queued here because its batch frame lingers for a minute."""
+    relay = relay_factory(start=False, relay={"store_max_bytes": "20K",
+                                              "downlink_reserve": reserve},
+                          uplinks=[{"topic": "sensors/#",
+                                    "remote_prefix": "gw/%i/", "qos": "1",
+                                    "mode": "batch"}])
+    relay.conf_path.write_text(relay.conf_path.read_text() +
+                               "\nconfig batch\n\toption linger_ms '60000'\n"
+                               "\toption max_messages '1000'\n"
+                               "\toption max_bytes '1M'\n")
+    relay.start()
+    relay.wait_connected()
+    cmds = clients.collector(local_broker, "cmd/#")
+    pub = clients.publisher(local_broker)
+    for i in range(N):
+        pub.publish(TOPIC, payload(i))
+    pub.wait_acked()
+    relay.wait_status(lambda s: s["received"]["uplink"] == N and
+                      s["dropped"]["full"] > 0,
+                      what="the uplink over the store's bound")
+    # 650-byte commands: none fits in what 20 uplink messages leave of
+    # 20K (360 or 620 bytes); three fit in a 10% reserve.
+    central = clients.publisher(central_broker)
+    for i in range(3):
+        central.publish(UP + "cmd/open", CMD % i)
+    central.wait_acked()
+    s = relay.wait_status(lambda s: s["received"]["downlink"] == 3,
+                          what="3 commands received")
+    if reserve == "0":
+        assert s["dropped"]["full"] > N - FIT  # the commands too
+        assert s["forwarded"]["downlink"] == 0
+        return
+    for i in range(3):
+        cmds.wait_message("cmd/open", CMD % i)
+    s = relay.status()
+    assert s["forwarded"]["downlink"] == 3
+    assert s["queue"]["uplink"]["bytes"] <= 20 * 1024 * 0.9

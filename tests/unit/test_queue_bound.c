@@ -133,6 +133,36 @@ test_bound_drop_newest(void **state)
 	queue_free(q);
 }
 
+/*
+ * A reserve for the downlink: the uplink may use the bound less it, and
+ * a full uplink never refuses a downlink message that fits in it.
+ */
+static void
+test_downlink_reserve(void **state)
+{
+	struct fixture *f = *state;
+	struct queue *q = open_q(f->path, 100, QUEUE_DROP_OLDEST);
+	uint64_t ev = 0;
+	int i;
+
+	queue_set_reserve(q, QUEUE_DOWN, 20);
+	for (i = 0; i < 10; i++)	/* 10 bytes each: 8 fit in 80 */
+		push(q, QUEUE_UP, 0, "t", "123456789");
+	check_stats(q, QUEUE_UP, 8, 80);
+	assert_int_equal(push_full(q, QUEUE_DOWN, 0, "c", "123456789", 0,
+	    NULL, &ev), QUEUE_OK);
+	assert_int_equal(ev, 0);
+	assert_int_equal(push_full(q, QUEUE_DOWN, 0, "c", "123456789", 0,
+	    NULL, &ev), QUEUE_OK);
+	check_stats(q, QUEUE_DOWN, 2, 20);
+	/* The uplink never takes the reserve, even with room in it. */
+	assert_int_equal(push_full(q, QUEUE_UP, 0, "t", "123456789", 0,
+	    NULL, &ev), QUEUE_OK);
+	assert_int_equal(ev, 1);
+	check_stats(q, QUEUE_UP, 8, 80);
+	queue_free(q);
+}
+
 static void
 test_message_larger_than_bound(void **state)
 {
@@ -304,6 +334,7 @@ main(void)
 		T(test_evict_oldest_across_priorities),
 		T(test_bound_other_direction),
 		T(test_bound_drop_newest),
+		T(test_downlink_reserve),
 		T(test_message_larger_than_bound),
 		T(test_evict_inflight),
 		T(test_ttl_fetch),
