@@ -1,9 +1,10 @@
 /*
  * forward: the message pipeline of the relay. The links call back here
  * from the main loop: received messages are routed and pushed to the
- * queue in the open transaction; the before-sleep step commits them,
- * then writes their acknowledgements, then drains the queue into
- * whichever link is up; a broker's acknowledgement deletes.
+ * queue in the open transaction, their acknowledgements owed to the
+ * commit step (durable.c); before sleep, forward_pump() publishes what the
+ * queue holds on whichever link is up, closing batch frames on the way;
+ * a broker's acknowledgement marks its message for deletion.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -523,11 +524,10 @@ forward_close_batch(struct relay *r)
 }
 
 static void
-forward_batch_step(struct relay *r, struct forward_send *s)
+forward_batch_step(struct relay *r)
 {
 	int64_t due;
 
-	(void)s;
 	if ((due = batcher_due_ms(r->batcher)) < 0)
 		return;
 	if (due <= r->now_ms)
@@ -569,7 +569,7 @@ forward_pump(struct relay *r)
 		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)
-			forward_batch_step(r, &s);
+			forward_batch_step(r);
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;
