@@ -91,6 +91,7 @@ link_close(struct link *l)
 	l->q0.n = 0;
 	l->ping_sent_ms = 0;
 	l->deadline_ms = -1;
+	l->read_dry = 0;
 	link_slots_down(l);
 	l->state = LINK_DOWN;
 }
@@ -462,7 +463,13 @@ link_deadline(const struct link *l)
 	default:
 		break;
 	}
-	if (l->ops->pending != NULL && l->ops->pending(l->tctx))
+	/*
+	 * Bytes the transport holds (TLS records read ahead) are read at
+	 * once; but a partial record also counts as pending, and a read that
+	 * found nothing to return waits for the socket instead.
+	 */
+	if (!l->read_dry && l->ops->pending != NULL &&
+	    l->ops->pending(l->tctx))
 		return 0;
 	if (l->keepalive_s == 0)
 		return -1;
@@ -517,7 +524,8 @@ link_tick(struct link *l, int64_t now_ms)
 	default:
 		break;
 	}
-	if (l->ops->pending != NULL && l->ops->pending(l->tctx))
+	if (!l->read_dry && l->ops->pending != NULL &&
+	    l->ops->pending(l->tctx))
 		link_read(l, now_ms);
 	if (l->state >= LINK_UP)
 		link_keepalive(l, now_ms);

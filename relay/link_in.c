@@ -672,8 +672,11 @@ link_read(struct link *l, int64_t now_ms)
 	while (total < LINK_READ_PASS && l->in_len < l->in_cap) {
 		n = l->ops->read(l->tctx, l->in + l->in_len,
 		    l->in_cap - l->in_len);
-		if (n == TRANSPORT_IO_AGAIN)
+		if (n == TRANSPORT_IO_AGAIN) {
+			l->read_dry = 1;
 			return;
+		}
+		l->read_dry = 0;
 		if (n == 0) {
 			link_fail(l, "connection lost: closed by the broker");
 			return;
