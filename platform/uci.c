@@ -1,6 +1,7 @@
 /* uci: reader for OpenWrt UCI syntax into a plain section list; see uci.h. */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,14 @@ struct uci_parser {
 	enum uci_sec_state sec;
 	struct uci_file *uf;
 	struct uci_buf word;
+	/*
+	 * The current section's options by name: an open-addressing table
+	 * of option index + 1 (0: empty), and the options array's capacity,
+	 * so that a section of n options reads in O(n), not O(n^2).
+	 */
+	size_t *index;
+	size_t index_cap;		/* a power of two, or 0 */
+	size_t opt_cap;
 };
 
 static const char *const uci_errstr[] = {
@@ -348,6 +357,9 @@ add_section(struct uci_parser *ps, char *type, char *name, int line)
 	uf->sections = n;
 	n = &uf->sections[uf->n_sections++];
 	memset(n, 0, sizeof(*n));
+	ps->opt_cap = 0;
+	if (ps->index != NULL)
+		memset(ps->index, 0, ps->index_cap * sizeof(*ps->index));
 	n->type = type;
 	n->name = name;
 	n->line = line;
@@ -394,6 +406,67 @@ fail:
 	return false;
 }
 
+/* FNV-1a: the index's hash of an option name. */
+static size_t
+index_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot of name in the index: its entry, or the empty one to fill. */
+static size_t *
+index_slot(struct uci_parser *ps, const struct uci_section *s,
+    const char *name)
+{
+	size_t mask = ps->index_cap - 1, i = index_hash(name) & mask;
+
+	while (ps->index[i] != 0 &&
+	    strcmp(s->options[ps->index[i] - 1].name, name) != 0)
+		i = (i + 1) & mask;
+	return &ps->index[i];
+}
+
+/* Keeps the index at most half full; false when out of memory. */
+static bool
+index_grow(struct uci_parser *ps, const struct uci_section *s)
+{
+	size_t ncap = ps->index_cap != 0 ? ps->index_cap * 2 : 64, i;
+	size_t *old = ps->index, old_cap = ps->index_cap;
+
+	if ((s->n_options + 1) * 2 <= ps->index_cap)
+		return true;
+	if ((ps->index = calloc(ncap, sizeof(*ps->index))) == NULL) {
+		ps->index = old;
+		return false;
+	}
+	ps->index_cap = ncap;
+	for (i = 0; i < s->n_options; i++)
+		*index_slot(ps, s, s->options[i].name) = i + 1;
+	(void)old_cap;
+	free(old);
+	return true;
+}
+
+/* Room for one more option in s; false when out of memory. */
+static bool
+options_grow(struct uci_parser *ps, struct uci_section *s)
+{
+	size_t ncap = ps->opt_cap != 0 ? ps->opt_cap * 2 : 8;
+	struct uci_option *o;
+
+	if (s->n_options < ps->opt_cap)
+		return true;
+	if ((o = realloc(s->options, ncap * sizeof(*o))) == NULL)
+		return false;
+	s->options = o;
+	ps->opt_cap = ncap;
+	return true;
+}
+
 /*
  * Append (list) or set (option) a value of the current section. On success
  * name and value are taken over; on failure (out of memory) neither is.
@@ -405,18 +478,19 @@ add_value(struct uci_parser *ps, char *name, char *value, int line,
 	struct uci_section *s = &ps->uf->sections[ps->uf->n_sections - 1];
 	struct uci_option *o = NULL;
 	struct uci_value *v;
-	size_t i;
+	size_t i, *slot;
 
-	for (i = 0; i < s->n_options && o == NULL; i++)
-		if (strcmp(s->options[i].name, name) == 0)
-			o = &s->options[i];
+	if (!index_grow(ps, s))
+		return false;
+	slot = index_slot(ps, s, name);
+	if (*slot != 0)
+		o = &s->options[*slot - 1];
 	if (o == NULL) {
-		o = realloc(s->options, (s->n_options + 1) * sizeof(*o));
-		if (o == NULL)
+		if (!options_grow(ps, s))
 			return false;
-		s->options = o;
 		if ((v = malloc(sizeof(*v))) == NULL)
 			return false;
+		*slot = s->n_options + 1;
 		o = &s->options[s->n_options++];
 		memset(o, 0, sizeof(*o));
 		o->name = name;
@@ -575,6 +649,7 @@ uci_parse(const char *buf, size_t len, const char *file, FILE *errs,
 	while (ps.p < ps.end && !ps.nomem)
 		parse_statement(&ps);
 	free(ps.word.s);
+	free(ps.index);
 	if (ps.nomem || ps.n_errors > 0) {
 		uci_free(ps.uf);
 		return ps.nomem ? UCI_ERR_NOMEM : UCI_ERR_SYNTAX;

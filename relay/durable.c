@@ -178,7 +178,7 @@ durable_defer(const struct relay *r)
 {
 	size_t owed = r->pending[0].n + r->pending[1].n;
 
-	return !r->tx_failed && owed > 0 &&
+	return !r->tx_failed && !r->commit_now && owed > 0 &&
 	    owed < (size_t)r->conf->commit_max &&
 	    r->state == RELAY_RUNNING && !r->hold_flush[0] &&
 	    !r->hold_flush[1] && r->oldest_uncommitted_us != 0 &&
@@ -209,6 +209,7 @@ durable_commit(struct relay *r)
 	}
 	durable_sent_flush(r);
 	r->dirty = 0;
+	r->commit_now = 0;
 	if (!r->tx_failed && queue_commit(r->queue, r->err,
 	    sizeof(r->err)) != QUEUE_OK)
 		durable_failed(r);

@@ -519,6 +519,14 @@ forward_close_batch(struct relay *r)
 	r->st.batch_bytes += len;
 	log_debug("batch: frame %" PRId64 ": %zu messages from id %" PRId64
 	    ", %zu bytes", seq, n, n > 0 ? ids[0] : 0, len);
+	/*
+	 * The frame's number must name these members for good before the
+	 * frame can leave: a frame sent and then rolled back by a crash
+	 * would give its number to other members, which the unpacker would
+	 * drop as sent already. So this pass commits, whatever group commit
+	 * would wait for.
+	 */
+	r->commit_now = 1;
 	/* Commit and send it without waiting for another event. */
 	relay_timer_arm(r, &r->batch_due, 0);
 }

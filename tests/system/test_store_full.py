@@ -114,6 +114,6 @@ def test_a_full_uplink_leaves_room_for_commands(relay_factory, local_broker,
         return
     for i in range(3):
         cmds.wait_message("cmd/open", CMD % i)
-    s = relay.status()
-    assert s["forwarded"]["downlink"] == 3
+    s = relay.wait_status(lambda s: s["forwarded"]["downlink"] == 3,
+                          what="the 3 commands acknowledged by the broker")
     assert s["queue"]["uplink"]["bytes"] <= 20 * 1024 * 0.9
