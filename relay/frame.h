@@ -3,12 +3,13 @@
  * into one self-describing frame and decodes such frames back; the byte
  * format is specified in docs/frame-format.md, which is the authority.
  *
- * Pure functions over caller-provided buffers: no I/O, no MQTT, no logging,
- * no global state. The encoder (struct frame_enc) owns every buffer it
+ * Pure functions over caller-provided buffers: no I/O, no MQTT connection
+ * (only mqtt/'s string checks, for frame_record.refused), no logging, no
+ * global state. The encoder (struct frame_enc) owns every buffer it
  * needs from frame_enc_new() on, so adding records and finishing a frame
- * never allocate. The decoder is a single call, frame_decode(), that
- * allocates at most the bound stated in the format document and frees it
- * before returning.
+ * never allocate. The decoder is a single call, frame_decode() or
+ * frame_decode_opts(), that allocates at most the bound stated in the
+ * format document and frees it before returning.
  *
  * Thread: any, one thread per struct frame_enc; frame_decode() and
  * frame_peek() keep no state. No function blocks.
