@@ -47,7 +47,8 @@ struct unpack_ctx {
 	size_t prefix_len;
 	int64_t wall_ms;
 	uint64_t need;		/* bytes the frame may store, at most */
-	uint64_t index;		/* of the record at hand */
+	uint64_t seen;		/* records delivered so far */
+	uint64_t index;		/* of the record at hand, from 0 */
 	uint64_t stored;
 	uint64_t full;
 	enum unpack_stop stop;
@@ -317,7 +318,7 @@ unpack_on_record(void *arg, const struct frame_record *rec)
 	size_t props_len;
 	int rc;
 
-	c->index++;
+	c->index = c->seen++;
 	if (!unpack_record_ok(c, rec))
 		return 0;
 	if ((rc = unpack_props(c, rec, &props, &props_len)) != 0) {
