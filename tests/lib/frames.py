@@ -145,11 +145,22 @@ def body(records, topics=None):
     return bytes(out)
 
 
-def build(gateway, seq, records, topics=None, codec=0):
-    """One frame from gateway with sequence number seq (see the module)."""
+def wrap(gateway, seq, count, b, codec=0):
+    """A frame around body b (bytes) of count records."""
     gw = _b(gateway)
-    b = body(records, topics)
     head = b"PRBF" + bytes([1, codec, 0, len(gw)]) + gw
-    head += struct.pack("<QIII", seq, len(records), len(b), xxh32(b))
+    head += struct.pack("<QIII", seq, count, len(b), xxh32(b))
     head += struct.pack("<I", xxh32(head))
     return head + (b if codec == 0 else _lz4(b))
+
+
+def build(gateway, seq, records, topics=None, codec=0):
+    """One frame from gateway with sequence number seq (see the module)."""
+    return wrap(gateway, seq, len(records), body(records, topics), codec)
+
+
+def one_topic_many_records(topic, count):
+    """A body whose count empty records all use one topic: it expands to
+    count * len(topic) bytes, while LZ4 makes it a few KB."""
+    t = _b(topic)
+    return varint(1) + varint(len(t)) + t + b"\x01\x00\x00\x00" * count
