@@ -140,7 +140,7 @@ typedef int (*frame_on_record_fn)(void *arg, const struct frame_record *r);
  * for far more (a 64 KiB topic used by a million records).
  */
 struct frame_summary {
-	uint64_t expanded;	/* sum of topic_len + payload_len, all records */
+	uint64_t expanded;	/* topic_len + payload_len, all records */
 	uint32_t records;	/* the header's count */
 	uint32_t refused;	/* records with refused != 0 */
 };

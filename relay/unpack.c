@@ -23,7 +23,7 @@
 struct unpack {
 	struct gwshare *share;	/* NULL until built (unpack_state) */
 	uint64_t gen;		/* queue_generation() share was built under */
-	uint8_t *props;		/* a props blob with a prefixed response topic */
+	uint8_t *props;		/* props with a prefixed response topic */
 	size_t props_cap;
 	struct unpack_stats st;
 	struct log_rate rate_records;	/* refused records */

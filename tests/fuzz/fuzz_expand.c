@@ -126,7 +126,8 @@ ref_props(const uint8_t *p, size_t len)
 		for (k = 0; k < (id == 38 ? 2 : 1); k++) {
 			n = (size_t)p[i] << 8 | p[i + 1];
 			i += 2;
-			if (id == 8 && (n == 0 || memchr(p + i, '+', n) != NULL ||
+			if (id == 8 && (n == 0 ||
+			    memchr(p + i, '+', n) != NULL ||
 			    memchr(p + i, '#', n) != NULL ||
 			    ref_topic(p + i, n) != FRAME_REC_OK))
 				return FRAME_REC_RESPONSE_TOPIC;
