@@ -23,6 +23,9 @@
 #include "platform/tls.h"
 
 #define CONF_DEFAULT_FILE	"/etc/config/pushrelay"
+/* The longest option record_prefix of an unpacker, as written. */
+#define CONF_RECORD_PREFIX_MAX	128
+
 /* The unpacker's default file (`pushrelay unpack`). */
 #define CONF_UNPACK_DEFAULT_FILE	"/etc/config/pushrelay-unpack"
 #define CONF_ID_MAX		64
@@ -149,6 +152,13 @@ struct conf {
 	char *unpack_topic;	/* unpacker: the frames' filter; else NULL */
 	int unpack_qos;		/* unpacker: subscription QoS and the most
 				   its record publishes use (0..2) */
+	/* unpacker: what a gateway may do (docs/unpack.md, "Trust") */
+	char *unpack_record_prefix;	/* as written: one %i, then '/' */
+	int unpack_allow_retain;	/* 0: a record with retain is refused */
+	uint64_t unpack_max_expanded;	/* topic+payload bytes per frame */
+	int unpack_gateway_share;	/* % of store_max_bytes per gateway */
+	int unpack_id_level;	/* the '+' level of unpack_topic (0-based,
+				   after any $share/GROUP/) */
 
 	/* config relay */
 	char *name;		/* the section's name, NULL when anonymous */

@@ -45,35 +45,49 @@ json_utf8_valid(const uint8_t *buf, size_t len)
 	return 1;
 }
 
+/* Writes the character at buf (its UTF-8 sequence is k bytes) escaped. */
+static void
+json_put_char(FILE *f, const uint8_t *buf, size_t k)
+{
+	switch (buf[0]) {
+	case '"':
+		fputs("\\\"", f);
+		break;
+	case '\\':
+		fputs("\\\\", f);
+		break;
+	case '\n':
+		fputs("\\n", f);
+		break;
+	case '\r':
+		fputs("\\r", f);
+		break;
+	case '\t':
+		fputs("\\t", f);
+		break;
+	default:
+		if (buf[0] < 0x20 || buf[0] == 0x7f)
+			fprintf(f, "\\u%04x", buf[0]);
+		else
+			fwrite(buf, 1, k, f);
+	}
+}
+
 void
 json_put_str(FILE *f, const uint8_t *buf, size_t len)
 {
-	size_t i;
+	size_t i = 0, k;
 
 	fputc('"', f);
-	for (i = 0; i < len; i++) {
-		switch (buf[i]) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (buf[i] < 0x20)
-				fprintf(f, "\\u%04x", buf[i]);
-			else
-				fputc(buf[i], f);
+	while (i < len) {
+		if ((k = json_utf8_seq(buf + i, len - i)) == 0) {
+			/* Not UTF-8: one replacement character per byte. */
+			fputs("\\ufffd", f);
+			i++;
+			continue;
 		}
+		json_put_char(f, buf + i, k);
+		i += k;
 	}
 	fputc('"', f);
 }

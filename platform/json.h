@@ -14,8 +14,12 @@
 int json_utf8_valid(const uint8_t *buf, size_t len);
 
 /*
- * json_put_str: write buf (len bytes, valid UTF-8) as a quoted JSON
- * string with the required escapes.
+ * json_put_str: write buf (len bytes, any bytes) as a quoted JSON string
+ * with the required escapes. The output is always valid UTF-8 and valid
+ * JSON: each byte that is not part of a well-formed UTF-8 sequence
+ * (json_utf8_valid's rules) becomes \ufffd, the replacement character,
+ * so a reader sees that the text was not UTF-8 and where; controls and
+ * DEL become \u00XX.
  */
 void json_put_str(FILE *f, const uint8_t *buf, size_t len);
 

@@ -114,6 +114,9 @@ decode_on_record(void *arg, const struct frame_record *r)
 	printf(",\"qos\":%d,\"retain\":%s,\"ts\":%" PRId64, r->qos,
 	    r->retain ? "true" : "false", r->ts_ms);
 	decode_props(r);
+	/* What the unpacker would refuse to publish, and why. */
+	if (r->refused != FRAME_REC_OK)
+		printf(",\"refused\":\"%s\"", frame_refusal_str(r->refused));
 	printf("}\n");
 	return 0;
 }

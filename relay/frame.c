@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mqtt/mqtt.h"
 #define FRAME_INTERNAL
 #include "relay/frame.h"
 
@@ -34,6 +35,7 @@ static const char *const frame_errstr[] = {
 	"checksum mismatch",
 	"malformed frame",
 	"stopped by the record callback",
+	"records expand past the bound",
 };
 _Static_assert(sizeof(frame_errstr) / sizeof(frame_errstr[0]) ==
     FRAME_ERR__COUNT, "frame_errstr does not match enum frame_err_code");
@@ -44,6 +46,25 @@ frame_strerror(int code)
 	if (code > 0 || code <= -FRAME_ERR__COUNT)
 		return "unknown frame error";
 	return frame_errstr[-code];
+}
+
+static const char *const frame_refusal_text[] = {
+	"accepted",
+	"topic is not well-formed UTF-8",
+	"topic holds a control character or a noncharacter",
+	"topic starts with '$'",
+	"a content type or user property breaks MQTT's UTF-8 rules",
+	"the response topic is not a valid topic name",
+};
+_Static_assert(sizeof(frame_refusal_text) / sizeof(frame_refusal_text[0]) ==
+    FRAME_REC__COUNT, "frame_refusal_text does not match enum frame_refusal");
+
+const char *
+frame_refusal_str(int why)
+{
+	if (why < 0 || why >= FRAME_REC__COUNT)
+		return "unknown refusal";
+	return frame_refusal_text[why];
 }
 
 /*
@@ -209,3 +230,92 @@ frame__check_props(const uint8_t *p, size_t len, size_t *at, char *why)
 	return 0;
 }
 
+
+/*
+ * MQTT's string rules (frame.h, enum frame_refusal). mqtt_utf8_valid()
+ * has the UTF-8 and control character rules; the noncharacters are
+ * checked here because Mosquitto drops a connection that carries one.
+ */
+
+/* Whether s (len bytes, well-formed UTF-8) holds a noncharacter. */
+static int
+frame_has_nonchar(const uint8_t *s, size_t len)
+{
+	uint32_t cp;
+	size_t i = 0, n, k;
+
+	while (i < len) {
+		n = s[i] < 0x80 ? 1 : s[i] < 0xe0 ? 2 : s[i] < 0xf0 ? 3 : 4;
+		cp = n == 1 ? s[i] : s[i] & (0x7fu >> n);
+		for (k = 1; k < n && i + k < len; k++)
+			cp = cp << 6 | (s[i + k] & 0x3fu);
+		if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
+			return 1;
+		i += n;
+	}
+	return 0;
+}
+
+/* 0 when MQTT takes s as a string, 1 for bad UTF-8, 2 for a control. */
+static int
+frame_mqtt_str(const uint8_t *s, size_t len)
+{
+	if (!mqtt_utf8_valid(s, len, 0))
+		return 1;
+	if (!mqtt_utf8_valid(s, len, 1) || frame_has_nonchar(s, len))
+		return 2;
+	return 0;
+}
+
+int
+frame__mqtt_topic(const uint8_t *t, size_t len)
+{
+	switch (frame_mqtt_str(t, len)) {
+	case 1:
+		return FRAME_REC_TOPIC_UTF8;
+	case 2:
+		return FRAME_REC_TOPIC_CONTROL;
+	default:
+		return len > 0 && t[0] == '$' ? FRAME_REC_TOPIC_DOLLAR :
+		    FRAME_REC_OK;
+	}
+}
+
+/* The strings of one property at p[*i] (its id); moves *i past it. */
+static int
+frame_mqtt_prop(const uint8_t *p, size_t *i)
+{
+	int id = p[(*i)++], strings, rc = FRAME_REC_OK;
+	size_t n;
+
+	if (id == PROP_PAYLOAD_FORMAT) {
+		(*i)++;
+		return FRAME_REC_OK;
+	}
+	strings = id == PROP_USER ? 2 : 1;
+	while (strings-- > 0) {
+		n = (size_t)p[*i] << 8 | p[*i + 1];
+		*i += 2;
+		if (rc == FRAME_REC_OK && id == PROP_RESPONSE_TOPIC &&
+		    (!mqtt_topic_name_valid(p + *i, n) ||
+		    frame__mqtt_topic(p + *i, n) != FRAME_REC_OK))
+			rc = FRAME_REC_RESPONSE_TOPIC;
+		else if (rc == FRAME_REC_OK && id != PROP_CORRELATION &&
+		    frame_mqtt_str(p + *i, n) != 0)
+			rc = FRAME_REC_PROP_STRING;
+		*i += n;
+	}
+	return rc;
+}
+
+int
+frame__mqtt_props(const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < len)
+		if ((rc = frame_mqtt_prop(p, &i)) != FRAME_REC_OK)
+			return rc;
+	return FRAME_REC_OK;
+}

@@ -3,12 +3,13 @@
  * into one self-describing frame and decodes such frames back; the byte
  * format is specified in docs/frame-format.md, which is the authority.
  *
- * Pure functions over caller-provided buffers: no I/O, no MQTT, no logging,
- * no global state. The encoder (struct frame_enc) owns every buffer it
+ * Pure functions over caller-provided buffers: no I/O, no MQTT connection
+ * (only mqtt/'s string checks, for frame_record.refused), no logging, no
+ * global state. The encoder (struct frame_enc) owns every buffer it
  * needs from frame_enc_new() on, so adding records and finishing a frame
- * never allocate. The decoder is a single call, frame_decode(), that
- * allocates at most the bound stated in the format document and frees it
- * before returning.
+ * never allocate. The decoder is a single call, frame_decode() or
+ * frame_decode_opts(), that allocates at most the bound stated in the
+ * format document and frees it before returning.
  *
  * Thread: any, one thread per struct frame_enc; frame_decode() and
  * frame_peek() keep no state. No function blocks.
@@ -45,7 +46,30 @@ enum frame_err_code {
 	FRAME_ERR_CHECKSUM = -12, /* header or content checksum mismatch */
 	FRAME_ERR_MALFORMED = -13, /* any other violation of the format */
 	FRAME_ERR_ABORTED = -14, /* the record callback asked to stop */
-	FRAME_ERR__COUNT = 15	/* number of codes, for the strerror table */
+	FRAME_ERR_EXPANDED = -15, /* records expand past max_expanded */
+	FRAME_ERR__COUNT = 16	/* number of codes, for the strerror table */
+};
+
+/*
+ * Why a record of a well-formed frame cannot be published as MQTT
+ * requires (struct frame_record refused). The format leaves strings to
+ * MQTT; MQTT's rules (MQTT 5, 1.5.4 and 4.7.3, and what brokers such as
+ * Mosquitto enforce) are checked here so that a receiver can refuse the
+ * record alone rather than send a PUBLISH its broker drops the connection
+ * for (docs/frame-format.md, section 3.4). "Control" covers U+0001..U+001F,
+ * U+007F..U+009F and the Unicode noncharacters (U+FDD0..U+FDEF and every
+ * code point ending in FFFE or FFFF).
+ */
+enum frame_refusal {
+	FRAME_REC_OK = 0,
+	FRAME_REC_TOPIC_UTF8,	/* topic: not well-formed UTF-8 */
+	FRAME_REC_TOPIC_CONTROL, /* topic: a control character */
+	FRAME_REC_TOPIC_DOLLAR,	/* topic starts with '$' (the broker's own) */
+	FRAME_REC_PROP_STRING,	/* content type or user property: not
+				   well-formed UTF-8, U+0000 or a control */
+	FRAME_REC_RESPONSE_TOPIC, /* response topic: as a topic above, or
+				   empty, or with a wildcard */
+	FRAME_REC__COUNT
 };
 
 /* Codec of the frame's data part; the numbers are the wire values. */
@@ -73,6 +97,8 @@ struct frame_record {
 	int has_expiry;		/* 0 or 1 */
 	int qos;		/* 0, 1 or 2 */
 	int retain;		/* 0 or 1 */
+	int refused;		/* decoder only: 0, or the enum frame_refusal
+				   saying why MQTT would refuse the record */
 };
 
 /* A frame's header, as frame_peek() and frame_decode() report it. */
@@ -105,6 +131,38 @@ struct frame_err {
  * call. Returns 0 to continue, anything else to stop the decode.
  */
 typedef int (*frame_on_record_fn)(void *arg, const struct frame_record *r);
+
+/*
+ * What frame_decode_opts() found in its checking pass over the whole body,
+ * before any record is delivered. expanded counts what the records would
+ * take once republished one by one, each with its own copy of its topic:
+ * a frame names each topic once in its table, so a small frame can stand
+ * for far more (a 64 KiB topic used by a million records).
+ */
+struct frame_summary {
+	uint64_t expanded;	/* topic_len + payload_len, all records */
+	uint32_t records;	/* the header's count */
+	uint32_t refused;	/* records with refused != 0 */
+};
+
+/*
+ * Called once by frame_decode_opts() after the checking pass and before
+ * the first record, with the same arg as the record callback; h and s are
+ * borrowed for the call. Returns 0 to go on and deliver the records,
+ * anything else to stop the decode (FRAME_ERR_ABORTED) with nothing
+ * delivered: the receiver's place to refuse a frame by its size before it
+ * stores anything.
+ */
+typedef int (*frame_on_summary_fn)(void *arg, const struct frame_header *h,
+    const struct frame_summary *s);
+
+/* Options of frame_decode_opts(); start from FRAME_DEC_OPTS_INIT. */
+struct frame_dec_opts {
+	uint64_t max_expanded;	/* refuse a frame whose records expand to
+				   more (FRAME_ERR_EXPANDED); 0: no bound */
+	frame_on_summary_fn on_summary;	/* may be NULL */
+};
+#define FRAME_DEC_OPTS_INIT	{ 0, NULL }
 
 struct frame_enc;
 
@@ -197,6 +255,22 @@ int frame_peek(const uint8_t *buf, size_t len, struct frame_header *h,
 int frame_decode(const uint8_t *buf, size_t len, struct frame_header *h,
     frame_on_record_fn on_record, void *arg, struct frame_err *err);
 
+/*
+ * frame_decode_opts: frame_decode() with options (o may be NULL: none).
+ * The checking pass also sums the records' expanded size and stops with
+ * FRAME_ERR_EXPANDED, err naming the record that crosses the bound, as
+ * soon as it passes o->max_expanded: the work is bounded by the frame's
+ * own size, not by what it expands to. Then o->on_summary, if set, sees
+ * the sums and may stop the decode (FRAME_ERR_ABORTED) before the first
+ * record. Returns and allocates as frame_decode().
+ */
+int frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *h,
+    const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
+    struct frame_err *err);
+
+/* frame_refusal_str: a static description of why (an enum frame_refusal). */
+const char *frame_refusal_str(int why);
+
 /* frame_strerror: a static description of code (a FRAME_ERR_* value). */
 const char *frame_strerror(int code);
 
@@ -242,6 +316,15 @@ int frame__check_gwid(const char *id, size_t len, size_t *at, char *why);
 int frame__check_topic(const char *t, size_t len, size_t *at, char *why);
 int frame__check_props(const uint8_t *p, size_t len, size_t *at,
     char *why);
+
+/*
+ * MQTT's string rules, for the decoder's refused field: the enum
+ * frame_refusal of a record topic (t, len bytes, already through
+ * frame__check_topic), or of the strings in a props blob that
+ * frame__check_props accepted; FRAME_REC_OK when MQTT takes them.
+ */
+int frame__mqtt_topic(const uint8_t *t, size_t len);
+int frame__mqtt_props(const uint8_t *p, size_t len);
 #endif /* FRAME_INTERNAL */
 
 #endif

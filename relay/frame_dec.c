@@ -172,7 +172,15 @@ dec_header(struct frame_rd *rd, struct frame_header *h)
 	return FRAME_OK;
 }
 
-/* Topic table (docs, "Body"): fills off/len for each entry. */
+/*
+ * Topic table (docs, "Body"): fills off/len for each entry. A topic is at
+ * most 65535 bytes, so the upper half of len[i] holds its MQTT verdict
+ * (an enum frame_refusal), worked out once per entry rather than once per
+ * record that uses it.
+ */
+#define DEC_TOPIC_LEN(l)	((l) & 0xffffu)
+#define DEC_TOPIC_REFUSAL(l)	((int)((l) >> 16))
+
 static int
 dec_topics(struct frame_rd *rd, uint32_t n, uint32_t *off, uint32_t *len)
 {
@@ -197,7 +205,8 @@ dec_topics(struct frame_rd *rd, uint32_t n, uint32_t *off, uint32_t *len)
 			return rd_fail(rd, rd->p + bad, FRAME_ERR_MALFORMED,
 			    "%s", why);
 		off[i] = (uint32_t)(rd->p - rd->start);
-		len[i] = (uint32_t)v;
+		len[i] = (uint32_t)v |
+		    (uint32_t)frame__mqtt_topic(rd->p, v) << 16;
 		rd->p += v;
 	}
 	return FRAME_OK;
@@ -255,6 +264,8 @@ dec_optional(struct frame_rd *rd, unsigned flags, struct frame_record *r)
 		    "properties flag set but length 0");
 	if (frame__check_props(rd->p, v, &bad, why) != 0)
 		return rd_fail(rd, rd->p + bad, FRAME_ERR_MALFORMED, "%s", why);
+	if (r->refused == FRAME_REC_OK)
+		r->refused = frame__mqtt_props(rd->p, v);
 	r->props = rd->p;
 	r->props_len = v;
 	rd->p += v;
@@ -285,7 +296,8 @@ dec_record(struct frame_rd *rd, uint32_t ntopics, const uint32_t *off,
 	if ((rc = rd_varint(rd, ntopics - 1, "topic index", &v)) != FRAME_OK)
 		return rc;
 	r->topic = (const char *)rd->start + off[v];
-	r->topic_len = len[v];
+	r->topic_len = DEC_TOPIC_LEN(len[v]);
+	r->refused = DEC_TOPIC_REFUSAL(len[v]);
 	if ((rc = dec_ts(rd, &r->ts_ms)) != FRAME_OK ||
 	    (rc = dec_optional(rd, flags, r)) != FRAME_OK)
 		return rc;
@@ -297,17 +309,40 @@ dec_record(struct frame_rd *rd, uint32_t ntopics, const uint32_t *off,
 	return FRAME_OK;
 }
 
+/* The sums of the checking pass, and its bound (frame_decode_opts()). */
+struct dec_sums {
+	struct frame_summary s;
+	uint64_t max_expanded;	/* 0: none */
+};
+
+/* Adds r to the sums; fails once they pass the bound. */
+static int
+dec_sum(struct frame_rd *rd, const uint8_t *at, uint32_t i,
+    const struct frame_record *r, struct dec_sums *sums)
+{
+	sums->s.expanded += r->topic_len + (uint64_t)r->payload_len;
+	sums->s.refused += r->refused != FRAME_REC_OK;
+	if (sums->max_expanded != 0 && sums->s.expanded > sums->max_expanded)
+		return rd_fail(rd, at, FRAME_ERR_EXPANDED, "records 0..%u "
+		    "expand to %llu bytes of topic and payload, over %llu", i,
+		    (unsigned long long)sums->s.expanded,
+		    (unsigned long long)sums->max_expanded);
+	return FRAME_OK;
+}
+
 /*
  * Body (docs, "Body"): the topic table, then count records, then nothing.
- * With on_record NULL it only validates; the caller runs it that way
- * first, so the delivering pass cannot fail but for the callback.
+ * The checking pass (sums set, on_record NULL) only validates and sums;
+ * the caller runs it first, so the delivering pass (sums NULL) cannot
+ * fail but for the callback.
  */
 static int
-dec_body(struct frame_rd *rd, uint32_t count, frame_on_record_fn on_record,
-    void *arg)
+dec_body(struct frame_rd *rd, uint32_t count, struct dec_sums *sums,
+    frame_on_record_fn on_record, void *arg)
 {
 	struct frame_record r;
 	uint32_t *off = NULL, *lens = NULL, i;
+	const uint8_t *at;
 	uint64_t n;
 	int rc;
 
@@ -327,8 +362,12 @@ dec_body(struct frame_rd *rd, uint32_t count, frame_on_record_fn on_record,
 		goto out;
 	memset(&r, 0, sizeof(r));
 	for (i = 0; i < count; i++) {
+		at = rd->p;
 		if ((rc = dec_record(rd, (uint32_t)n, off, lens, &r)) !=
 		    FRAME_OK)
+			goto out;
+		if (sums != NULL &&
+		    (rc = dec_sum(rd, at, i, &r, sums)) != FRAME_OK)
 			goto out;
 		if (on_record != NULL && on_record(arg, &r) != 0) {
 			rc = FRAME_ERR_ABORTED;
@@ -442,6 +481,37 @@ int
 frame_decode(const uint8_t *buf, size_t len, struct frame_header *hp,
     frame_on_record_fn on_record, void *arg, struct frame_err *err)
 {
+	return frame_decode_opts(buf, len, hp, NULL, on_record, arg, err);
+}
+
+/* The body's records: the checking pass, the summary, the delivery. */
+static int
+dec_records(const struct frame_rd *body, const struct frame_header *h,
+    const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg)
+{
+	struct dec_sums sums;
+	struct frame_rd rd = *body;
+	int rc;
+
+	memset(&sums, 0, sizeof(sums));
+	sums.s.records = h->count;
+	sums.max_expanded = o != NULL ? o->max_expanded : 0;
+	if ((rc = dec_body(&rd, h->count, &sums, NULL, NULL)) != FRAME_OK)
+		return rc;
+	if (o != NULL && o->on_summary != NULL &&
+	    o->on_summary(arg, h, &sums.s) != 0)
+		return FRAME_ERR_ABORTED;
+	if (on_record == NULL)
+		return FRAME_OK;
+	rd = *body;
+	return dec_body(&rd, h->count, NULL, on_record, arg);
+}
+
+int
+frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *hp,
+    const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
+    struct frame_err *err)
+{
 	struct frame_header hh, *h = hp != NULL ? hp : &hh;
 	struct frame_rd rd, body;
 	uint8_t *owned = NULL;
@@ -474,10 +544,7 @@ frame_decode(const uint8_t *buf, size_t len, struct frame_header *hp,
 		    "content checksum mismatch");
 		goto out;
 	}
-	rd = body;
-	if ((rc = dec_body(&rd, h->count, NULL, NULL)) == FRAME_OK &&
-	    on_record != NULL)
-		rc = dec_body(&body, h->count, on_record, arg);
+	rc = dec_records(&body, h, o, on_record, arg);
 out:
 	free(owned);
 	return rc;

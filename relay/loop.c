@@ -21,6 +21,7 @@
 #include "platform/privdrop.h"
 #include "relay/batcher.h"
 #include "relay/relay.h"
+#include "relay/unpack.h"
 
 /*
  * The only process-wide mutable state of the relay: a signal handler has
@@ -457,6 +458,7 @@ loop_close(struct relay *r)
 	tls_free(r->tls);
 	batcher_free(r->batcher);
 	queue_free(r->queue);
+	unpack_free(r->unpack);		/* after the queue that calls it */
 	ctl_free(r->ctl);
 	route_free(r->routes);
 	loop_sig_fd = -1;

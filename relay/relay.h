@@ -29,6 +29,7 @@
 #include "storage/queue.h"
 
 struct batcher;
+struct unpack;
 
 /* In-flight slots per link; a broker's max_inflight is the part used. */
 #define RELAY_WINDOW		CONF_INFLIGHT_MAX
@@ -139,6 +140,8 @@ struct relay {
 	struct tls *tls;		/* owned; central's TLS, NULL when off */
 	int wake[2];			/* owned; signal handler -> loop pipe */
 	struct batcher *batcher;	/* owned; NULL when no route batches */
+	struct unpack *unpack;		/* owned; the unpacker's, from its
+					   first frame (relay/unpack.h) */
 	struct relay_ids pending[2];	/* acks waiting for the next commit */
 	struct relay_sent sent;		/* delivered; deleted at the commit */
 	struct relay_tx2 tx2;		/* QoS 2 ids given out in a fetch */

@@ -7,6 +7,7 @@
 #include "platform/clock.h"
 #include "relay/batcher.h"
 #include "relay/relay.h"
+#include "relay/unpack.h"
 
 /* An append-only writer into a caller's buffer; truncates safely. */
 struct status_buf {
@@ -127,15 +128,21 @@ static void
 status_json_unpack(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
+	struct unpack_stats u;
 
+	unpack_stats(r->unpack, &u);
 	status_json_link(b, r, LINK_CENTRAL);
 	status_put(b, "\"queue\":{");
 	status_json_queue(b, r, relay_out_dir(LINK_CENTRAL), "records");
 	status_put(b, "},\"frames\":{\"received\":%" PRIu64 ",\"duplicate\":%"
-	    PRIu64 ",\"malformed\":%" PRIu64 "},\"records\":{\"stored\":%"
-	    PRIu64 ",\"published\":%" PRIu64 "},", s->frames_in,
-	    s->frames_dup, s->frames_bad, s->records_in,
-	    s->forwarded[relay_out_dir(LINK_CENTRAL)]);
+	    PRIu64 ",\"malformed\":%" PRIu64, s->frames_in, s->frames_dup,
+	    s->frames_bad);
+	/* Refused for what a gateway may not do (docs/unpack.md, "Trust"). */
+	status_put(b, ",\"too_large\":%" PRIu64 ",\"over_share\":%" PRIu64
+	    "},", u.frames_too_large, u.frames_over_share);
+	status_put(b, "\"records\":{\"stored\":%" PRIu64 ",\"published\":%"
+	    PRIu64 ",\"refused\":%" PRIu64 "},", s->records_in,
+	    s->forwarded[relay_out_dir(LINK_CENTRAL)], u.records_refused);
 	status_json_dropped(b, r);
 	status_json_durability(b, r);
 }
@@ -180,8 +187,10 @@ static void
 status_text_unpack(struct status_buf *b, const struct relay *r)
 {
 	const struct relay_stats *s = &r->st;
+	struct unpack_stats u;
 	uint64_t m, bytes;
 
+	unpack_stats(r->unpack, &u);
 	queue_stats(r->queue, relay_out_dir(LINK_CENTRAL), &m, &bytes);
 	status_put(b, "unpacker %s, up %" PRId64 " s\n", r->conf->id,
 	    (clock_mono_ms() - r->started_ms) / 1000);
@@ -190,10 +199,13 @@ status_text_unpack(struct status_buf *b, const struct relay *r)
 	    r->subscribed[LINK_CENTRAL] ? "connected" : "disconnected",
 	    r->conf->central.address[0], s->reconnects[LINK_CENTRAL]);
 	status_put(b, "frames   %" PRIu64 " received, %" PRIu64 " duplicate, %"
-	    PRIu64 " malformed\n", s->frames_in, s->frames_dup, s->frames_bad);
+	    PRIu64 " malformed, %" PRIu64 " too large, %" PRIu64 " over "
+	    "share\n", s->frames_in, s->frames_dup, s->frames_bad,
+	    u.frames_too_large, u.frames_over_share);
 	status_put(b, "records  %" PRIu64 " stored, %" PRIu64 " published, %"
-	    PRIu64 " queued / %" PRIu64 " B\n", s->records_in,
-	    s->forwarded[relay_out_dir(LINK_CENTRAL)], m, bytes);
+	    PRIu64 " refused, %" PRIu64 " queued / %" PRIu64 " B\n",
+	    s->records_in, s->forwarded[relay_out_dir(LINK_CENTRAL)],
+	    u.records_refused, m, bytes);
 	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
 	    ", refused %" PRIu64 "\n", s->dropped_full, s->dropped_expired,
 	    s->dropped_rejected);

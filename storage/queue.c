@@ -21,9 +21,14 @@
 #define QUEUE_GONE_MAX		64	/* expired ids noted per fetch query */
 #define QUEUE_EXPIRE_BATCH	256	/* equals the LIMIT in ST_EXPIRE */
 
-/* What DELETE ... RETURNING reports, in the order queue_forget() reads it. */
+/*
+ * What DELETE ... RETURNING reports, in the order queue_forget() reads it:
+ * the head of the topic is for queue_set_on_forget()'s callback.
+ */
 #define QUEUE_RETURNING " RETURNING id, dir, priority," \
-	" length(CAST(topic AS BLOB)) + length(payload)"
+	" length(CAST(topic AS BLOB)) + length(payload)," \
+	" substr(CAST(topic AS BLOB), 1, 256)"
+_Static_assert(QUEUE_TOPIC_HEAD == 256, "QUEUE_RETURNING's substr length");
 
 /* Prepared once at open, so the hot path compiles no SQL. */
 enum queue_st {
@@ -104,6 +109,9 @@ struct queue {
 	int64_t last_id;	/* never reused, even after a rollback */
 	struct queue_side side[2];
 	int64_t gone[QUEUE_GONE_MAX];
+	queue_row_fn on_forget;	/* may be NULL */
+	void *forget_arg;
+	uint64_t generation;	/* queue_load() runs */
 };
 
 static int queue_load(struct queue *, char *, size_t);
@@ -229,6 +237,10 @@ queue_forget(struct queue *q, sqlite3_stmt *st)
 
 	if (dir != QUEUE_UP && dir != QUEUE_DOWN)
 		return;
+	if (q->on_forget != NULL)
+		q->on_forget(q->forget_arg, (enum queue_dir)dir,
+		    sqlite3_column_blob(st, 4),
+		    (size_t)sqlite3_column_bytes(st, 4), size);
 	s = &q->side[dir];
 	s->messages -= s->messages > 0 ? 1 : 0;
 	s->bytes -= s->bytes >= size ? size : s->bytes;
@@ -286,6 +298,7 @@ queue_load(struct queue *q, char *err, size_t errlen)
 	size_t i;
 	int rc, dir;
 
+	q->generation++;
 	for (dir = QUEUE_UP; dir <= QUEUE_DOWN; dir++) {
 		s = &q->side[dir];
 		s->messages = s->bytes = 0;
@@ -861,4 +874,17 @@ queue_rollback(struct queue *q)
 	q->in_tx = 0;
 	if (queue_load(q, why, sizeof(why)) != QUEUE_OK)
 		log_err("%s", why);
+}
+
+void
+queue_set_on_forget(struct queue *q, queue_row_fn fn, void *arg)
+{
+	q->on_forget = fn;
+	q->forget_arg = arg;
+}
+
+uint64_t
+queue_generation(const struct queue *q)
+{
+	return q->generation;
 }

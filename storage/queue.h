@@ -268,6 +268,46 @@ typedef void (*queue_meta_fn)(void *arg, const char *key, int64_t val);
 int queue_meta_each(struct queue *q, const char *prefix, queue_meta_fn fn,
     void *arg, char *err, size_t errlen);
 
+/*
+ * Per-message accounting beside the queue (the unpacker's bytes per
+ * gateway, relay/gwshare.h). A queue_row_fn sees one stored message:
+ * its direction, the first QUEUE_TOPIC_HEAD bytes of its topic (head,
+ * head_len bytes, not NUL-terminated, valid for the call) and its
+ * topic+payload bytes as the bound counts them. It must not call the
+ * queue.
+ */
+#define QUEUE_TOPIC_HEAD	256
+typedef void (*queue_row_fn)(void *arg, enum queue_dir dir, const void *head,
+    size_t head_len, uint64_t bytes);
+
+/*
+ * queue_set_on_forget: call fn (NULL: nothing) with arg for every message
+ * deleted from now on, however it goes: acknowledged, evicted, expired
+ * or dropped. A transaction that is rolled back brings its deleted
+ * messages back (and drops what it pushed) without a call: the
+ * accounting must then be rebuilt, which queue_generation() tells.
+ */
+void queue_set_on_forget(struct queue *q, queue_row_fn fn, void *arg);
+
+/*
+ * queue_generation: a number that changes whenever the queue re-reads
+ * its counters from the file (at open, and after a rolled-back
+ * transaction). Accounting built with queue_scan() under one number is
+ * stale under another.
+ */
+uint64_t queue_generation(const struct queue *q);
+
+/*
+ * queue_scan: call fn with arg for every message of direction dir
+ * stored now (the open transaction's writes included), in id order. One
+ * pass over the table: as costly as queue_open()'s count, so for a start
+ * and after a rollback, not per message. Not from a fetch callback.
+ * Returns QUEUE_OK or a QUEUE_ERR_* with err set (fn may have been
+ * called for some messages).
+ */
+int queue_scan(struct queue *q, enum queue_dir dir, queue_row_fn fn,
+    void *arg, char *err, size_t errlen);
+
 /* queue_strerror: static text for a queue_err code. */
 const char *queue_strerror(int err);
 

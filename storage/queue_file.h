@@ -49,8 +49,8 @@ void queue_file_err(const char *path, char *err, size_t errlen,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * For storage/queue_meta.c: the queue's connection, and the start of a
- * write (opens the queue's transaction when none is open).
+ * For storage/queue_meta.c and queue_scan.c: the queue's connection, and
+ * the start of a write (opens the queue's transaction when none is open).
  */
 sqlite3 *queue_file_db(struct queue *q);
 int queue_file_begin(struct queue *q, char *err, size_t errlen);

@@ -1,20 +1,21 @@
 # tests/fuzz/fuzz.mk: the `make fuzz` target, to be included by the top
-# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds three
+# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds four
 # libFuzzer targets with clang, one per decoder of outside bytes: fuzz_uci
 # for the configuration reader (UCI and the schema), fuzz_frame for the
-# batch frame decoder and fuzz_mqtt for the MQTT codec (mqtt/); seeds each
-# (a small generator, or the project's own configurations) and fuzzes
-# each for FUZZ_TIME seconds, one after the other: `make fuzz` takes
-# 3 x FUZZ_TIME. libFuzzer's runtime comes with Debian's clang (package
+# batch frame decoder, fuzz_expand for the decoder's receiver checks (what
+# a frame expands to, MQTT's string rules per record) and fuzz_mqtt for
+# the MQTT codec (mqtt/); seeds each (a small generator, or the project's
+# own configurations) and fuzzes each for FUZZ_TIME seconds, one after the
+# other: `make fuzz` takes 4 x FUZZ_TIME. libFuzzer's runtime comes with Debian's clang (package
 # libclang-rt-14-dev). A crash leaves its input in $(BUILD)/fuzz/crash-*
-# (uci-crash-*, mqtt-crash-*); replay it with
+# (uci-crash-*, expand-crash-*, mqtt-crash-*); replay it with
 # `$(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/crash-...` (or fuzz_uci, fuzz_mqtt).
 
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_SAN    := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
-FUZZ_SRCS   := relay/frame.c relay/frame_enc.c relay/frame_dec.c
+FUZZ_SRCS   := relay/frame.c relay/frame_enc.c relay/frame_dec.c mqtt/wire.c
 FUZZ_LIBS   := $(shell $(PKG_CONFIG) --libs liblz4 2>/dev/null || echo -llz4)
 FUZZ_DIR    := $(BUILD)/fuzz
 
@@ -28,6 +29,17 @@ $(FUZZ_DIR)/fuzz_frame_seeds: tests/fuzz/fuzz_frame.c $(FUZZ_SRCS) \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. -O1 -DFRAME_FUZZ_SEEDS -o $@ \
 	    tests/fuzz/fuzz_frame.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+$(FUZZ_DIR)/fuzz_expand: tests/fuzz/fuzz_expand.c $(FUZZ_SRCS) relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. $(FUZZ_SAN) -o $@ \
+	    tests/fuzz/fuzz_expand.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+$(FUZZ_DIR)/fuzz_expand_seeds: tests/fuzz/fuzz_expand.c $(FUZZ_SRCS) \
+    relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. -O1 -DEXPAND_FUZZ_SEEDS -o $@ \
+	    tests/fuzz/fuzz_expand.c $(FUZZ_SRCS) $(FUZZ_LIBS)
 
 MQTT_FUZZ_SRCS := $(wildcard mqtt/*.c)
 
@@ -53,6 +65,17 @@ fuzz: deps $(FUZZ_DIR)/fuzz_frame $(FUZZ_DIR)/fuzz_frame_seeds \
 	$(FUZZ_DIR)/fuzz_mqtt -max_total_time=$(FUZZ_TIME) \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/mqtt- \
 	    $(FUZZ_DIR)/corpus_mqtt
+
+# fuzz_expand: the receiver's checks of the frame decoder, on bodies the
+# harness wraps in a correct header (tests/fuzz/fuzz_expand.c).
+fuzz-expand: deps $(FUZZ_DIR)/fuzz_expand $(FUZZ_DIR)/fuzz_expand_seeds
+	@mkdir -p $(FUZZ_DIR)/corpus_expand
+	$(FUZZ_DIR)/fuzz_expand_seeds $(FUZZ_DIR)/corpus_expand
+	$(FUZZ_DIR)/fuzz_expand -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/expand- \
+	    $(FUZZ_DIR)/corpus_expand
+
+fuzz: fuzz-expand
 
 # fuzz_uci: the configuration reader (UCI syntax and the schema). Its
 # seeds are the project's own example and default configurations.

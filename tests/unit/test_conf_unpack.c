@@ -103,6 +103,67 @@ test_invalid(void **state)
 	    "cannot parse: PK - Read/write of file failed\n");
 }
 
+/* What a gateway may do: the prefix, retain, the bounds, the id level. */
+static void
+test_trust(void **state)
+{
+	struct conf *c = load_ok(UNPACK);
+
+	(void)state;
+	assert_string_equal(c->unpack_record_prefix, "gw/%i/");
+	assert_int_equal(c->unpack_allow_retain, 0);
+	assert_true(c->unpack_max_expanded == 16u << 20);
+	assert_int_equal(c->unpack_gateway_share, 25);
+	assert_int_equal(c->unpack_id_level, 1);
+	conf_free(c);
+	/* %i is each frame's gateway, not this unpacker's id: kept. */
+	c = load_ok(UNPACK "\toption record_prefix 'site/%i/up/'\n"
+	    "\toption allow_retain '1'\n"
+	    "\toption max_frame_expanded '1M'\n"
+	    "\toption gateway_share '100'\n"
+	    "\toption topic '$share/u/pushrelay/site-a/+/batch'\n");
+	assert_string_equal(c->unpack_record_prefix, "site/%i/up/");
+	assert_int_equal(c->unpack_allow_retain, 1);
+	assert_true(c->unpack_max_expanded == 1u << 20);
+	assert_int_equal(c->unpack_gateway_share, 100);
+	assert_int_equal(c->unpack_id_level, 2);
+	conf_free(c);
+	c = load_ok(UNPACK "\toption record_prefix '%i/'\n"
+	    "\toption topic '+'\n");
+	assert_int_equal(c->unpack_id_level, 0);
+	conf_free(c);
+	expect_invalid(UNPACK "\toption record_prefix 'gw/%i'\n"
+	    "\toption record_prefix 'gw/'\n",
+	    "t.conf:3: option record_prefix: 'gw/' must hold %i (the gateway "
+	    "id) exactly once\n");
+	expect_invalid(UNPACK "\toption record_prefix 'gw/%i'\n",
+	    "t.conf:2: option record_prefix: 'gw/%i' must have '/' right "
+	    "after %i, so that no gateway's prefix starts another's\n");
+	expect_invalid(UNPACK "\toption record_prefix '%i/%i/'\n",
+	    "t.conf:2: option record_prefix: '%i/%i/' must hold %i (the "
+	    "gateway id) exactly once\n");
+	expect_invalid(UNPACK "\toption record_prefix '$x/%i/'\n",
+	    "t.conf:2: option record_prefix: '$x/%i/' must not start with "
+	    "'$'\n");
+	expect_invalid(UNPACK "\toption record_prefix 'a/+/%i/'\n",
+	    "t.conf:2: option record_prefix: 'a/+/%i/' must not contain '+', "
+	    "'#' or a control character\n");
+	expect_invalid(UNPACK "\toption topic 'pushrelay/+/+/batch'\n",
+	    "t.conf:2: option topic: 'pushrelay/+/+/batch' must have exactly "
+	    "one '+' level, which a frame's gateway id must fill, and no '#' "
+	    "(docs/unpack.md, \"Trust\")\n");
+	expect_invalid(UNPACK "\toption topic 'pushrelay/+/#'\n",
+	    "t.conf:2: option topic: 'pushrelay/+/#' must have exactly one "
+	    "'+' level, which a frame's gateway id must fill, and no '#' "
+	    "(docs/unpack.md, \"Trust\")\n");
+	expect_invalid(UNPACK "\toption topic 'pushrelay/gw1/batch'\n",
+	    "t.conf:2: option topic: 'pushrelay/gw1/batch' must have exactly "
+	    "one '+' level, which a frame's gateway id must fill, and no '#' "
+	    "(docs/unpack.md, \"Trust\")\n");
+	expect_invalid(UNPACK "\toption gateway_share '0'\n",
+	    "t.conf:2: option gateway_share: '0' is not in 1..100\n");
+}
+
 int
 main(void)
 {
@@ -110,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_trust),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
