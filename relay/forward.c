@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "platform/clock.h"
+#include "platform/escape.h"
 #include "platform/log.h"
 #include "relay/batcher.h"
 #include "relay/props.h"
@@ -184,11 +185,14 @@ static void
 forward_drop_log(struct relay *r, struct log_rate *rate, const char *what,
     const char *dir, const char *topic)
 {
+	char esc[ESCAPE_LOG_MAX];
 	uint64_t supp = 0;
 
+	/* A device chose the topic: it is quoted escaped. */
 	if (log_ratelimit(rate, r->now_ms, FORWARD_LOG_EVERY_MS, &supp))
 		log_warn("queue: %s %s message dropped (topic %s); %" PRIu64
-		    " more since the last report", what, dir, topic, supp);
+		    " more since the last report", what, dir, escape_bytes(
+		    esc, sizeof(esc), topic, strlen(topic)), supp);
 }
 
 static int64_t
