@@ -98,6 +98,20 @@ main_load(const char *file)
 	return c;
 }
 
+/* conf_warn_exposed() callbacks: check prints, the daemon logs. */
+static void
+main_warn_print(void *arg, const char *text)
+{
+	fprintf(arg, "pushrelay: warning: %s\n", text);
+}
+
+static void
+main_warn_log(void *arg, const char *text)
+{
+	(void)arg;
+	log_warn("%s", text);
+}
+
 /* run and unpack: each runs what its file configures, and only that. */
 static int
 main_run(const struct main_opts *o, enum conf_role role)
@@ -119,6 +133,7 @@ main_run(const struct main_opts *o, enum conf_role role)
 	if (o->verbose || isatty(STDERR_FILENO))
 		dest |= LOG_TO_STDERR;
 	log_open("pushrelay", dest, (enum log_level)c->log_level);
+	conf_warn_exposed(c, main_warn_log, NULL);
 	return relay_run(c);
 }
 
@@ -129,6 +144,7 @@ main_check(const struct main_opts *o)
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
+	conf_warn_exposed(c, main_warn_print, stderr);
 	conf_print(c, stdout);
 	conf_free(c);
 	return 0;
