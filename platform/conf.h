@@ -106,6 +106,9 @@ struct conf_tls {
 	char **pin_sha256;
 	size_t n_pin_sha256;
 	int handshake_timeout;	/* seconds */
+	char **ciphers;		/* tls_ciphers: suites in order; none:
+				   the defaults (docs/tls.md) */
+	size_t n_ciphers;
 };
 
 struct conf_broker {
