@@ -10,7 +10,7 @@
  * then plain PSK, AEAD only. The lists are the policy: tls_ciphers can
  * pick and order from them but never add to them.
  *
- * Builds against mbedTLS 2.28 (the target's and the test host's) and
+ * Builds against mbedTLS 2.28 (Debian 12's and OpenWrt 23.05's) and
  * keeps the 3.x names behind MBEDTLS_VERSION_NUMBER; the 3.x branch is
  * not built by the tests here.
  */
