@@ -403,11 +403,11 @@ def s_server(tmp_path):
         srv.close()
 
 
-def _relay_on(relay_factory, srv, pki, **opts):
+def _relay_on(relay_factory, srv, pki, name="relay", **opts):
     c = {"address": [srv.address], "tls": "1", "ca_file": pki["ca.pem"],
          "reconnect_max": "1"}
     c.update(opts)
-    return relay_factory(central=c, connected=False)
+    return relay_factory(central=c, connected=False, name=name)
 
 
 def test_offers_only_ecdhe_aead_x25519_p256_p384_sha256_up(
@@ -510,7 +510,8 @@ def test_tls_ciphers_picks_and_orders_the_offer(pki, relay_factory,
                                            "ECDHE-ECDSA-AES128-GCM-SHA256"]
     srv2 = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
                     "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305")
-    relay2 = _relay_on(relay_factory, srv2, pki, tls_ciphers=[
+    # Its own directory: a queue is opened by one process at a time.
+    relay2 = _relay_on(relay_factory, srv2, pki, name="relay2", tls_ciphers=[
         "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"])
     _refused(relay2, srv2)
 
