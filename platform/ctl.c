@@ -342,7 +342,8 @@ ctl_request(const char *path, const char *req, char *out, size_t cap,
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct sockaddr_un sa;
-	int fd, rc;
+	char line[CTL_REQ_MAX];
+	int fd, rc, n;
 
 	if ((rc = ctl_addr(path, &sa, err, errlen)) != CTL_OK)
 		return rc;
@@ -353,8 +354,20 @@ ctl_request(const char *path, const char *req, char *out, size_t cap,
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/*
+	 * One send of the whole line, without SIGPIPE: a peer that answers
+	 * and closes early (it need not be the relay) gives an error, not
+	 * a killed client.
+	 */
+	n = snprintf(line, sizeof(line), "%s\n", req);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		snprintf(err, errlen, "control socket %s: request too long",
+		    path);
+		close(fd);
+		return CTL_ERR_PROTO;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    write(fd, req, strlen(req)) == -1 || write(fd, "\n", 1) == -1) {
+	    send(fd, line, (size_t)n, MSG_NOSIGNAL) == -1) {
 		snprintf(err, errlen, "control socket %s: %s%s", path,
 		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
 		    " (is the relay running?)" : "");

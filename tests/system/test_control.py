@@ -147,7 +147,8 @@ HOSTILE = (b"gw-test \x1b]0;owned\x07 \x1b[2J\x9b31m \xc2\x9b "
 
 
 def _fake_relay(path, reply):
-    """Listens at path and answers every request with reply, once."""
+    """Listens at path and answers one request line with reply, as the
+    relay would."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(str(path))
     srv.listen(4)
@@ -158,7 +159,12 @@ def _fake_relay(path, reply):
         except OSError:
             return
         with conn:
-            conn.recv(256)
+            req = b""
+            while not req.endswith(b"\n") and len(req) < 256:
+                chunk = conn.recv(256)
+                if not chunk:
+                    break
+                req += chunk
             conn.sendall(reply)
     t = threading.Thread(target=serve, daemon=True)
     t.start()
