@@ -154,6 +154,8 @@ conf_tls_view(const struct conf_tls *t, struct tls_conf *out)
 	out->pin_sha256 = t->pin_sha256;
 	out->n_pin_sha256 = t->n_pin_sha256;
 	out->handshake_timeout_s = t->handshake_timeout;
+	out->ciphers = t->ciphers;
+	out->n_ciphers = t->n_ciphers;
 }
 
 struct tls_check_arg {

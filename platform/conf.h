@@ -109,6 +109,9 @@ struct conf_tls {
 	char **pin_sha256;
 	size_t n_pin_sha256;
 	int handshake_timeout;	/* seconds */
+	char **ciphers;		/* tls_ciphers: suites in order; none:
+				   the defaults (docs/tls.md) */
+	size_t n_ciphers;
 };
 
 struct conf_broker {
@@ -224,6 +227,24 @@ void conf_print(const struct conf *c, FILE *f);
  * out borrows every string of t: t must outlive its use.
  */
 void conf_tls_view(const struct conf_tls *t, struct tls_conf *out);
+
+/*
+ * Receives one warning of conf_warn_exposed(): one line without a
+ * newline, borrowed for the call.
+ */
+typedef void (*conf_warn_fn)(void *arg, const char *text);
+
+/*
+ * conf_warn_exposed (conf_secrets.c): warn about secrets every user of
+ * the system can read: a key_file readable by others, and c->file when it
+ * is readable by others and holds a password, proxy_password or psk. Each
+ * warning names the file, its mode and the options, e.g. "FILE: readable
+ * by every user (mode 0644) and it holds option psk (broker 'central');
+ * chmod o-r it". Looks at the files now; a file it cannot stat is not
+ * reported (loading reports those). c is borrowed; fn may be NULL.
+ * Returns the number of warnings. `pushrelay check` and the start run it.
+ */
+int conf_warn_exposed(const struct conf *c, conf_warn_fn fn, void *arg);
 
 /* conf_strerror: static text for a conf_err code. */
 const char *conf_strerror(int err);

@@ -88,7 +88,9 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	STRV("pin_sha256", CONFVAL_STRING, st, m tls.pin_sha256, \
 	    m tls.n_pin_sha256, NULL, CONFVAL_F_LIST), \
 	NUM("handshake_timeout", CONFVAL_UINT, CONFVAL_K_INT, st, \
-	    m tls.handshake_timeout, "15", 1, 300)
+	    m tls.handshake_timeout, "15", 1, 300), \
+	STRV("tls_ciphers", CONFVAL_STRING, st, m tls.ciphers, \
+	    m tls.n_ciphers, NULL, CONFVAL_F_LIST)
 
 /*
  * The daemon's own rows, in struct conf, that the relay's config relay and

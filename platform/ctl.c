@@ -1,6 +1,7 @@
 /* ctl: the control socket, server and client; see ctl.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ struct ctl_client {
 struct ctl {
 	int fd;
 	char *path;
+	dev_t dev;		/* the socket file bind() made, so that */
+	ino_t ino;		/* ctl_free() removes that and nothing else */
 	struct ctl_client cl[CTL_CLIENTS_MAX];
 	char reply[CTL_REPLY_MAX];
 };
@@ -46,13 +49,66 @@ ctl_addr(const char *path, struct sockaddr_un *sa, char *err, size_t errlen)
 	return CTL_OK;
 }
 
-/* A socket file nobody answers on is stale; one that answers is busy. */
+/*
+ * The directory must not let another user replace the socket: one that
+ * everyone may write is refused unless it is sticky (as /tmp is), where
+ * only a file's owner may remove or rename it.
+ */
 static int
-ctl_check_stale(const struct sockaddr_un *sa, const char *path, char *err,
+ctl_check_dir(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *copy, *dir;
+	int rc = CTL_OK;
+
+	if ((copy = strdup(path)) == NULL) {
+		snprintf(err, errlen, "control socket %s: out of memory", path);
+		return CTL_ERR_SYS;
+	}
+	dir = dirname(copy);
+	if (stat(dir, &sb) == -1) {
+		snprintf(err, errlen, "control socket %s: directory %s: %s",
+		    path, dir, strerror(errno));
+		rc = CTL_ERR_SYS;
+	} else if ((sb.st_mode & S_IWOTH) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0) {
+		snprintf(err, errlen, "control socket %s: directory %s is "
+		    "writable by every user and not sticky, so anyone could "
+		    "replace the socket; choose another directory (option "
+		    "control)", path, dir);
+		rc = CTL_ERR_SYS;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Makes room for the socket. Only a socket is ever removed, and only one
+ * that nobody answers on (stale); a live one gives CTL_ERR_BUSY. A
+ * symbolic link or any other file is left alone and refused: a path
+ * mistyped as /etc/passwd must not cost that file.
+ */
+static int
+ctl_clear_path(const struct sockaddr_un *sa, const char *path, char *err,
     size_t errlen)
 {
+	struct stat sb;
 	int fd, rc;
 
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return CTL_OK;
+		snprintf(err, errlen, "control socket %s: %s", path,
+		    strerror(errno));
+		return CTL_ERR_SYS;
+	}
+	if (S_ISLNK(sb.st_mode) || !S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "control socket %s: %s; option control "
+		    "must name the socket itself (not removing it)", path,
+		    S_ISLNK(sb.st_mode) ? "is a symbolic link" :
+		    "exists and is not a socket");
+		return CTL_ERR_SYS;
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return CTL_OK;
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
@@ -66,10 +122,18 @@ ctl_check_stale(const struct sockaddr_un *sa, const char *path, char *err,
 	return CTL_OK;
 }
 
+/*
+ * Mode 0600 from the start: Linux gives the socket file the mode of the
+ * socket's inode (fchmod) less the umask, so neither a window after
+ * bind() nor a chmod() by path (which would follow a link planted there)
+ * is needed. The umask covers systems where fchmod on a socket does not
+ * carry over.
+ */
 static int
 ctl_bind(struct ctl *c, const struct sockaddr_un *sa, char *err,
     size_t errlen)
 {
+	struct stat sb;
 	mode_t old;
 	int rc;
 
@@ -79,14 +143,22 @@ ctl_bind(struct ctl *c, const struct sockaddr_un *sa, char *err,
 		    c->path, strerror(errno));
 		return CTL_ERR_SYS;
 	}
-	/* The umask closes the window between bind() and chmod(). */
+	if (fchmod(c->fd, 0600) == -1) {
+		snprintf(err, errlen, "control socket %s: fchmod: %s",
+		    c->path, strerror(errno));
+		return CTL_ERR_SYS;
+	}
 	old = umask(0177);
 	rc = bind(c->fd, (const struct sockaddr *)sa, sizeof(*sa));
 	umask(old);
-	if (rc == -1 || chmod(c->path, 0600) == -1 || listen(c->fd, 8) == -1) {
+	if (rc == -1 || listen(c->fd, 8) == -1) {
 		snprintf(err, errlen, "control socket %s: %s", c->path,
 		    strerror(errno));
 		return CTL_ERR_SYS;
+	}
+	if (lstat(c->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		c->dev = sb.st_dev;
+		c->ino = sb.st_ino;
 	}
 	return CTL_OK;
 }
@@ -99,7 +171,8 @@ ctl_listen(struct ctl **out, const char *path, char *err, size_t errlen)
 	int rc, i;
 
 	if ((rc = ctl_addr(path, &sa, err, errlen)) != CTL_OK ||
-	    (rc = ctl_check_stale(&sa, path, err, errlen)) != CTL_OK)
+	    (rc = ctl_check_dir(path, err, errlen)) != CTL_OK ||
+	    (rc = ctl_clear_path(&sa, path, err, errlen)) != CTL_OK)
 		return rc;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(path)) == NULL) {
@@ -132,6 +205,7 @@ ctl_client_close(struct ctl_client *cl)
 void
 ctl_free(struct ctl *c)
 {
+	struct stat sb;
 	int i;
 
 	if (c == NULL)
@@ -139,7 +213,10 @@ ctl_free(struct ctl *c)
 	for (i = 0; i < CTL_CLIENTS_MAX; i++)
 		ctl_client_close(&c->cl[i]);
 	close(c->fd);
-	unlink(c->path);
+	/* Only the socket bind() made: whatever replaced it stays. */
+	if (c->ino != 0 && lstat(c->path, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+	    sb.st_dev == c->dev && sb.st_ino == c->ino)
+		unlink(c->path);
 	free(c->path);
 	free(c);
 }
@@ -265,7 +342,8 @@ ctl_request(const char *path, const char *req, char *out, size_t cap,
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct sockaddr_un sa;
-	int fd, rc;
+	char line[CTL_REQ_MAX];
+	int fd, rc, n;
 
 	if ((rc = ctl_addr(path, &sa, err, errlen)) != CTL_OK)
 		return rc;
@@ -276,8 +354,20 @@ ctl_request(const char *path, const char *req, char *out, size_t cap,
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/*
+	 * One send of the whole line, without SIGPIPE: a peer that answers
+	 * and closes early (it need not be the relay) gives an error, not
+	 * a killed client.
+	 */
+	n = snprintf(line, sizeof(line), "%s\n", req);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		snprintf(err, errlen, "control socket %s: request too long",
+		    path);
+		close(fd);
+		return CTL_ERR_PROTO;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    write(fd, req, strlen(req)) == -1 || write(fd, "\n", 1) == -1) {
+	    send(fd, line, (size_t)n, MSG_NOSIGNAL) == -1) {
 		snprintf(err, errlen, "control socket %s: %s%s", path,
 		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
 		    " (is the relay running?)" : "");

@@ -9,6 +9,9 @@
  *
  * Ownership: struct ctl owns the listening socket, its path (unlinked by
  * ctl_free) and every client connection. Thread: main loop only.
+ *
+ * Replies come from whatever listens at the path: `pushrelay status`
+ * prints them escaped, never raw to a terminal.
  */
 #ifndef PUSHRELAY_CTL_H
 #define PUSHRELAY_CTL_H
@@ -37,13 +40,19 @@ typedef size_t (*ctl_handler)(void *arg, const char *req, char *out,
 struct ctl;
 
 /*
- * ctl_listen: bind path (borrowed). A stale socket file left by a dead
- * process is replaced; a live one gives CTL_ERR_BUSY. Fills err with
- * "control socket PATH: why" on error.
+ * ctl_listen: bind path (borrowed) with mode 0600. A stale socket file
+ * left by a dead process is replaced; a live one gives CTL_ERR_BUSY. A
+ * path that is a symbolic link or any file but a socket is refused and
+ * left alone (CTL_ERR_SYS), and so is a path in a directory that every
+ * user may write without the sticky bit. Fills err with "control socket
+ * PATH: why" on error.
  */
 int ctl_listen(struct ctl **out, const char *path, char *err, size_t errlen);
 
-/* ctl_free: close all, unlink the socket. NULL is a no-op. */
+/*
+ * ctl_free: close all and unlink the socket, if the path still holds the
+ * socket ctl_listen() made. NULL is a no-op.
+ */
 void ctl_free(struct ctl *c);
 
 /*

@@ -37,27 +37,10 @@ static const char *const tls_optname[] = {
 	[TLS_OPT_PSK] = "psk",
 	[TLS_OPT_PIN_SHA256] = "pin_sha256",
 	[TLS_OPT_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+	[TLS_OPT_CIPHERS] = "tls_ciphers",
 };
 _Static_assert(sizeof(tls_optname) / sizeof(tls_optname[0]) ==
     TLS_OPT__COUNT, "tls_optname does not match enum tls_option");
-
-/*
- * The suites offered with a PSK: ephemeral ECDH first (forward secrecy),
- * then plain PSK, AEAD before CBC. All are TLS 1.2 suites that OpenSSL
- * (so Mosquitto) also has.
- */
-static const int tls_psk_suites[] = {
-	MBEDTLS_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA384,
-	MBEDTLS_TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256,
-	MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256,
-	MBEDTLS_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
-	MBEDTLS_TLS_PSK_WITH_AES_128_CBC_SHA256,
-	0
-};
-_Static_assert(sizeof(tls_psk_suites) / sizeof(tls_psk_suites[0]) <=
-    TLS_SUITES_MAX, "TLS_SUITES_MAX is too small");
 
 /* Where problems go while loading: a callback, and the count. */
 struct tls_report {
@@ -308,6 +291,49 @@ tls_load_values(struct tls *t, const struct tls_conf *c,
 	    c->handshake_timeout_s : TLS_TIMEOUT_DEFAULT_S);
 }
 
+/*
+ * The suites to offer into t->suites: tls_ciphers when set (each entry
+ * must be one this module offers in the mode configured), else the
+ * defaults (tls_suites.c).
+ */
+static void
+tls_load_suites(struct tls *t, const struct tls_conf *c,
+    struct tls_report *r)
+{
+	static const char *const why[] = {
+		[TLS_SUITE_UNKNOWN] = "unknown cipher suite (use its IANA or "
+		    "mbedTLS name)",
+		[TLS_SUITE_WEAK] = "refused: not one of the suites offered "
+		    "(ECDHE or PSK with ChaCha20-Poly1305 or AES-GCM; "
+		    "docs/tls.md)",
+		[TLS_SUITE_MISSING] = "not available in this mbedTLS build",
+	};
+	size_t i, n = 0;
+	int id;
+	enum tls_suite_verdict v;
+
+	if (c->n_ciphers > TLS_CIPHERS_MAX)
+		tls_problem(r, TLS_OPT_CIPHERS, TLS_CIPHERS_MAX, "tls: "
+		    "tls_ciphers: more than %d suites", TLS_CIPHERS_MAX);
+	for (i = 0; i < c->n_ciphers && i < TLS_CIPHERS_MAX; i++) {
+		v = tls_suite_lookup(c->ciphers[i], t->psk_mode, &id);
+		if (v == TLS_SUITE_OK)
+			t->suites[n++] = id;
+		else if (v == TLS_SUITE_OTHER_MODE)
+			tls_problem(r, TLS_OPT_CIPHERS, i, "tls: tls_ciphers "
+			    "'%.64s': %s", c->ciphers[i], t->psk_mode ?
+			    "not a PSK suite, and psk is set" :
+			    "a PSK suite, and no psk is set");
+		else
+			tls_problem(r, TLS_OPT_CIPHERS, i, "tls: tls_ciphers "
+			    "'%.64s': %s", c->ciphers[i], why[v]);
+	}
+	if (c->n_ciphers == 0)
+		n = tls_default_suites(t->psk_mode, t->suites,
+		    TLS_SUITES_MAX - 1);
+	t->suites[n] = 0;
+}
+
 /* Make an empty struct tls: every mbedTLS object initialised. */
 static struct tls *
 tls_alloc(void)
@@ -333,6 +359,7 @@ tls_load(struct tls *t, const struct tls_conf *c, struct tls_report *r)
 	t->psk_mode = tls_set(c->psk) && tls_set(c->psk_identity);
 	tls_load_values(t, c, r);
 	tls_load_psk(t, c, r);
+	tls_load_suites(t, c, r);
 	if (!t->psk_mode) {
 		tls_load_ca(t, c, r);
 		tls_load_cert(t, c, r);
@@ -400,9 +427,9 @@ tls_setup(struct tls *t)
 		    strlen(t->psk_identity))) != 0)
 			return ret;
 		mbedtls_platform_zeroize(t->psk, sizeof(t->psk));
-		memcpy(t->suites, tls_psk_suites, sizeof(tls_psk_suites));
-		mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
 	}
+	if ((ret = tls_suites_setup(t)) != 0)
+		return ret;
 	if (t->alpn[0] != NULL &&
 	    (ret = mbedtls_ssl_conf_alpn_protocols(&t->conf, t->alpn)) != 0)
 		return ret;

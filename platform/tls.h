@@ -17,6 +17,14 @@
  * With a PSK, only PSK cipher suites are offered and no certificate is
  * involved. TLS 1.2 only (mbedTLS 2.28).
  *
+ * What is offered (docs/tls.md): only suites with ephemeral ECDH and an
+ * AEAD cipher (ChaCha20-Poly1305, AES-GCM); with a PSK, ECDHE-PSK and PSK
+ * suites with an AEAD cipher. No static RSA or ECDH, no CBC, no CCM_8.
+ * Groups x25519, secp256r1, secp384r1; handshake signatures with SHA-256
+ * and up; certificates checked against mbedTLS's "next" profile (SHA-256
+ * and up, RSA 2048 bits and up, curves of 256 bits and up). option
+ * tls_ciphers picks and orders suites from the same set, never beyond it.
+ *
  * Secrets (the private key, the PSK) never appear in error texts.
  *
  * Ownership: struct tls owns its mbedTLS objects and copies of everything
@@ -37,6 +45,7 @@
 #define TLS_ALPN_MAX		8	/* protocols in the alpn list */
 #define TLS_ALPN_LEN		255	/* longest protocol name */
 #define TLS_PINS_MAX		8	/* entries in the pin_sha256 list */
+#define TLS_CIPHERS_MAX		12	/* entries in the tls_ciphers list */
 #define TLS_PSK_MAX		64	/* PSK bytes (128 hex digits) */
 #define TLS_NAME_MAX		255	/* longest server_name or host */
 #define TLS_ERR_MAX		320	/* enough for any error text here */
@@ -64,6 +73,7 @@ enum tls_option {
 	TLS_OPT_PSK,
 	TLS_OPT_PIN_SHA256,
 	TLS_OPT_HANDSHAKE_TIMEOUT,
+	TLS_OPT_CIPHERS,
 	TLS_OPT__COUNT
 };
 
@@ -86,6 +96,10 @@ struct tls_conf {
 					   SubjectPublicKeyInfo; any may match */
 	size_t n_pin_sha256;
 	int handshake_timeout_s;	/* 0: TLS_TIMEOUT_DEFAULT_S */
+	char *const *ciphers;		/* suites to offer, in order, by IANA
+					   or mbedTLS name; none: the
+					   defaults of docs/tls.md */
+	size_t n_ciphers;
 };
 
 /* Counters; tls_stats() copies them. Bytes are TLS records on the wire. */
@@ -112,7 +126,8 @@ typedef void (*tls_check_fn)(void *arg, enum tls_option opt, size_t index,
  * read and parse ca_file, ca_path, cert_file and key_file, check that the
  * key matches the certificate, decode the PSK and the pins, check the
  * combinations (PSK excludes cert_file and pins; certificate mode needs
- * ca_file or ca_path) and the ranges. Every problem goes to fn (may be
+ * ca_file or ca_path), the ranges, and that every tls_ciphers entry names
+ * a suite this module offers in the mode configured (tls_suite_lookup()). Every problem goes to fn (may be
  * NULL), not only the first. c is borrowed. Returns the number of
  * problems (0: fine), or TLS_ERR_NOMEM. Reads files; never blocks
  * otherwise. This is what `pushrelay check` runs.
@@ -175,6 +190,29 @@ const char *tls_strerror(int err);
 /* tls_option_name: the option's name as in the config ("ca_file"). */
 const char *tls_option_name(enum tls_option opt);
 
+/* What tls_suite_lookup() found for a name. */
+enum tls_suite_verdict {
+	TLS_SUITE_OK = 0,	/* offered in that mode; *id is set */
+	TLS_SUITE_UNKNOWN,	/* no suite of that name in this mbedTLS */
+	TLS_SUITE_WEAK,		/* a suite this module never offers */
+	TLS_SUITE_OTHER_MODE,	/* offered, but only with(out) a PSK */
+	TLS_SUITE_MISSING,	/* offered, but this mbedTLS lacks it */
+};
+
+/*
+ * tls_suite_lookup: the suite name (borrowed; IANA "TLS_ECDHE_..." or
+ * mbedTLS "TLS-ECDHE-..." spelling, any case) for PSK mode (psk 1) or
+ * certificate mode (psk 0). On TLS_SUITE_OK *id is its IANA number.
+ */
+enum tls_suite_verdict tls_suite_lookup(const char *name, int psk, int *id);
+
+/*
+ * tls_default_suites: the suites offered by default in that mode and
+ * available in this mbedTLS, in order of preference, into ids (cap
+ * entries). Returns how many were written.
+ */
+size_t tls_default_suites(int psk, int *ids, size_t cap);
+
 
 #ifdef TLS_INTERNAL
 /* Shared by platform/tls.c and platform/tls_conn.c only. */
@@ -196,7 +234,7 @@ struct tls {
 	int have_ca;
 	int have_cert;
 	int psk_mode;
-	int suites[TLS_SUITES_MAX];	/* PSK mode: PSK suites, 0-ended */
+	int suites[TLS_SUITES_MAX];	/* offered, 0-ended */
 	uint8_t psk[TLS_PSK_MAX];	/* until tls_setup() hands it over */
 	size_t psk_len;
 	char psk_identity[TLS_NAME_MAX + 1];
@@ -213,6 +251,16 @@ struct tls {
 	struct tls_stats stats;
 	char last_error[TLS_ERR_MAX];
 };
+
+_Static_assert(TLS_SUITES_MAX > TLS_CIPHERS_MAX, "TLS_SUITES_MAX is too "
+    "small for tls_ciphers");
+
+/*
+ * tls_suites_setup (tls_suites.c): on t->conf, offer t->suites (set by
+ * tls_load) and restrict groups, handshake signature hashes and the
+ * certificate profile as the header comment says. 0 or an mbedTLS error.
+ */
+int tls_suites_setup(struct tls *t);
 
 /* tls_conn_ops: the transport operations of a connection. */
 extern const struct transport_ops tls_conn_ops;

@@ -338,12 +338,22 @@ relay_tls_open(struct relay *r)
 	return rc;
 }
 
-/* Leave root once the queue, the control socket and the TLS keys are open. */
+/*
+ * Leave root once the queue, the control socket and the TLS keys are open,
+ * handing the queue's files and the socket to the user (privdrop.h says
+ * how, without following what the user may have put at those paths).
+ */
 static int
 loop_privdrop(struct relay *r)
 {
-	const char *own[4];
+	struct privdrop_own own[4] = {
+		{ r->conf->store, "store", PRIVDROP_FILE },
+		{ NULL, "store", PRIVDROP_FILE },
+		{ NULL, "store", PRIVDROP_FILE },
+		{ r->conf->control, "control", PRIVDROP_SOCKET },
+	};
 	char wal[4096], shm[4096];
+	int nw, ns;
 
 	if (r->conf->user[0] == '\0') {
 		if (geteuid() == 0)
@@ -353,12 +363,15 @@ loop_privdrop(struct relay *r)
 			    "relay");
 		return 0;
 	}
-	snprintf(wal, sizeof(wal), "%s-wal", r->conf->store);
-	snprintf(shm, sizeof(shm), "%s-shm", r->conf->store);
-	own[0] = r->conf->store;
-	own[1] = wal;
-	own[2] = shm;
-	own[3] = r->conf->control;
+	nw = snprintf(wal, sizeof(wal), "%s-wal", r->conf->store);
+	ns = snprintf(shm, sizeof(shm), "%s-shm", r->conf->store);
+	if (nw < 0 || (size_t)nw >= sizeof(wal) || ns < 0 ||
+	    (size_t)ns >= sizeof(shm)) {
+		log_err("start: option store: path too long to drop privileges");
+		return -1;
+	}
+	own[1].path = wal;
+	own[2].path = shm;
 	if (privdrop_to(r->conf->user, own, 4, r->err, sizeof(r->err)) != 0) {
 		log_err("start: %s", r->err);
 		return -1;

@@ -4,6 +4,7 @@
  * 1 runtime failure, 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "platform/conf.h"
 #include "platform/ctl.h"
+#include "platform/json.h"
 #include "platform/log.h"
 #include "relay/decode.h"
 #include "relay/relay.h"
@@ -96,6 +98,20 @@ main_load(const char *file)
 	return c;
 }
 
+/* conf_warn_exposed() callbacks: check prints, the daemon logs. */
+static void
+main_warn_print(void *arg, const char *text)
+{
+	fprintf(arg, "pushrelay: warning: %s\n", text);
+}
+
+static void
+main_warn_log(void *arg, const char *text)
+{
+	(void)arg;
+	log_warn("%s", text);
+}
+
 /* run and unpack: each runs what its file configures, and only that. */
 static int
 main_run(const struct main_opts *o, enum conf_role role)
@@ -117,6 +133,7 @@ main_run(const struct main_opts *o, enum conf_role role)
 	if (o->verbose || isatty(STDERR_FILENO))
 		dest |= LOG_TO_STDERR;
 	log_open("pushrelay", dest, (enum log_level)c->log_level);
+	conf_warn_exposed(c, main_warn_log, NULL);
 	return relay_run(c);
 }
 
@@ -127,9 +144,52 @@ main_check(const struct main_opts *o)
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
+	conf_warn_exposed(c, main_warn_print, stderr);
 	conf_print(c, stdout);
 	conf_free(c);
 	return 0;
+}
+
+/* Bytes of the printable character at p: 1 to 4, or 0 to escape *p. */
+static size_t
+main_printable(const uint8_t *p)
+{
+	size_t len;
+
+	if (*p == '\n' || *p == '\t' || (*p >= 0x20 && *p < 0x7f))
+		return 1;
+	if (*p < 0xc2 || *p > 0xf4)	/* controls, DEL, bad lead bytes */
+		return 0;
+	len = *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+	if (strnlen((const char *)p, len) < len || !json_utf8_valid(p, len))
+		return 0;
+	if (p[0] == 0xc2 && p[1] < 0xa0)	/* C1 controls U+0080-U+009F */
+		return 0;
+	return len;
+}
+
+/*
+ * Prints a control socket reply. Whatever listens at the configured path
+ * answers, not necessarily the relay, so every control character but
+ * newline and tab, every C1 control and every byte that is not UTF-8 is
+ * escaped, and a terminal never receives an escape sequence: \xNN in
+ * text, \u00NN with --json (valid inside a JSON string, where the relay's
+ * own replies never have such a byte).
+ */
+static void
+main_put_reply(FILE *f, const char *reply, int json)
+{
+	const uint8_t *p = (const uint8_t *)reply;
+	size_t k;
+
+	while (*p != '\0') {
+		if ((k = main_printable(p)) == 0) {
+			fprintf(f, json ? "\\u%04x" : "\\x%02x", *p);
+			k = 1;
+		} else
+			fwrite(p, 1, k, f);
+		p += k;
+	}
 }
 
 static int
@@ -148,7 +208,7 @@ main_status(const struct main_opts *o)
 		fprintf(stderr, "pushrelay: status: %s\n", err);
 		return 1;
 	}
-	fputs(reply, stdout);
+	main_put_reply(stdout, reply, o->json);
 	return 0;
 }
 

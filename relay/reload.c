@@ -46,7 +46,9 @@ reload_tls_differs(const struct conf_tls *a, const struct conf_tls *b)
 	    reload_str_differs(a->psk, b->psk) ||
 	    reload_list_differs(a->alpn, a->n_alpn, b->alpn, b->n_alpn) ||
 	    reload_list_differs(a->pin_sha256, a->n_pin_sha256, b->pin_sha256,
-	    b->n_pin_sha256);
+	    b->n_pin_sha256) ||
+	    reload_list_differs(a->ciphers, a->n_ciphers, b->ciphers,
+	    b->n_ciphers);
 }
 
 /* Whether the batch section or the set of batch routes changed. */

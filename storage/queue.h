@@ -110,7 +110,8 @@ typedef int (*queue_fetch_cb)(void *arg, const struct queue_msg *m);
  * The directory of PATH must exist (it is not created); a new file gets
  * mode 0600. A file with a schema version other than this build's, or
  * with tables that are not the queue's, is refused (QUEUE_ERR_IO) and left
- * untouched. Reads the whole file once (PRAGMA quick_check).
+ * untouched; so is a PATH, PATH-wal or PATH-shm that is a symbolic link or
+ * not a regular file with one link (never followed). Reads the whole file once (PRAGMA quick_check).
  * Returns QUEUE_OK, QUEUE_ERR_IO, QUEUE_ERR_NOMEM, QUEUE_ERR_INVAL.
  */
 int queue_open(struct queue **out, const struct queue_conf *qc,

@@ -37,6 +37,17 @@
 #define QUEUE_FILE_CHECKPOINT_PAGES	100
 #define QUEUE_FILE_NAME_TRIES	100	/* .corrupt- names tried */
 
+/*
+ * SQLite refuses a database path that is a symbolic link (3.31 and
+ * later), which closes the window between queue_file_create()'s check and
+ * SQLite's own open.
+ */
+#ifdef SQLITE_OPEN_NOFOLLOW
+#define QUEUE_FILE_NOFOLLOW	SQLITE_OPEN_NOFOLLOW
+#else
+#define QUEUE_FILE_NOFOLLOW	0
+#endif
+
 static const char queue_file_schema_sql[] =
 	"BEGIN IMMEDIATE;"
 	"CREATE TABLE IF NOT EXISTS msg ("
@@ -296,23 +307,107 @@ queue_file_schema(struct queue_file *f, char *err, size_t errlen)
 	return rc;
 }
 
+static int
+queue_file_symlink(const char *path, char *err, size_t errlen)
+{
+	queue_file_err(path, err, errlen, "is a symbolic link; option store "
+	    "must name the file itself (refusing to follow it)");
+	return QUEUE_ERR_IO;
+}
+
+/*
+ * A file of the queue must be a regular file with one link, or absent.
+ * The relay may start as root with the queue in a directory its
+ * unprivileged user can write (option user): a symbolic link or a hard
+ * link there would make root write, create or hand over a file of the
+ * link's choosing, so neither is followed nor used (docs/config.md).
+ * what: the path to name when it is not path itself (a companion).
+ */
+static int
+queue_file_plain(const char *path, const char *what, const struct stat *sb,
+    char *err, size_t errlen)
+{
+	if (S_ISLNK(sb->st_mode) && what == NULL)
+		return queue_file_symlink(path, err, errlen);
+	if (S_ISLNK(sb->st_mode)) {
+		queue_file_err(path, err, errlen, "%s is a symbolic link "
+		    "(refusing to follow it); remove it", what);
+		return QUEUE_ERR_IO;
+	}
+	if (!S_ISREG(sb->st_mode) || sb->st_nlink != 1) {
+		/* No link left: replaced between the open and the fstat. */
+		queue_file_err(path, err, errlen, "%s %s", what != NULL ? what :
+		    "it", !S_ISREG(sb->st_mode) ? "is not a regular file" :
+		    sb->st_nlink == 0 ? "was replaced while being opened" :
+		    "has more than one hard link (refusing to use it)");
+		return QUEUE_ERR_IO;
+	}
+	return QUEUE_OK;
+}
+
+/*
+ * The -wal and -shm that SQLite will open beside the file must be plain
+ * files too. SQLite opens them with O_NOFOLLOW itself (3.40 does, and
+ * tests/system/test_privdrop.py checks it), so a link planted after this
+ * check makes that open fail instead of being followed.
+ */
+static int
+queue_file_check_companions(const char *path, char *err, size_t errlen)
+{
+	static const char *const ext[] = { "-wal", "-shm" };
+	struct stat sb;
+	char *name;
+	size_t i, n = strlen(path) + 5;
+	int rc = QUEUE_OK, e;
+
+	if ((name = malloc(n)) == NULL)
+		return QUEUE_ERR_NOMEM;
+	for (i = 0; rc == QUEUE_OK && i < 2; i++) {
+		snprintf(name, n, "%s%s", path, ext[i]);
+		if (lstat(name, &sb) == 0)
+			rc = queue_file_plain(path, name, &sb, err, errlen);
+		else if ((e = errno) != ENOENT) {
+			queue_file_err(path, err, errlen, "%s: %s", name,
+			    strerror(e));
+			rc = QUEUE_ERR_IO;
+		}
+	}
+	free(name);
+	return rc;
+}
+
 /*
  * Creates the file ourselves so that it gets mode 0600 without touching
  * the process-wide umask; SQLite gives -wal and -shm the same mode.
+ * O_NOFOLLOW: a symbolic link fails with ELOOP instead of being followed;
+ * O_NONBLOCK: a FIFO planted there cannot stall the start.
  */
 static int
 queue_file_create(struct queue_file *f, char *err, size_t errlen)
 {
-	int fd, e;
+	struct stat sb;
+	int fd, e, rc;
 
-	fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(f->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		e = errno;
+		if (e == ELOOP)
+			return queue_file_symlink(f->path, err, errlen);
 		queue_file_err(f->path, err, errlen, "open: %s", strerror(e));
 		return QUEUE_ERR_IO;
 	}
+	if (fstat(fd, &sb) == -1) {
+		e = errno;
+		close(fd);
+		queue_file_err(f->path, err, errlen, "fstat: %s", strerror(e));
+		return QUEUE_ERR_IO;
+	}
 	close(fd);
-	return QUEUE_OK;
+	if ((rc = queue_file_plain(f->path, NULL, &sb, err, errlen)) !=
+	    QUEUE_OK)
+		return rc;
+	return queue_file_check_companions(f->path, err, errlen);
 }
 
 /* Opens and checks the file. On failure f->db may still need closing. */
@@ -325,7 +420,7 @@ queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
 	if ((rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
 		return rc;
 	rc = sqlite3_open_v2(f->path, &f->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_NOMUTEX | QUEUE_FILE_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		if (f->db == NULL)
 			return QUEUE_ERR_NOMEM;

@@ -31,7 +31,9 @@
  * path.corrupt-YYYYmmddTHHMMSS[-N] (with its -wal and -shm), a fresh one is
  * created, *recovered is set to 1 and err holds one line saying so.
  * A file with another schema version, or with tables that are not ours,
- * is refused and left untouched.
+ * is refused and left untouched. So is a path, -wal or -shm that is a
+ * symbolic link or anything but a regular file with one link: none is
+ * followed, even by root (see option user in docs/config.md).
  * Returns QUEUE_OK (err "" unless recovered), QUEUE_ERR_IO,
  * QUEUE_ERR_NOMEM; on failure *db is NULL and err says why.
  */

@@ -321,3 +321,227 @@ def test_check_reports_tls_problems_at_their_lines(pushrelay_bin, tmp_path,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert psk not in p.stdout and "option psk '********'" in p.stdout
+
+
+# --------------------------------------------------------------------------
+# What the relay offers, and what it refuses (openssl s_server plays the
+# broker and says what the ClientHello held and what was agreed)
+# --------------------------------------------------------------------------
+
+ALL_SUITES = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
+PSK_KEY = "00112233445566778899aabbccddeeff"
+
+# The relay's offers in OpenSSL's names (docs/tls.md), in its order.
+CERT_OFFER = ["ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-GCM-SHA256",
+              "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305",
+              "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]
+PSK_OFFER = ["ECDHE-PSK-CHACHA20-POLY1305", "PSK-CHACHA20-POLY1305",
+             "PSK-AES128-GCM-SHA256", "PSK-AES256-GCM-SHA384"]
+
+
+@pytest.fixture(scope="module")
+def rsa_server(pki):
+    """An RSA-2048 server certificate from the same CA, for the suites
+    that need an RSA key (static RSA, DHE-RSA)."""
+    d = pki["dir"]
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", "rsa.key", "-out", "rsa.csr", "-subj",
+                    "/CN=localhost"], cwd=d, check=True, capture_output=True)
+    (d / "rsa.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", "rsa.csr", "-CA",
+                    "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+                    "rsa.pem", "-days", "30", "-extfile", "rsa.ext"],
+                   cwd=d, check=True, capture_output=True)
+    return {"cert": str(d / "rsa.pem"), "key": str(d / "rsa.key")}
+
+
+class SServer:
+    """`openssl s_server` on a free port with the given options; its
+    output (what it saw of each handshake) in a log file."""
+
+    def __init__(self, tmp_path, args):
+        self.port = free_port()
+        self.log = tmp_path / ("s_server-%d.log" % self.port)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                ["openssl", "s_server", "-accept", "127.0.0.1:%d" % self.port,
+                 "-tls1_2"] + list(args), stdin=subprocess.PIPE,
+                stdout=out, stderr=subprocess.STDOUT)
+        wait_until(lambda: b"ACCEPT" in self.log.read_bytes(), T(10),
+                   what="s_server to listen")
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def text(self):
+        return self.log.read_text(errors="replace")
+
+    def field(self, name):
+        """The colon-separated list after 'NAME:' in the first handshake."""
+        m = wait_until(lambda: re.search(r"^%s: ?(.*)$" % re.escape(name),
+                                         self.text(), re.M), T(20),
+                       what="s_server to print %s" % name,
+                       details=self.text)
+        return m.group(1).strip().split(":")
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def s_server(tmp_path):
+    made = []
+
+    def make(*args):
+        srv = SServer(tmp_path, args)
+        made.append(srv)
+        return srv
+    yield make
+    for srv in made:
+        srv.close()
+
+
+def _relay_on(relay_factory, srv, pki, name="relay", **opts):
+    c = {"address": [srv.address], "tls": "1", "ca_file": pki["ca.pem"],
+         "reconnect_max": "1"}
+    c.update(opts)
+    return relay_factory(central=c, connected=False, name=name)
+
+
+def test_offers_only_ecdhe_aead_x25519_p256_p384_sha256_up(
+        pki, relay_factory, s_server):
+    """A server that would take anything sees the whole offer: six ECDHE
+    suites with AEAD ciphers, three groups, SHA-256 and up. Before, the
+    relay offered some 80 suites and groups down to secp192r1."""
+    srv = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
+                   "-cipher", ALL_SUITES)
+    _relay_on(relay_factory, srv, pki)
+    assert srv.field("Shared ciphers") == CERT_OFFER
+    assert srv.field("Supported groups") == ["x25519", "secp256r1",
+                                             "secp384r1"]
+    sigs = srv.field("Signature Algorithms")
+    assert sigs and all(re.fullmatch(r"(ECDSA|RSA|RSA-PSS)\+SHA(256|384|512)",
+                                     s) for s in sigs), sigs
+    assert re.search(r"^CIPHER is ECDHE-ECDSA-", srv.text(), re.M)
+
+
+def _refused(relay, srv):
+    relay.wait_log(r"central broker: connect: broker %s: tls handshake"
+                   % re.escape(srv.address), timeout=T(20))
+    assert not re.search(r"^CIPHER is", srv.text(), re.M), srv.text()
+    assert not relay.status()["central"]["connected"]
+
+
+@pytest.mark.parametrize("key,args", [
+    ("rsa", ["-cipher", "AES128-SHA"]),               # static RSA, CBC-SHA1
+    ("rsa", ["-cipher", "AES128-GCM-SHA256"]),        # static RSA, AEAD
+    ("rsa", ["-cipher", "DHE-RSA-AES128-GCM-SHA256"]),  # finite-field DHE
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES128-SHA"]),    # CBC with SHA-1
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES256-SHA384"]),  # CBC
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES128-CCM8"]),   # 8-byte tag
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0",
+            "-groups", "secp192r1"]),
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0",
+            "-groups", "secp224r1"]),
+    ("ec", ["-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0",
+            "-sigalgs", "ECDSA+SHA1"]),
+], ids=["rsa-cbc-sha1", "rsa-static-gcm", "dhe-rsa", "ecdhe-cbc-sha1",
+        "ecdhe-cbc-sha384", "ccm8", "secp192r1", "secp224r1", "sig-sha1"])
+def test_weak_server_choices_are_refused(pki, rsa_server, relay_factory,
+                                         s_server, key, args):
+    """A server that can only choose a weak suite, group or signature
+    hash gets no handshake; the relay stays disconnected and says so."""
+    cert = (rsa_server["cert"], rsa_server["key"]) if key == "rsa" else \
+        (pki["server.pem"], pki["server.key"])
+    srv = s_server("-cert", cert[0], "-key", cert[1], *args)
+    relay = _relay_on(relay_factory, srv, pki)
+    _refused(relay, srv)
+
+
+def test_ecdhe_rsa_with_an_rsa_certificate_still_works(pki, rsa_server,
+                                                       relay_factory,
+                                                       s_server):
+    srv = s_server("-cert", rsa_server["cert"], "-key", rsa_server["key"],
+                   "-cipher", ALL_SUITES)
+    _relay_on(relay_factory, srv, pki)
+    wait_until(lambda: re.search(r"^CIPHER is ECDHE-RSA-(CHACHA20-POLY1305|"
+                                 r"AES(128|256)-GCM-SHA(256|384))$",
+                                 srv.text(), re.M), T(20),
+               what="an ECDHE-RSA AEAD handshake", details=srv.text)
+
+
+def _psk_server(s_server, cipher):
+    return s_server("-nocert", "-psk", PSK_KEY, "-psk_identity", "gw-test",
+                    "-cipher", cipher)
+
+
+def test_psk_offers_only_aead(pki, relay_factory, s_server):
+    srv = _psk_server(s_server, ALL_SUITES)
+    _relay_on(relay_factory, srv, pki, psk_identity="gw-test", psk=PSK_KEY)
+    assert srv.field("Shared ciphers") == PSK_OFFER
+    assert re.search(r"^CIPHER is ECDHE-PSK-CHACHA20-POLY1305$", srv.text(),
+                     re.M), srv.text()
+
+
+@pytest.mark.parametrize("cipher", ["PSK-AES128-CBC-SHA256",
+                                    "ECDHE-PSK-AES128-CBC-SHA256",
+                                    "PSK-AES128-CBC-SHA",
+                                    "PSK-AES128-CCM8"])
+def test_psk_weak_server_choices_are_refused(pki, relay_factory, s_server,
+                                             cipher):
+    srv = _psk_server(s_server, cipher)
+    relay = _relay_on(relay_factory, srv, pki, psk_identity="gw-test",
+                      psk=PSK_KEY)
+    _refused(relay, srv)
+
+
+def test_tls_ciphers_picks_and_orders_the_offer(pki, relay_factory,
+                                                s_server):
+    """option tls_ciphers, IANA or mbedTLS names in any case: exactly
+    those suites are offered, in that order."""
+    srv = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
+                   "-cipher", ALL_SUITES)
+    _relay_on(relay_factory, srv, pki, tls_ciphers=[
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "tls-ecdhe-ecdsa-with-aes-128-gcm-sha256"])
+    assert srv.field("Shared ciphers") == ["ECDHE-ECDSA-AES256-GCM-SHA384",
+                                           "ECDHE-ECDSA-AES128-GCM-SHA256"]
+    srv2 = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
+                    "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305")
+    # Its own directory: a queue is opened by one process at a time.
+    relay2 = _relay_on(relay_factory, srv2, pki, name="relay2", tls_ciphers=[
+        "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"])
+    _refused(relay2, srv2)
+
+
+def test_check_refuses_weak_or_unknown_tls_ciphers(pushrelay_bin, tmp_path,
+                                                   pki):
+    conf = tmp_path / "relay.conf"
+    conf.write_text("\n".join([
+        "config relay",                                             # 1
+        "\toption id 'gw-test'",                                    # 2
+        "config broker 'central'",                                  # 3
+        "\tlist address '127.0.0.1:8883'",                          # 4
+        "\toption ca_file '%s'" % pki["ca.pem"],                    # 5
+        "\tlist tls_ciphers 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'",  # 6
+        "\tlist tls_ciphers 'TLS_RSA_WITH_AES_128_CBC_SHA'",        # 7
+        "\tlist tls_ciphers 'TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8'",  # 8
+        "\tlist tls_ciphers 'TLS_PSK_WITH_AES_128_GCM_SHA256'",     # 9
+        "\tlist tls_ciphers 'ECDHE-RSA-AES128-GCM-SHA256'",         # 10
+        "config uplink",                                            # 11
+        "\toption topic 'sensors/#'",                               # 12
+    ]) + "\n")
+    p = subprocess.run(bin_argv(pushrelay_bin, "check", "-c", conf),
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, p.stdout
+    f = re.escape(str(conf))
+    err = p.stderr
+    assert not re.search(r":6: ", err), err
+    for line, why in ((7, "refused: not one of the suites offered"),
+                      (8, "refused: not one of the suites offered"),
+                      (9, "a PSK suite, and no psk is set"),
+                      (10, "unknown cipher suite")):
+        assert re.search(r"%s:%d: option tls_ciphers: .*%s" % (f, line, why),
+                         err), err

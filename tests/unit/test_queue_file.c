@@ -1,7 +1,8 @@
 /*
  * Unit tests for the queue file's life cycle (storage/queue_file.c through
  * queue_open()): mode 0600, a missing directory, sync levels, recovery from
- * corrupt files, and refusing another schema version or a foreign database.
+ * corrupt files, refusing another schema version or a foreign database,
+ * and never following a symbolic link or using a hard-linked file.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -69,6 +70,15 @@ test_sync_levels(void **state)
 	qc.sync = 3;
 	assert_int_equal(queue_open(&q, &qc, NULL, err, sizeof(err)),
 	    QUEUE_ERR_INVAL);
+}
+
+static off_t
+count_bytes(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
 }
 
 static void
@@ -242,6 +252,65 @@ test_foreign_db_refused(void **state)
 	assert_int_equal(count_corrupt(f, ""), 0);
 }
 
+/* path -> target, where target must never be created or written. */
+static void
+check_link_refused(struct fixture *f, const char *link_ext,
+    const char *want)
+{
+	struct queue_conf qc = { f->path, 1000, QUEUE_DROP_OLDEST,
+	    QUEUE_SYNC_NORMAL };
+	struct queue *q = NULL;
+	char link[300], target[300], err[512];
+
+	snprintf(link, sizeof(link), "%s%s", f->path, link_ext);
+	snprintf(target, sizeof(target), "%s/target%s", f->dir, link_ext);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(queue_open(&q, &qc, NULL, err, sizeof(err)),
+	    QUEUE_ERR_IO);
+	assert_null(q);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(access(target, F_OK), -1);
+	/* An existing target is neither followed: it stays as it was. */
+	write_file(target, "mine", 4, 0);
+	assert_int_equal(queue_open(&q, &qc, NULL, err, sizeof(err)),
+	    QUEUE_ERR_IO);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(count_bytes(target), 4);
+	unlink(target);
+	unlink(link);
+}
+
+static void
+test_symlinks_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	check_link_refused(f, "", "is a symbolic link; option store must "
+	    "name the file itself");
+	check_link_refused(f, "-wal", "-wal is a symbolic link");
+	unlink(f->path);
+	check_link_refused(f, "-shm", "-shm is a symbolic link");
+}
+
+static void
+test_hard_link_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_conf qc = { f->path, 1000, QUEUE_DROP_OLDEST,
+	    QUEUE_SYNC_NORMAL };
+	struct queue *q = NULL;
+	char other[300], err[512];
+
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	write_file(other, "", 0, 0);
+	assert_int_equal(link(other, f->path), 0);
+	assert_int_equal(queue_open(&q, &qc, NULL, err, sizeof(err)),
+	    QUEUE_ERR_IO);
+	assert_non_null(strstr(err, "more than one hard link"));
+	assert_int_equal(count_bytes(other), 0);
+	unlink(other);
+}
+
 int
 main(void)
 {
@@ -255,6 +324,8 @@ main(void)
 		T(test_corrupt_twice),
 		T(test_future_schema_refused),
 		T(test_foreign_db_refused),
+		T(test_symlinks_refused),
+		T(test_hard_link_refused),
 #undef T
 	};
 

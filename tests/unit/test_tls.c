@@ -25,6 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mbedtls/cipher.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
+
 #include "platform/clock.h"
 #include "platform/tls.h"
 
@@ -746,6 +750,134 @@ test_check_conf(void **state)
 	tls_free(NULL);
 }
 
+/*
+ * Whether a suite is one the relay may offer, judged from mbedTLS's own
+ * description of it: forward secrecy (ECDHE) or a PSK, an AEAD cipher
+ * with a full-length tag, TLS 1.2.
+ */
+static int
+suite_is_strong(int id, int psk)
+{
+	const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(id);
+	const mbedtls_cipher_info_t *ci;
+
+	if (cs == NULL || (cs->flags & (MBEDTLS_CIPHERSUITE_WEAK |
+	    MBEDTLS_CIPHERSUITE_SHORT_TAG)) != 0)
+		return 0;
+	if ((ci = mbedtls_cipher_info_from_type(cs->cipher)) == NULL ||
+	    (ci->mode != MBEDTLS_MODE_GCM &&
+	    ci->mode != MBEDTLS_MODE_CHACHAPOLY))
+		return 0;
+	if (psk)
+		return cs->key_exchange == MBEDTLS_KEY_EXCHANGE_ECDHE_PSK ||
+		    cs->key_exchange == MBEDTLS_KEY_EXCHANGE_PSK;
+	return cs->key_exchange == MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA ||
+	    cs->key_exchange == MBEDTLS_KEY_EXCHANGE_ECDHE_RSA;
+}
+
+static void
+test_default_suites(void **state)
+{
+	int ids[32];
+	size_t n, i;
+	int psk;
+
+	(void)state;
+	for (psk = 0; psk < 2; psk++) {
+		n = tls_default_suites(psk, ids, 32);
+		assert_int_equal(n, psk ? 4 : 6);
+		for (i = 0; i < n; i++)
+			if (!suite_is_strong(ids[i], psk))
+				fail_msg("offered: %s",
+				    mbedtls_ssl_get_ciphersuite_name(ids[i]));
+	}
+	/* ECDHE-PSK first: forward secrecy where a PSK allows it. */
+	tls_default_suites(1, ids, 32);
+	assert_int_equal(ids[0],
+	    MBEDTLS_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256);
+	assert_int_equal(tls_default_suites(0, ids, 2), 2);
+}
+
+static void
+test_suite_lookup(void **state)
+{
+	const int *all = mbedtls_ssl_list_ciphersuites();
+	int id = 0, psk, strong = 0;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tls_suite_lookup(
+	    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0, &id), TLS_SUITE_OK);
+	assert_int_equal(id, MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+	assert_int_equal(tls_suite_lookup(
+	    "tls-ecdhe-ecdsa-with-chacha20-poly1305-sha256", 0, &id),
+	    TLS_SUITE_OK);
+	assert_int_equal(tls_suite_lookup("TLS-PSK-WITH-AES-128-GCM-SHA256", 0,
+	    &id), TLS_SUITE_OTHER_MODE);
+	assert_int_equal(tls_suite_lookup(
+	    "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256", 1, &id),
+	    TLS_SUITE_OTHER_MODE);
+	assert_int_equal(tls_suite_lookup("TLS-RSA-WITH-AES-128-CBC-SHA", 0,
+	    &id), TLS_SUITE_WEAK);
+	assert_int_equal(tls_suite_lookup("ECDHE-RSA-AES128-GCM-SHA256", 0,
+	    &id), TLS_SUITE_UNKNOWN);
+	assert_int_equal(tls_suite_lookup("", 0, &id), TLS_SUITE_UNKNOWN);
+	/*
+	 * Of all the suites this mbedTLS has (some 80 of them), exactly the
+	 * strong ones that the table lists are accepted, and none else.
+	 */
+	for (i = 0; all[i] != 0; i++) {
+		for (psk = 0; psk < 2; psk++) {
+			if (tls_suite_lookup(mbedtls_ssl_get_ciphersuite_name(
+			    all[i]), psk, &id) != TLS_SUITE_OK)
+				continue;
+			assert_int_equal(id, all[i]);
+			if (!suite_is_strong(all[i], psk))
+				fail_msg("accepted: %s",
+				    mbedtls_ssl_get_ciphersuite_name(all[i]));
+			strong++;
+		}
+	}
+	assert_int_equal(strong, 10);
+}
+
+static void
+test_check_ciphers(void **state)
+{
+	char *ciphers[] = { "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+	    "TLS-ECDHE-ECDSA-WITH-AES-128-CBC-SHA256", "nope",
+	    "TLS_PSK_WITH_AES_128_GCM_SHA256" };
+	char *psk_ciphers[] = { "TLS-PSK-WITH-AES-256-GCM-SHA384",
+	    "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256" };
+	char *many[TLS_CIPHERS_MAX + 1];
+	struct tls_conf cert = { .ca_file = path("ca.crt"), .ciphers = ciphers,
+	    .n_ciphers = 4 };
+	struct tls_conf psk = { .psk_identity = PSK_ID, .psk = PSK_HEX,
+	    .ciphers = psk_ciphers, .n_ciphers = 2 };
+	struct reports r;
+	size_t i;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&cert, on_report, &r), 3);
+	assert_int_equal(r.opts[TLS_OPT_CIPHERS], 3);
+	assert_non_null(strstr(r.text, "'TLS-ECDHE-ECDSA-WITH-AES-128-CBC-"
+	    "SHA256': refused"));
+	assert_non_null(strstr(r.text, "'nope': unknown cipher suite"));
+	assert_non_null(strstr(r.text, "a PSK suite, and no psk is set"));
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&psk, on_report, &r), 1);
+	assert_non_null(strstr(r.text, "not a PSK suite, and psk is set"));
+	for (i = 0; i < TLS_CIPHERS_MAX + 1; i++)
+		many[i] = "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256";
+	cert.ciphers = many;
+	cert.n_ciphers = TLS_CIPHERS_MAX + 1;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tls_check_conf(&cert, on_report, &r), 1);
+	assert_non_null(strstr(r.text, "more than"));
+	assert_string_equal(tls_option_name(TLS_OPT_CIPHERS), "tls_ciphers");
+}
+
 int
 main(void)
 {
@@ -763,6 +895,9 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_closed),
 		cmocka_unit_test(test_check_conf),
+		cmocka_unit_test(test_default_suites),
+		cmocka_unit_test(test_suite_lookup),
+		cmocka_unit_test(test_check_ciphers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
