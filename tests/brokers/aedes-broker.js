@@ -22,9 +22,16 @@
 // code 3 (Server unavailable) until SIGHUP, so that a test can let its own
 // clients subscribe to a broker that starts empty before the relay under
 // test may connect.
+//
+// AEDES_TRACE=1 in the environment also logs every packet in (<-) and out
+// (->) of every connection, tagged with the client's port, PUBLISH with
+// its QoS, flags, packet id, topic, size and the first 8 hex digits of the
+// MD5 of its payload: the packet-level evidence when a test fails.
 
 import { createServer } from 'node:net'
+import { createHash } from 'node:crypto'
 import { Aedes } from 'aedes'
+import mqttPacket from 'mqtt-packet'
 
 function usage (why) {
   process.stderr.write(`aedes-broker: ${why}\n` +
@@ -102,8 +109,45 @@ broker.on('subscribe', (subs, client) => {
 // Every socket, also those that have not sent CONNECT yet: offline closes
 // them all.
 const sockets = new Set()
+const trace = process.env.AEDES_TRACE === '1'
+
+function describe (p) {
+  const id = p.messageId !== undefined ? ` id ${p.messageId}` : ''
+  if (p.cmd === 'connect') return `CONNECT ${p.clientId}`
+  if (p.cmd !== 'publish') return p.cmd.toUpperCase() + id
+  const payload = p.payload || Buffer.alloc(0)
+  const md5 = createHash('md5').update(payload).digest('hex').slice(0, 8)
+  return `PUBLISH q${p.qos}${p.dup ? ' dup' : ''}` +
+    `${p.retain ? ' retain' : ''}${id} ${p.topic} (${payload.length} B ` +
+    `md5 ${md5})`
+}
+
+// Parses a copy of what the connection reads and writes: aedes reads with
+// read() on 'readable', which also emits 'data'; it writes a packet in
+// several write() calls, strings among them.
+function traceConn (conn) {
+  const tag = String(conn.remotePort)
+  for (const [dir, side] of [['<-', 'in'], ['->', 'out']]) {
+    const p = mqttPacket.parser({ protocolVersion: 4 })
+    p.on('packet', (pk) => log(`trace ${tag} ${dir} ${describe(pk)}`))
+    p.on('error', (e) => log(`trace ${tag} ${dir} cannot parse: ${e.message}`))
+    if (side === 'in') {
+      conn.prependListener('data', (d) => p.parse(d))
+    } else {
+      const write = conn.write.bind(conn)
+      conn.write = (chunk, ...rest) => {
+        p.parse(typeof chunk === 'string'
+          ? Buffer.from(chunk, typeof rest[0] === 'string' ? rest[0] : 'utf8')
+          : Buffer.from(chunk))
+        return write(chunk, ...rest)
+      }
+    }
+  }
+}
+
 const server = createServer((conn) => {
   sockets.add(conn)
+  if (trace) traceConn(conn)
   conn.on('close', () => sockets.delete(conn))
   broker.handle(conn)
 })

@@ -24,6 +24,8 @@ Environment:
   PUSHRELAY_CENTRAL_BROKER  mosquitto (default) or aedes: the broker that
                           tests/system/conftest.py's central_broker starts.
   NODE                    the node binary for aedes (default: node on PATH).
+  AEDES_TRACE=1           aedes logs every packet in and out of every
+                          connection to its log (tests/brokers/aedes-broker.js).
 
 What is here:
   * telemetry: the corpus as (topic, payload bytes) pairs, through
