@@ -88,6 +88,11 @@ system: $(BIN)
 # by `make deps`): a broker written apart from Mosquitto, MQTT 3.1.1 only.
 # Shorter outage and kill -9 runs than `make system`'s keep it to a minute
 # or two; tests about MQTT 5 on the central side skip themselves.
+# test_exactly_once is left out: aedes 1.2.0 answers PUBRECs that reach it
+# together from a QoS 2 subscriber with PUBRELs of the wrong packet ids
+# (its in-memory persistence takes any PUBREL it holds for the one being
+# stored: aedes-persistence's outgoingUpdate), so the consumer never gets
+# the first message of each burst. AEDES_TRACE=1 shows it.
 SYSTEM_AEDES := tests/system/test_relay_basic.py tests/system/test_outage.py \
 	tests/system/test_kill9.py tests/system/test_unpack.py
 system-aedes: $(BIN)
