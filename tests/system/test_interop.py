@@ -27,3 +27,26 @@ def test_protocol_5_to_a_3_1_1_broker_is_a_refusal_that_says_so(
     assert not s["central"]["connected"]
     assert s["central"]["refused"] == 0, "a CONNACK the broker may send"
     assert s["local"]["connected"]
+
+
+def test_qos_above_the_granted_one_is_taken_and_capped_to_the_route(
+        tmp_path, registry, relay_factory, local_broker, clients):
+    # aedes 1.2.0 caps what it sends at the granted QoS only when the
+    # subscription's filter is the topic itself (lib/client.js looks the
+    # subscription up by topic name): on the relay's downlink filter
+    # gw/gw-test/cmd/#, granted QoS 1, a QoS 2 publish reaches the relay
+    # at QoS 2 ([MQTT-3.8.4-6] says 1). The relay must still take it (QoS
+    # 2 handshake) and forward it at its route's QoS 1.
+    aedes = registry.add(AedesBroker(tmp_path, "aedes311")).start()
+    relay = relay_factory(central={"address": [aedes.address],
+                                   "protocol": "311"})
+    col = clients.collector(local_broker, "cmd/#", qos=2)
+    pub = clients.publisher(aedes.port, protocol=311)
+    pub.publish("gw/gw-test/cmd/valve", b"open", qos=2)
+    pub.wait_acked()
+    m = col.wait_message("cmd/valve", b"open", timeout=T(10))
+    assert m.qos == 1, "the downlink route's qos 1"
+    s = relay.wait_status(lambda s: s["forwarded"]["downlink"] == 1,
+                          what="forwarded.downlink == 1")
+    assert s["central"]["refused"] == 0
+    assert s["received"]["downlink"] == 1
