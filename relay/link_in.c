@@ -604,6 +604,31 @@ link_dispatch(struct link *l, const struct mqtt_packet *p)
 }
 
 /*
+ * A broker of MQTT 3.1.1 or older answers our level-5 CONNECT as its own
+ * specification tells it to [MQTT-3.1.2-2]: a 3.1.1 CONNACK, return code
+ * 1 (unacceptable protocol level), then it closes. That CONNACK has no
+ * property section, so the MQTT 5 decoder finds it malformed; a v5
+ * CONNACK has at least 3 bytes after the fixed header, so one of 2 is
+ * never one. Returns 1 when pkt is such a refusal (the link is then
+ * DOWN), else 0.
+ */
+static int
+link_refused_by_old_broker(struct link *l, const uint8_t *pkt, size_t len)
+{
+	struct mqtt_packet p;
+
+	if (l->state != LINK_CONNECTING || l->protocol != 5 || len != 4 ||
+	    mqtt_decode(pkt, len, MQTT_V311, &p) != MQTT_OK ||
+	    p.type != MQTT_CONNACK || p.u.connack.reason == 0)
+		return 0;
+	link_fail(l, "connect: broker %s refused: %s (a CONNACK of MQTT "
+	    "3.1.1: the broker does not speak MQTT 5; use option protocol "
+	    "'311')", link_address(l),
+	    mqtt_connack_name(MQTT_V311, p.u.connack.reason));
+	return 1;
+}
+
+/*
  * Frames and dispatches every whole packet in the input buffer. Returns
  * 0 to go on reading, -1 when the connection is gone (or was replaced).
  */
@@ -628,6 +653,8 @@ link_parse(struct link *l)
 		l->st.packets_in++;
 		if ((rc = mqtt_decode(l->in + pos, plen, link_mqtt_version(l),
 		    &p)) != MQTT_OK) {
+			if (link_refused_by_old_broker(l, l->in + pos, plen))
+				return -1;
 			link_refuse(l, mqtt_err_reason(rc), "an invalid packet");
 			return -1;
 		}

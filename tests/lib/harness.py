@@ -21,12 +21,20 @@ Environment:
   PUSHRELAY_TELEMETRY     another corpus directory (the same three .tsv).
   PUSHRELAY_BIN           the binary under test (default build/pushrelay).
   PUSHRELAY_TIMEOUT_SCALE, PUSHRELAY_WRAP: see below.
+  PUSHRELAY_CENTRAL_BROKER  mosquitto (default) or aedes: the broker that
+                          tests/system/conftest.py's central_broker starts.
+  NODE                    the node binary for aedes (default: node on PATH).
+  AEDES_TRACE=1           aedes logs every packet in and out of every
+                          connection to its log (tests/brokers/aedes-broker.js).
 
 What is here:
   * telemetry: the corpus as (topic, payload bytes) pairs, through
     telemetry_messages().
   * Broker: one Mosquitto on a free loopback port, with persistence, that can
     be stopped, killed, paused and started again on the same port.
+    AedesBroker: the same interface on aedes (tests/brokers), a second,
+    independent broker for the central side; make_broker(kind, ...) picks
+    one by name, central_broker_kind() reads $PUSHRELAY_CENTRAL_BROKER.
   * RelayConfig / Relay: a UCI config rendered from dicts, and the pushrelay
     process ("run -c FILE -v"), its status over "status --json", signals.
   * Collector / Publisher / PacedStream: paho-mqtt clients that record what
@@ -378,8 +386,30 @@ def analyse(sent, received):
 
 
 # --------------------------------------------------------------------------
-# Mosquitto
+# Brokers: Mosquitto, and aedes for the central side
 # --------------------------------------------------------------------------
+
+BROKER_KINDS = ("mosquitto", "aedes")
+AEDES_DIR = REPO / "tests" / "brokers"
+
+
+def central_broker_kind():
+    """$PUSHRELAY_CENTRAL_BROKER: "mosquitto" (the default) or "aedes"."""
+    kind = os.environ.get("PUSHRELAY_CENTRAL_BROKER", "") or "mosquitto"
+    if kind not in BROKER_KINDS:
+        raise HarnessError("PUSHRELAY_CENTRAL_BROKER=%r: use one of %s"
+                           % (kind, ", ".join(BROKER_KINDS)))
+    return kind
+
+
+def make_broker(kind, workdir, name="broker", **kw):
+    """A Broker ("mosquitto") or an AedesBroker ("aedes"), not started."""
+    if kind == "aedes":
+        return AedesBroker(workdir, name, **kw)
+    if kind == "mosquitto":
+        return Broker(workdir, name, **kw)
+    raise HarnessError("unknown broker kind %r" % (kind,))
+
 
 class Broker:
     """One Mosquitto process on 127.0.0.1:port with its own directory.
@@ -389,18 +419,35 @@ class Broker:
     relay's session and the test collectors' sessions survive a restart.
     max_queued_messages is 0 (no limit), so a count never loses a message to
     the broker; everything else keeps Mosquitto's defaults.
+
+    What tests may use, the same on every kind of broker (AedesBroker):
+    name, dir, port, address, log_path, starts, running, start(), stop(),
+    kill(), pause(), resume(), restart(), close(), log_tail(); offline()
+    and online(), an outage that keeps every session (here a stop and a
+    start); and what the kind can do:
+      kind            "mosquitto" or "aedes"
+      mqtt5           it speaks MQTT 5 (else MQTT 3.1.1 only)
+      keeps_sessions  stop() + start() keep the persistent sessions
     """
+
+    kind = "mosquitto"
+    mqtt5 = True
+    keeps_sessions = True
+    log_name = "mosquitto.log"
 
     def __init__(self, workdir, name="broker", port=None, extra_conf=()):
         self.name = name
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
-        self.conf_path = self.dir / "mosquitto.conf"
-        self.log_path = self.dir / "mosquitto.log"
+        self.log_path = self.dir / self.log_name
         self.proc = None
         self.paused = False
         self.starts = 0
+        self._configure(extra_conf)
+
+    def _configure(self, extra_conf):
+        self.conf_path = self.dir / "mosquitto.conf"
         lines = [
             "# written by tests/lib/harness.py",
             "listener %d 127.0.0.1" % self.port,
@@ -425,6 +472,11 @@ class Broker:
         lines.extend(extra_conf)
         self.conf_path.write_text("\n".join(lines) + "\n")
 
+    def _argv(self, hold):
+        if hold:
+            raise HarnessError("%s: only aedes can hold clients" % self.name)
+        return [mosquitto_bin(), "-c", str(self.conf_path)]
+
     @property
     def address(self):
         return "127.0.0.1:%d" % self.port
@@ -433,29 +485,35 @@ class Broker:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=None):
+    def start(self, timeout=None, hold=()):
+        """Start the process; wait until the port accepts connections.
+        hold: client ids refused until release() (aedes only)."""
         if self.running:
             raise HarnessError("%s already running" % self.name)
+        argv = self._argv(hold)
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(b"=== harness: start #%d on port %d\n" % (self.starts, self.port))
             log.flush()
             self.proc = subprocess.Popen(
-                [mosquitto_bin(), "-c", str(self.conf_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True)
         self.paused = False
-
-        def up():
-            if self.proc.poll() is not None:
-                raise HarnessError("%s exited with %s at start:\n%s" % (
-                    self.name, self.proc.returncode, tail(self.log_path)))
-            return port_open(self.port)
-
-        wait_until(up, timeout or T(10), interval=0.02,
-                   what="%s to accept connections on %d" % (self.name, self.port),
-                   details=lambda: tail(self.log_path))
+        self._wait_port(True, timeout or T(10))
         return self
+
+    def _wait_port(self, is_open, timeout):
+        def check():
+            if self.proc.poll() is not None:
+                raise HarnessError("%s exited with %s:\n%s" % (
+                    self.name, self.proc.returncode, tail(self.log_path)))
+            return port_open(self.port) == is_open
+
+        wait_until(check, timeout, interval=0.02,
+                   what="%s to %s connections on %d" % (
+                       self.name, "accept" if is_open else "refuse",
+                       self.port),
+                   details=lambda: tail(self.log_path))
 
     def stop(self, timeout=10):
         """SIGTERM (Mosquitto saves its persistence file) and wait."""
@@ -493,6 +551,15 @@ class Broker:
         self.stop()
         return self.start()
 
+    def offline(self):
+        """An outage that keeps every session: every connection ends and
+        new ones are refused until online(). Mosquitto: stop()."""
+        self.stop()
+
+    def online(self, timeout=None):
+        """The end of offline(): connections are accepted again."""
+        return self.start(timeout)
+
     def close(self):
         try:
             self.stop(timeout=5)
@@ -501,6 +568,87 @@ class Broker:
 
     def log_tail(self, n=40):
         return tail(self.log_path, n)
+
+
+def aedes_argv(port, hold=()):
+    """The command that runs tests/brokers/aedes-broker.js on port."""
+    node = os.environ.get("NODE") or shutil.which("node") or \
+        shutil.which("nodejs")
+    if not node:
+        raise HarnessError("node not found: run `sh tests/setup-deps.sh` "
+                           "(or set $NODE)")
+    if not (AEDES_DIR / "node_modules" / "aedes" / "package.json").is_file():
+        raise HarnessError("aedes is not installed in %s/node_modules: run "
+                           "`sh tests/setup-deps.sh` (npm ci --prefix "
+                           "tests/brokers)" % AEDES_DIR)
+    argv = [node, str(AEDES_DIR / "aedes-broker.js"), str(port)]
+    for client_id in hold:
+        argv += ["--hold", client_id]
+    return argv
+
+
+class AedesBroker(Broker):
+    """aedes (tests/brokers/aedes-broker.js) on 127.0.0.1:port: a second,
+    independent broker implementation, for the central side.
+
+    It speaks MQTT 3.1 and 3.1.1, not MQTT 5 (mqtt5 False: the relay's
+    central link, the unpacker and the test clients on it use 3.1.1). Its
+    persistence is in memory: the process keeps persistent sessions, their
+    subscriptions and queued messages while it lives, and stop() or kill()
+    forgets them all, retained messages too (keeps_sessions False): a
+    start() after them is a broker that has never seen any client.
+    offline() and online() make the outage Mosquitto's stop() and start()
+    make: the process stops listening and closes every connection at once
+    (SIGUSR1), keeping every session, and listens again (SIGUSR2).
+
+    start(hold=[client ids]) refuses those ids with CONNACK return code 3
+    (Server unavailable) until release(), so that a test's own clients can
+    subscribe to a new, empty broker before the relay may connect.
+    """
+
+    kind = "aedes"
+    mqtt5 = False
+    keeps_sessions = False
+    log_name = "aedes.log"
+
+    def _configure(self, extra_conf):
+        if extra_conf:
+            raise HarnessError("%s: aedes takes no Mosquitto configuration"
+                               % self.name)
+
+    def _argv(self, hold):
+        return aedes_argv(self.port, hold)
+
+    def _running_or_fail(self, what):
+        if not self.running:
+            raise HarnessError("%s: not running; cannot %s" % (self.name, what))
+        self.resume()
+
+    def offline(self):
+        self._running_or_fail("go offline")
+        self.proc.send_signal(signal.SIGUSR1)
+        self._wait_port(False, T(10))
+
+    def online(self, timeout=None):
+        self._running_or_fail("come online")
+        self.proc.send_signal(signal.SIGUSR2)
+        self._wait_port(True, timeout or T(10))
+        return self
+
+    def release(self, timeout=None):
+        """Let the clients held at start() connect."""
+        self._running_or_fail("release")
+        before = self._log_count("released ")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self._log_count("released ") > before,
+                   timeout or T(10), what="%s to release its held clients"
+                   % self.name, details=lambda: tail(self.log_path))
+
+    def _log_count(self, needle):
+        try:
+            return self.log_path.read_text(errors="replace").count(needle)
+        except OSError:
+            return 0
 
 
 # --------------------------------------------------------------------------
@@ -644,6 +792,13 @@ class Relay:
     @property
     def relay_id(self):
         return self.config.relay.get("id", RELAY_ID)
+
+    @property
+    def central_client_id(self):
+        """The client id of the relay's central link (option client_id,
+        default pushrelay-%i)."""
+        cid = self.config.central.get("client_id") or "pushrelay-%i"
+        return cid.replace("%i", self.relay_id)
 
     def remote(self, topic, prefix="gw/%i/"):
         """The central topic an uplink route with remote_prefix maps topic to."""
@@ -1018,6 +1173,7 @@ class Collector:
         self.unique = set()
         self.duplicates = 0
         self.connects = 0
+        self.subacks = 0
         self.sub_error = None
         self.cond = threading.Condition()
         self._suback = threading.Event()
@@ -1063,6 +1219,9 @@ class Collector:
         codes = [getattr(g, "value", g) for g in granted]
         if any(c >= 0x80 for c in codes):
             self.sub_error = "subscription refused: %r" % (codes,)
+        with self.cond:
+            self.subacks += 1
+            self.cond.notify_all()
         self._suback.set()
 
     def _on_message(self, client, userdata, msg):
@@ -1097,6 +1256,12 @@ class Collector:
             return ""
         return "; last: " + ", ".join(
             "%s %r" % (m.topic, m.payload[:60]) for m in self.messages[-n:])
+
+    def wait_subscribed(self, n, timeout=None):
+        """Wait until the broker acknowledged n SUBSCRIBEs in all: after a
+        broker that forgot the session, the collector subscribes again."""
+        return self.wait_for(lambda c: c.subacks >= n, timeout,
+                             what="SUBACK #%d" % n)
 
     def wait_count(self, n, timeout=None):
         """Wait until at least n messages (duplicates included) arrived."""
