@@ -42,8 +42,11 @@ then
 fi
 major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$major" -lt 20 ]; then
-	echo "setup-deps: warning: aedes (tests/brokers) asks for Node.js >=" \
-	    "20; this node is $(node --version 2>/dev/null)" >&2
+	# Debian 12's own nodejs is 18: the aedes tests skip, saying why.
+	echo "setup-deps: aedes (tests/brokers) needs Node.js >= 20 and this" \
+	    "node is $(node --version 2>/dev/null): not installed; the aedes" \
+	    "tests will be skipped" >&2
+	exit 0
 fi
 echo "installing: aedes in tests/brokers (npm ci)"
 log=$(mktemp)

@@ -570,6 +570,30 @@ class Broker:
         return tail(self.log_path, n)
 
 
+AEDES_NODE_MIN = 20
+
+
+def aedes_unavailable():
+    """Why aedes cannot run here, or None. aedes 1.2 needs Node.js >= 20;
+    Debian 12's own nodejs is 18, so a machine with only that one skips
+    the aedes tests (tests/setup-deps.sh then installs no aedes)."""
+    node = os.environ.get("NODE") or shutil.which("node") or \
+        shutil.which("nodejs")
+    if not node:
+        return "node not found"
+    try:
+        out = subprocess.run([node, "-p", "process.versions.node"],
+                             capture_output=True, text=True, timeout=30)
+        major = int(out.stdout.strip().split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        return "cannot ask %s for its version: %s" % (node, exc)
+    if major < AEDES_NODE_MIN:
+        return ("aedes needs Node.js >= %d and this machine has %s: the "
+                "central side is tested against Mosquitto only" % (
+                    AEDES_NODE_MIN, out.stdout.strip()))
+    return None
+
+
 def aedes_argv(port, hold=()):
     """The command that runs tests/brokers/aedes-broker.js on port."""
     node = os.environ.get("NODE") or shutil.which("node") or \

@@ -5,7 +5,16 @@ central broker the run uses; `make system-aedes` runs the main suites
 against aedes (tests/system/conftest.py, PUSHRELAY_CENTRAL_BROKER).
 """
 
-from harness import AedesBroker, T
+import pytest
+
+from harness import AedesBroker, T, aedes_unavailable
+
+
+@pytest.fixture(autouse=True)
+def _needs_aedes():
+    why = aedes_unavailable()
+    if why is not None:
+        pytest.skip(why)
 
 
 def test_protocol_5_to_a_3_1_1_broker_is_a_refusal_that_says_so(
