@@ -20,6 +20,8 @@
 #include "relay/unpack.h"
 
 #define FORWARD_LOG_EVERY_MS	60000
+/* A connection up this long resets the reconnect backoff when it ends. */
+#define FORWARD_STABLE_MS	10000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
 #define FORWARD_FRAME_PRIO	256
 /* MQTT packet types of the acknowledgements the relay owes. */
@@ -148,7 +150,7 @@ forward_on_up(void *arg, struct link *l, int session_present)
 	log_info("%s broker %s: connected (session %s)", link_name(l),
 	    link_address(l), session_present ? "resumed" : "new");
 	r->connect_failed[side] = 0;
-	backoff_reset(&r->backoff[side]);
+	r->up_since_ms[side] = r->now_ms;
 	/* A new session: neither side holds a QoS 2 exchange any more. */
 	if (!session_present)
 		qos2_forget(r, side);
@@ -163,6 +165,13 @@ forward_on_down(void *arg, struct link *l, const char *why, int was_up)
 	struct relay *r = arg;
 	enum link_side side = forward_side(r, l);
 
+	/*
+	 * The backoff starts over only after a connection that lasted: one
+	 * that a broker or a hostile packet ends at once is retried ever
+	 * more slowly, not in a tight loop of log lines.
+	 */
+	if (was_up && r->now_ms - r->up_since_ms[side] >= FORWARD_STABLE_MS)
+		backoff_reset(&r->backoff[side]);
 	if (was_up) {
 		if (r->state == RELAY_RUNNING)
 			log_warn("%s broker %s: %s; reconnecting",
@@ -363,6 +372,26 @@ forward_on_complete(void *arg, struct link *l, uint16_t id)
 	qos2_out_set(r, forward_side(r, l), id, 0);
 }
 
+/* A 3.1.1 message over max_packet_size: dropped, counted, answered. */
+static void
+forward_on_oversized(void *arg, struct link *l, int qos, uint16_t id,
+    size_t size)
+{
+	struct relay *r = arg;
+	enum link_side side = forward_side(r, l);
+	uint64_t supp = 0;
+
+	r->st.dropped_too_large++;
+	if (log_ratelimit(&r->rate.too_large, r->now_ms, FORWARD_LOG_EVERY_MS,
+	    &supp))
+		log_warn("%s broker: a message of %zu bytes is over "
+		    "max_packet_size: dropped; %" PRIu64 " more since the last "
+		    "report", link_name(l), size, supp);
+	if (qos > 0)
+		durable_owe(r, side, qos == 1 ? FORWARD_PUBACK : FORWARD_PUBREC,
+		    id);
+}
+
 const struct link_cbs forward_link_cbs = {
 	.on_up = forward_on_up,
 	.on_down = forward_on_down,
@@ -372,6 +401,7 @@ const struct link_cbs forward_link_cbs = {
 	.on_sent = forward_on_sent,
 	.on_complete = forward_on_complete,
 	.on_suback = forward_on_suback,
+	.on_oversized = forward_on_oversized,
 };
 
 /* ---- Before sleep: publish from the queue. ---- */

@@ -115,6 +115,15 @@ struct link_cbs {
 	void (*on_sent)(void *arg, struct link *l, int64_t cookie,
 	    uint16_t id);
 	void (*on_complete)(void *arg, struct link *l, uint16_t id);
+	/*
+	 * An MQTT 3.1.1 PUBLISH over max_packet_size (which 3.1.1 cannot
+	 * announce): the link has read its head and discards the rest as it
+	 * arrives, never buffering it. The owner drops it, counts it and,
+	 * for QoS 1 and 2, answers it with link_ack() (PUBACK or PUBREC) so
+	 * that the broker does not send it again after every reconnect.
+	 */
+	void (*on_oversized)(void *arg, struct link *l, int qos, uint16_t id,
+	    size_t size);
 	/* SUBACK: refused is the first reason >= 0x80, or 0 when none. */
 	void (*on_suback)(void *arg, struct link *l, uint8_t refused);
 };

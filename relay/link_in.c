@@ -628,6 +628,61 @@ link_refused_by_old_broker(struct link *l, const uint8_t *pkt, size_t len)
 	return 1;
 }
 
+/* Enough of a PUBLISH's head for its topic and packet id. */
+#define LINK_HEAD_MAX	(5 + 2 + 65535 + 2)
+
+/*
+ * An oversized PUBLISH over MQTT 3.1.1: closing the connection would only
+ * bring it back after every reconnect (the broker cannot be told the
+ * limit). So its head is read for the QoS and packet id, the owner is told
+ * (on_oversized), and the rest is discarded as it arrives. Returns 1 when
+ * the packet at pos is taken care of (skip_left set), 0 when more of its
+ * head is needed, -1 when this does not apply (MQTT 5, not a PUBLISH).
+ */
+static int
+link_skip_oversized(struct link *l, size_t pos, size_t plen)
+{
+	const uint8_t *b = l->in + pos;
+	size_t avail = l->in_len - pos, used = 0, hdr, need;
+	uint32_t rem;
+	uint16_t id = 0;
+	int qos;
+
+	if (l->protocol == 5 || (b[0] >> 4) != MQTT_PUBLISH)
+		return -1;
+	if ((qos = (b[0] >> 1) & 3) == 3)
+		return -1;
+	if (mqtt_varint_get(b + 1, avail - 1, &rem, &used) != 1)
+		return used > 4 ? -1 : 0;
+	hdr = 1 + used;
+	if (avail < hdr + 2)
+		return 0;
+	need = hdr + 2 + ((size_t)b[hdr] << 8 | b[hdr + 1]) + (qos > 0 ? 2 : 0);
+	if (need > plen)
+		return -1;
+	if (avail < need)
+		return 0;
+	if (qos > 0)
+		id = (uint16_t)(b[need - 2] << 8 | b[need - 1]);
+	l->st.refused++;
+	l->skip_left = plen;
+	l->cbs->on_oversized(l->arg, l, qos, id, plen);
+	return 1;
+}
+
+/* Drops what is left of a refused packet from the front of the buffer. */
+static void
+link_skip(struct link *l)
+{
+	size_t n = l->skip_left < l->in_len ? l->skip_left : l->in_len;
+
+	if (n == 0)
+		return;
+	memmove(l->in, l->in + n, l->in_len - n);
+	l->in_len -= n;
+	l->skip_left -= n;
+}
+
 /*
  * Frames and dispatches every whole packet in the input buffer. Returns
  * 0 to go on reading, -1 when the connection is gone (or was replaced).
@@ -638,12 +693,27 @@ link_parse(struct link *l)
 	struct mqtt_packet p;
 	size_t pos = 0, plen = 0;
 	uint32_t gen = l->gen;
-	int rc;
+	int rc, skip;
 
+	link_skip(l);
 	for (;;) {
 		rc = mqtt_frame(l->in + pos, l->in_len - pos, l->max_in, &plen);
 		if (rc == 0)
 			break;
+		if (rc == MQTT_ERR_TOO_LARGE &&
+		    (skip = link_skip_oversized(l, pos, plen)) >= 0) {
+			if (l->gen != gen || l->state == LINK_DOWN)
+				return -1;
+			if (skip == 0) {
+				plen = LINK_HEAD_MAX;	/* room for the head */
+				break;
+			}
+			l->skip_left = plen - (l->in_len - pos < plen ?
+			    l->in_len - pos : plen);
+			pos += plen - l->skip_left;
+			plen = 0;
+			continue;
+		}
 		if (rc < 0) {
 			link_refuse(l, mqtt_err_reason(rc), plen > 0 ?
 			    "an oversized packet" :

@@ -69,6 +69,7 @@ struct link {
 	int fd;				/* the transport's socket */
 	short hs_events;		/* what the handshake waits for */
 	int read_dry;			/* the last read would have blocked */
+	size_t skip_left;		/* bytes of a refused packet to discard */
 	int protocol;			/* 5 or 311 */
 	uint32_t gen;
 	uint16_t keepalive_s;		/* the broker's Server Keep Alive wins */

@@ -60,6 +60,7 @@ struct relay_stats {
 	uint64_t dropped_expired;
 	uint64_t dropped_rejected;	/* the broker refused a publish */
 	uint64_t dropped_noroute;	/* no route matched the topic */
+	uint64_t dropped_too_large;	/* over max_packet_size (3.1.1) */
 	uint64_t reconnects[2];	/* by enum link_side */
 	uint64_t commits;
 	uint64_t commit_failed;	/* passes undone: nothing acked */
@@ -84,6 +85,7 @@ struct relay_rates {
 	struct log_rate expired;
 	struct log_rate rejected;
 	struct log_rate noroute;
+	struct log_rate too_large;
 	struct log_rate queue_err;
 	struct log_rate frames;
 };
@@ -153,6 +155,7 @@ struct relay {
 	struct relay_timer batch_due;	/* the open frame's linger ends */
 	struct relay_timer store_probe;	/* durable_probe() */
 	int connect_failed[2];		/* failures since the last success */
+	int64_t up_since_ms[2];		/* when the link last came up */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */

@@ -103,9 +103,10 @@ status_json_dropped(struct status_buf *b, const struct relay *r)
 	const struct relay_stats *s = &r->st;
 
 	status_put(b, "\"dropped\":{\"full\":%" PRIu64 ",\"expired\":%" PRIu64
-	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 "},",
+	    ",\"rejected\":%" PRIu64 ",\"noroute\":%" PRIu64 ",\"too_large\":%"
+	    PRIu64 "},",
 	    s->dropped_full, s->dropped_expired, s->dropped_rejected,
-	    s->dropped_noroute);
+	    s->dropped_noroute, s->dropped_too_large);
 }
 
 static void

@@ -127,6 +127,10 @@ struct rec {
 	size_t n_comp;
 	int n_suback;
 	uint8_t refused;
+	int n_over;			/* on_oversized */
+	int over_qos;
+	uint16_t over_id;
+	size_t over_size;
 };
 
 struct t {
@@ -276,6 +280,17 @@ cb_suback(void *arg, struct link *l, uint8_t refused)
 	t->r.refused = refused;
 }
 
+static inline void
+cb_oversized(void *arg, struct link *l, int qos, uint16_t id, size_t size)
+{
+	struct t *t = t_of(arg, l);
+
+	t->r.n_over++;
+	t->r.over_qos = qos;
+	t->r.over_id = id;
+	t->r.over_size = size;
+}
+
 static const struct link_cbs t_cbs = {
 	.on_up = cb_up,
 	.on_down = cb_down,
@@ -285,6 +300,7 @@ static const struct link_cbs t_cbs = {
 	.on_sent = cb_sent,
 	.on_complete = cb_complete,
 	.on_suback = cb_suback,
+	.on_oversized = cb_oversized,
 };
 
 /* ---- The fake broker. ---- */
