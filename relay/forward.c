@@ -586,7 +586,12 @@ forward_pump(struct relay *r)
 	size_t max;
 	int side, n;
 
-	if (r->state != RELAY_RUNNING)
+	/*
+	 * While the store takes no writes, nothing sent could be deleted
+	 * once acknowledged: it would go out again at every pass. Sending
+	 * resumes with intake, after a probe write succeeded (durable.c).
+	 */
+	if (r->state != RELAY_RUNNING || r->store_unwritable)
 		return;
 	memset(&s, 0, sizeof(s));
 	s.r = r;

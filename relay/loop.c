@@ -299,11 +299,15 @@ loop_iterate(struct relay *r)
 	 * of what that commit made durable, and the held publishes. A
 	 * message may leave before its commit (a crash then sends it
 	 * twice, as at-least-once allows); its acknowledgement never does.
+	 * The unpacker, and a relay whose store failed lately, write
+	 * nothing before the commit: records of a frame whose commit fails
+	 * would otherwise go out again with every resend of the frame.
 	 */
 	forward_pump(r);
-	for (side = 0; side < 2; side++)
-		if (!r->hold_flush[side])
-			link_flush(r->link[side], r->now_ms);
+	if (r->conf->role == CONF_ROLE_RELAY && r->probe_delay_ms == 0)
+		for (side = 0; side < 2; side++)
+			if (!r->hold_flush[side])
+				link_flush(r->link[side], r->now_ms);
 	durable_commit(r);
 	for (side = 0; side < 2; side++)
 		link_flush(r->link[side], r->now_ms);

@@ -89,3 +89,50 @@ def test_a_full_disk_loses_nothing_acknowledged(relay_factory, small_fs,
     assert not res["lost"] and not res["unexpected"]
     assert res["topic_order"], res["first_disorder"]
     assert s["store"]["writable"]
+
+
+def test_the_unpacker_on_a_full_disk_loses_nothing(relay_factory,
+                                                   unpacker_factory, small_fs,
+                                                   local_broker,
+                                                   central_broker, clients):
+    """The same for the unpacker: a frame whose records do not fit on the
+    disk is not acknowledged, the central broker sends it again, and once
+    space returns every record reaches the consumer."""
+    col = clients.collector(central_broker, UP + "sensors/#")
+    unpacker = unpacker_factory(store=str(small_fs / "unpack.db"),
+                                store_max_bytes="64M")
+    filler = _fill(small_fs, 200 * 1024)
+    relay = relay_factory(uplinks=[{"topic": "sensors/#",
+                                    "remote_prefix": "gw/%i/", "qos": "1",
+                                    "mode": "batch"}])
+    pub = clients.publisher(local_broker)
+    msgs = telemetry_messages(6000)
+    stream = PacedStream(pub, msgs, 2000).start()
+    unpacker.wait_status(lambda s: not s["store"]["writable"],
+                         timeout=T(30), what="the unpacker's store full")
+    stream.at(len(msgs))
+    stream.stop()
+    pub.wait_acked(timeout=T(60))
+    unpacker.wait_log(r"intake pauses until the store takes writes")
+    filler.unlink()
+    unpacker.wait_status(lambda s: s["store"]["writable"] and
+                         s["central"]["connected"], timeout=T(60),
+                         what="the unpacker's store writable again")
+    want = set((UP + t, p) for t, p in msgs)
+    wait_until(lambda: want <= set((m.topic, m.payload)
+                                   for m in col.snapshot()), T(120),
+               what="all %d messages at central" % len(msgs),
+               details=lambda: "unpacker %s\nrelay %s" % (
+                   unpacker.status(), relay.status()))
+    res = analyse([(UP + t, p) for t, p in msgs],
+                  [(m.topic, m.payload) for m in col.snapshot()])
+    u = unpacker.status()
+    print("\nunpacker disk full: %d messages, lost %d, duplicates %d; store "
+          "errors %d, passes undone %d" % (
+              len(msgs), len(res["lost"]), res["duplicates"],
+              u["store"]["errors"], u["durability"]["commits_failed"]))
+    assert not res["lost"] and not res["unexpected"]
+    assert u["store"]["errors"] > 0
+    # Sending stops while the store takes no writes; each undone pass can
+    # send again at most the unpacker's window (max_inflight 100).
+    assert res["duplicates"] <= 100 * u["durability"]["commits_failed"]
