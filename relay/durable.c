@@ -167,11 +167,15 @@ durable_undo(struct relay *r)
 }
 
 /*
- * Group commit (options commit_max, commit_delay_ms): a pass that owes
- * fewer than commit_max acknowledgements, the oldest younger than
- * commit_delay_ms, leaves the transaction open for the next pass to add
- * to, so that one commit (and its WAL write) serves more messages. Only
- * the acknowledgements wait; publishing does not.
+ * Group commit (options commit_max, commit_delay_ms): under load, a pass
+ * that owes fewer than commit_max acknowledgements, the oldest younger
+ * than commit_delay_ms, leaves the transaction open for the next pass to
+ * add to, so that one commit (and its WAL write) serves more messages.
+ * "Under load": the last commit carried more than one acknowledgement.
+ * A broker waits for an acknowledgement before it sends more (Mosquitto
+ * 2.0.11 was seen to), so at a message now and then deferring would only
+ * add the delay to every message: at 1,000 msg/s it took the median
+ * latency from 0.24 to 1.35 ms.
  */
 static int
 durable_defer(const struct relay *r)
@@ -179,6 +183,7 @@ durable_defer(const struct relay *r)
 	size_t owed = r->pending[0].n + r->pending[1].n;
 
 	return !r->tx_failed && !r->commit_now && owed > 0 &&
+	    r->last_commit_owed > 1 &&
 	    owed < (size_t)r->conf->commit_max &&
 	    r->state == RELAY_RUNNING && !r->hold_flush[0] &&
 	    !r->hold_flush[1] && r->oldest_uncommitted_us != 0 &&
@@ -217,6 +222,7 @@ durable_commit(struct relay *r)
 		durable_undo(r);
 		return;
 	}
+	r->last_commit_owed = r->pending[0].n + r->pending[1].n;
 	durable_release(r);
 	r->hold_flush[0] = r->hold_flush[1] = 0;
 	r->st.commits++;

@@ -161,6 +161,7 @@ struct relay {
 	int dirty;			/* uncommitted queue writes */
 	int tx_failed;			/* a write of this pass failed */
 	int commit_now;			/* no group commit for this pass */
+	size_t last_commit_owed;	/* acks the last commit released */
 	int store_unwritable;		/* intake paused until a probe works */
 	int64_t probe_delay_ms;		/* the probe's current delay */
 	int hold_flush[2];		/* a QoS 2 id awaits the commit */
