@@ -504,7 +504,7 @@ static void
 test_split(void **state)
 {
 	struct t *t = *state;
-	char topic[16], payload[16];
+	char topic[32], payload[32];
 	int i, qos, nmsg = 60;
 	size_t nrel = 0;
 
