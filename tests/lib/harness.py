@@ -169,11 +169,23 @@ def tail(path, n=60):
     return "\n".join(lines[-n:])
 
 
+_given_ports = collections.deque(maxlen=256)
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and not
+    one this process handed out lately: the kernel may offer a port it
+    just freed again, and two listeners of one test (a broker's plain and
+    TLS ports) then got the same one (seen under load: "Address already
+    in use")."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.append(port)
+            return port
+    raise HarnessError("no fresh free port after 100 tries")
 
 
 def port_open(port, host="127.0.0.1"):
