@@ -8,6 +8,20 @@ CC          := $(if $(filter default,$(origin CC)),$(CROSS_COMPILE)gcc,$(CC))
 PKG_CONFIG  ?= pkg-config
 PREFIX      ?= /usr
 DESTDIR     ?=
+
+# MBEDTLS=3: build against mbedTLS 3.6 (OpenWrt 24.10 and later) from
+# Debian 13, unpacked by cross/mbedtls3-sysroot.sh into
+# build-mbedtls3/sysroot, in build-mbedtls3/ beside the default build. The
+# code picks its branch by MBEDTLS_VERSION_NUMBER; this only says which
+# headers and libraries (docs/tls.md).
+MBEDTLS     ?= 2
+MBEDTLS3_SYSROOT := $(CURDIR)/build-mbedtls3/sysroot
+ifeq ($(MBEDTLS),3)
+BUILD       ?= build-mbedtls3
+MBEDTLS3_LIBDIR  := $(MBEDTLS3_SYSROOT)/usr/lib/$(shell $(CC) -dumpmachine)
+CPPFLAGS    += -isystem $(MBEDTLS3_SYSROOT)/usr/include
+LDFLAGS     += -L$(MBEDTLS3_LIBDIR) -Wl,-rpath,$(MBEDTLS3_LIBDIR)
+endif
 BUILD       ?= build
 PYTHON      ?= /usr/bin/python3
 
@@ -34,8 +48,9 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench fuzz fuzz-uci cross cross-test
-all: $(BIN) pushrelay
+	bench fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3
+# MBEDTLS=3 leaves ./pushrelay (the default build's copy) alone.
+all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay)
 
 pushrelay: $(BIN)
 	cp $(BIN) $@
@@ -43,7 +58,7 @@ pushrelay: $(BIN)
 $(BIN): $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(if $(filter 3,$(MBEDTLS)),| $(MBEDTLS3_SYSROOT)/.pushrelay-sysroot)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -106,6 +121,24 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) system
 	$(MAKE) system-aedes
+
+# mbedTLS 3.6: the sysroot (cross/mbedtls3-sysroot.sh), then the relay and
+# the TLS unit tests built against it in build-mbedtls3/, and the TLS unit
+# and system suites run with them (PUSHRELAY_BIN points the harness at that
+# binary). TLS_SYSTEM_MBEDTLS3: the system test files run.
+TLS_SYSTEM_MBEDTLS3 ?= tests/system/test_tls.py
+mbedtls3-sysroot:
+	@sh cross/mbedtls3-sysroot.sh
+
+$(MBEDTLS3_SYSROOT)/.pushrelay-sysroot:
+	@sh cross/mbedtls3-sysroot.sh
+
+tls-test-mbedtls3: mbedtls3-sysroot
+	$(MAKE) MBEDTLS=3 BUILD=build-mbedtls3 build-mbedtls3/pushrelay \
+	    build-mbedtls3/tests/test_tls
+	build-mbedtls3/tests/test_tls
+	@$(call system_run,PUSHRELAY_BIN=$(abspath build-mbedtls3/pushrelay) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider,$(SYSTEM_JOBS),$(TLS_SYSTEM_MBEDTLS3))
 
 # ASan+UBSan build of the binary and the unit tests, then the whole suite.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -13,9 +13,21 @@
  * Verification is always on (MBEDTLS_SSL_VERIFY_REQUIRED): the chain must
  * lead to ca_file/ca_path and the certificate must name the server (DNS
  * SAN, or CN without SANs; an IP address target needs an IP SAN, checked
- * here because mbedTLS 2.28 does not). There is no way to turn this off.
+ * here because mbedTLS does not). There is no way to turn this off.
  * With a PSK, only PSK cipher suites are offered and no certificate is
- * involved. TLS 1.2 only (mbedTLS 2.28).
+ * involved.
+ *
+ * Builds against mbedTLS 2.28 (Debian 12, OpenWrt 23.05) and 3.6 (OpenWrt
+ * 24.10 and later), chosen by MBEDTLS_VERSION_NUMBER; only public API on
+ * both. With 2.28: TLS 1.2. With 3.6: TLS 1.3 and 1.2 in certificate mode
+ * (1.3 preferred), TLS 1.2 with a PSK; PSA Crypto is initialised by
+ * tls_new() and tls_check_conf(). TLS 1.3 session tickets arrive after the
+ * handshake and are taken by tls_conn read. In TLS 1.3 the server judges
+ * the client's certificate after the client has finished its handshake, so
+ * a refusal (a missing client certificate) shows on the first read as a
+ * failed handshake ("tls handshake: refused by the server ..."), and the
+ * handshake counts as full or resumed only once the server has sent
+ * something (docs/tls.md).
  *
  * What is offered (docs/tls.md): only suites with ephemeral ECDH and an
  * AEAD cipher (ChaCha20-Poly1305, AES-GCM); with a PSK, ECDHE-PSK and PSK
@@ -220,9 +232,21 @@ size_t tls_default_suites(int psk, int *ids, size_t cap);
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+/* 1 when built against mbedTLS 3.x (3.6 is what is tested). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define TLS_MBEDTLS3	1
+#else
+#define TLS_MBEDTLS3	0
+#endif
+#if TLS_MBEDTLS3 && MBEDTLS_VERSION_NUMBER < 0x03020000
+#error "mbedTLS 3.0 and 3.1 lack the API used here: use 2.28 or 3.2 and up"
+#endif
+
 #define TLS_SUITES_MAX	16
+#define TLS_MASTER_LEN	48	/* a TLS 1.2 master secret */
 
 struct tls {
 	mbedtls_entropy_context entropy;
@@ -246,6 +270,11 @@ struct tls {
 	int64_t timeout_ms;
 	mbedtls_ssl_session saved;	/* for resumption */
 	int have_saved;
+#if TLS_MBEDTLS3
+	/* saved's TLS 1.2 master secret, to tell a resumption (a secret) */
+	unsigned char saved_master[TLS_MASTER_LEN];
+	int have_saved_master;
+#endif
 	char saved_host[TLS_NAME_MAX + 1];
 	size_t nconn;			/* open connections */
 	struct tls_stats stats;
@@ -258,7 +287,9 @@ _Static_assert(TLS_SUITES_MAX > TLS_CIPHERS_MAX, "TLS_SUITES_MAX is too "
 /*
  * tls_suites_setup (tls_suites.c): on t->conf, offer t->suites (set by
  * tls_load) and restrict groups, handshake signature hashes and the
- * certificate profile as the header comment says. 0 or an mbedTLS error.
+ * certificate profile as the header comment says; set the TLS versions
+ * (1.2; with 3.x also 1.3 when t->suites holds a TLS 1.3 suite, and 1.3
+ * only when it holds nothing else). 0 or an mbedTLS error.
  */
 int tls_suites_setup(struct tls *t);
 

@@ -18,8 +18,8 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
 
 #define TLS_INTERNAL
 #include "platform/clock.h"
@@ -29,7 +29,8 @@
 
 enum tls_conn_state {
 	TLS_CONN_HANDSHAKE,	/* mbedtls_ssl_handshake() not done yet */
-	TLS_CONN_OPEN,		/* application data flows */
+	TLS_CONN_OPEN,		/* application data flows; in TLS 1.3 the
+				   server may still refuse (unconfirmed) */
 	TLS_CONN_FAILED		/* tls->last_error says why */
 };
 
@@ -58,6 +59,14 @@ struct tls_conn {
 	uint8_t ip[16];			/* expect as an address */
 	size_t iplen;			/* 4, 16, or 0 when expect is a name */
 	struct tls_seen seen;
+	uint8_t tail[7];		/* the last bytes read (a plain alert) */
+	int unconfirmed;		/* TLS 1.3: nothing from the server yet
+					   since our Finished */
+	int resumed;			/* how to count it once confirmed */
+#if TLS_MBEDTLS3
+	unsigned char master[TLS_MASTER_LEN];	/* TLS 1.2 master secret */
+	int have_master;
+#endif
 };
 
 /* BIO send: non-blocking; counts the record bytes that leave. */
@@ -83,6 +92,25 @@ tls_conn_send(void *ctx, const unsigned char *buf, size_t len)
 	    MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
+/*
+ * Keep the last sizeof(tail) bytes read. mbedTLS reads a record's header,
+ * then exactly its body, so when it reports a fatal alert, a plaintext one
+ * (before ChangeCipherSpec in TLS 1.2, before ServerHello in 1.3) is the
+ * tail: neither version has an API for the alert received.
+ */
+static void
+tls_conn_tail(struct tls_conn *c, const unsigned char *buf, size_t n)
+{
+	size_t keep = sizeof(c->tail);
+
+	if (n >= keep) {
+		memcpy(c->tail, buf + n - keep, keep);
+		return;
+	}
+	memmove(c->tail, c->tail + n, keep - n);
+	memcpy(c->tail + keep - n, buf, n);
+}
+
 /* BIO recv: non-blocking; counts the record bytes that arrive. */
 static int
 tls_conn_recv(void *ctx, unsigned char *buf, size_t len)
@@ -97,6 +125,7 @@ tls_conn_recv(void *ctx, unsigned char *buf, size_t len)
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		c->tls->stats.rx_bytes += (uint64_t)n;
+		tls_conn_tail(c, buf, (size_t)n);
 		return (int)n;
 	}
 	if (n == 0) {
@@ -291,26 +320,40 @@ tls_conn_alert_name(int alert)
 }
 
 /*
- * The server refused with fatal alert number alert (-1: unknown). mbedTLS
- * 2.28 has no accessor for a received alert: it is left in ssl.in_msg[1]
- * (a field of the public struct; 3.x would need another way).
+ * The server refused with fatal alert number alert (-1: not known, as for
+ * an encrypted alert: TLS 1.3 after ServerHello, 1.2 after
+ * ChangeCipherSpec).
  */
 static void
 tls_conn_alert_reason(struct tls_conn *c, int alert, char *buf, size_t cap)
 {
-	const char *name = tls_conn_alert_name(alert);
+	char what[48];
 
-	if (c->tls->psk_mode)
-		snprintf(buf, cap, "PSK refused: the server sent alert %d (%s);"
-		    " check psk_identity '%.64s' and psk", alert, name,
-		    c->tls->psk_identity);
-	else if (!c->tls->have_cert)
-		snprintf(buf, cap, "refused by the server: alert %d (%s); it "
-		    "may require a client certificate (cert_file)", alert,
-		    name);
+	if (alert >= 0)
+		snprintf(what, sizeof(what), "alert %d (%s)", alert,
+		    tls_conn_alert_name(alert));
 	else
-		snprintf(buf, cap, "refused by the server: alert %d (%s)",
-		    alert, name);
+		snprintf(what, sizeof(what), "an encrypted alert");
+	if (c->tls->psk_mode)
+		snprintf(buf, cap, "PSK refused: the server sent %s; check "
+		    "psk_identity '%.64s' and psk", what, c->tls->psk_identity);
+	else if (!c->tls->have_cert)
+		snprintf(buf, cap, "refused by the server: %s; it may require "
+		    "a client certificate (cert_file)", what);
+	else
+		snprintf(buf, cap, "refused by the server: %s", what);
+}
+
+/* The plaintext fatal alert that was read last, or -1. */
+static int
+tls_conn_tail_alert(const struct tls_conn *c)
+{
+	const uint8_t *r = c->tail;
+
+	if (r[0] != MBEDTLS_SSL_MSG_ALERT || r[1] != 3 || r[3] != 0 ||
+	    r[4] != 2 || r[5] != MBEDTLS_SSL_ALERT_LEVEL_FATAL)
+		return -1;
+	return r[6];
 }
 
 /*
@@ -349,8 +392,7 @@ tls_conn_reason(struct tls_conn *c, int ret, char *buf, size_t cap)
 		tls_conn_verify_reason(c, buf, cap);
 		return 1;
 	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
-		tls_conn_alert_reason(c, c->ssl.in_msg != NULL ?
-		    c->ssl.in_msg[1] : -1, buf, cap);
+		tls_conn_alert_reason(c, tls_conn_tail_alert(c), buf, cap);
 		return 1;
 	case MBEDTLS_ERR_SSL_CONN_EOF:
 		snprintf(buf, cap, "connection closed by the server during "
@@ -401,11 +443,14 @@ tls_conn_fail(struct tls_conn *c, int forget, const char *fmt, ...)
 /*
  * Pins: the SHA-256 of the server's SubjectPublicKeyInfo, exactly as the
  * certificate carries it (pk_raw), must equal one of them. A resumed
- * session still has the certificate (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE),
- * so resumption is checked too.
+ * session normally still has the certificate
+ * (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE), so resumption is checked too.
+ * Where it has none (a TLS 1.3 ticket), the session being resumed passed
+ * the pins when it was made (a failed check forgets it), and the
+ * resumption proves the server holds its secret.
  */
 static int
-tls_conn_pins(struct tls_conn *c, char *why, size_t cap)
+tls_conn_pins(struct tls_conn *c, int resumed, char *why, size_t cap)
 {
 	const struct tls *t = c->tls;
 	const mbedtls_x509_crt *peer;
@@ -414,11 +459,14 @@ tls_conn_pins(struct tls_conn *c, char *why, size_t cap)
 
 	if (t->npins == 0)
 		return 0;
-	if ((peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL) {
+	if ((peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL && resumed)
+		return 0;
+	if (peer == NULL) {
 		snprintf(why, cap, "pin mismatch: no server key to check");
 		return -1;
 	}
-	if (mbedtls_sha256_ret(peer->pk_raw.p, peer->pk_raw.len, d, 0) != 0) {
+	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    peer->pk_raw.p, peer->pk_raw.len, d) != 0) {
 		snprintf(why, cap, "pin check: SHA-256 failed");
 		return -1;
 	}
@@ -432,38 +480,138 @@ tls_conn_pins(struct tls_conn *c, char *why, size_t cap)
 	return -1;
 }
 
+/* Whether this connection runs TLS 1.3. */
+static int
+tls_conn_is13(const struct tls_conn *c)
+{
+#if TLS_MBEDTLS3 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+	return mbedtls_ssl_get_version_number(&c->ssl) ==
+	    MBEDTLS_SSL_VERSION_TLS1_3;
+#else
+	(void)c;
+	return 0;
+#endif
+}
+
+#if TLS_MBEDTLS3
 /*
- * The handshake succeeded: save the session for the next connection and
- * count it. mbedTLS 2.28 has no public way to ask whether the server
- * resumed (ssl->handshake->resume is internal). A resumed handshake keeps
- * the master secret of the session offered; a full one derives a new one
- * from fresh randoms. So comparing the two is exact, for session ids and
- * tickets alike, with or without certificates.
+ * mbedTLS 3.x key export: the TLS 1.2 master secret of this connection.
+ * (In 2.28 it is a public field of the session; in 3.x it is private.)
  */
 static void
-tls_conn_done(struct tls_conn *c)
+tls_conn_on_keys(void *arg, mbedtls_ssl_key_export_type type,
+    const unsigned char *secret, size_t len, const unsigned char cr[32],
+    const unsigned char sr[32], mbedtls_tls_prf_types prf)
+{
+	struct tls_conn *c = arg;
+
+	(void)cr;
+	(void)sr;
+	(void)prf;
+	if (type != MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET ||
+	    len != sizeof(c->master))
+		return;
+	memcpy(c->master, secret, len);
+	c->have_master = 1;
+}
+#endif
+
+/*
+ * Whether the server resumed the session offered. mbedTLS has no public
+ * way to ask (ssl->handshake->resume is internal). TLS 1.2: a resumed
+ * handshake keeps the master secret of the session offered, a full one
+ * derives a new one from fresh randoms, so comparing the two is exact,
+ * for session ids and tickets alike, with or without certificates.
+ * TLS 1.3 (certificate mode only): a resumption authenticates by the
+ * ticket's PSK, and the server sends no certificate, so none was
+ * verified; a full handshake always verifies one.
+ */
+static int
+tls_conn_resumed(struct tls_conn *c)
+{
+	struct tls *t = c->tls;
+	int resumed = 0;
+
+	if (!c->offered || !t->have_saved)
+		return 0;
+	if (tls_conn_is13(c))
+		return !c->seen.called;
+#if TLS_MBEDTLS3
+	resumed = c->have_master && t->have_saved_master &&
+	    memcmp(c->master, t->saved_master, sizeof(c->master)) == 0;
+#else
+	mbedtls_ssl_session s;
+
+	mbedtls_ssl_session_init(&s);
+	if (mbedtls_ssl_get_session(&c->ssl, &s) == 0)
+		resumed = memcmp(s.master, t->saved.master,
+		    sizeof(s.master)) == 0;
+	mbedtls_ssl_session_free(&s);
+#endif
+	return resumed;
+}
+
+/*
+ * Keep the connection's session for the next one: after a TLS 1.2
+ * handshake, and for each TLS 1.3 NewSessionTicket (mbedTLS 3.x exports
+ * each session once).
+ */
+static void
+tls_conn_save(struct tls_conn *c)
 {
 	struct tls *t = c->tls;
 	mbedtls_ssl_session s;
-	int resumed = 0;
 
 	mbedtls_ssl_session_init(&s);
-	if (mbedtls_ssl_get_session(&c->ssl, &s) == 0) {
-		resumed = c->offered && t->have_saved &&
-		    memcmp(s.master, t->saved.master, sizeof(s.master)) == 0;
-		mbedtls_ssl_session_free(&t->saved);
-		t->saved = s;	/* takes over what s points to */
-		t->have_saved = 1;
-		memcpy(t->saved_host, c->host, sizeof(t->saved_host));
-		mbedtls_platform_zeroize(&s, sizeof(s));
-	} else
+	if (mbedtls_ssl_get_session(&c->ssl, &s) != 0) {
 		mbedtls_ssl_session_free(&s);
-	if (resumed)
+		return;
+	}
+	mbedtls_ssl_session_free(&t->saved);
+	t->saved = s;	/* takes over what s points to */
+	t->have_saved = 1;
+	memcpy(t->saved_host, c->host, sizeof(t->saved_host));
+	mbedtls_platform_zeroize(&s, sizeof(s));
+#if TLS_MBEDTLS3
+	memcpy(t->saved_master, c->master, sizeof(t->saved_master));
+	t->have_saved_master = c->have_master && !tls_conn_is13(c);
+#endif
+}
+
+/* The server has accepted the handshake: count it. */
+static void
+tls_conn_confirm(struct tls_conn *c)
+{
+	struct tls *t = c->tls;
+
+	if (!c->unconfirmed)
+		return;
+	c->unconfirmed = 0;
+	if (c->resumed)
 		t->stats.handshakes_resumed++;
 	else
 		t->stats.handshakes_full++;
 	t->last_error[0] = '\0';
+}
+
+/*
+ * The handshake succeeded on our side. TLS 1.2: the server's Finished
+ * came last, so it is done; save the session. TLS 1.3: the server reads
+ * our certificate (or its absence) after our Finished and may still
+ * refuse, so the count waits for its first record; the session comes
+ * with its NewSessionTicket (tls_conn_read).
+ */
+static void
+tls_conn_done(struct tls_conn *c, int resumed)
+{
 	c->state = TLS_CONN_OPEN;
+	c->resumed = resumed;
+	c->unconfirmed = 1;
+	c->tls->last_error[0] = '\0';
+	if (tls_conn_is13(c))
+		return;
+	tls_conn_save(c);
+	tls_conn_confirm(c);
 }
 
 /*
@@ -474,7 +622,7 @@ static int
 tls_conn_step(struct tls_conn *c, int64_t now_ms)
 {
 	char why[TLS_ERR_MAX];
-	int ret, forget;
+	int ret, forget, resumed;
 
 	switch (c->state) {
 	case TLS_CONN_OPEN:
@@ -501,18 +649,31 @@ tls_conn_step(struct tls_conn *c, int64_t now_ms)
 		forget = tls_conn_reason(c, ret, why, sizeof(why));
 		return tls_conn_fail(c, forget, "%s", why);
 	}
-	if (tls_conn_pins(c, why, sizeof(why)) < 0)
+	resumed = tls_conn_resumed(c);
+	if (tls_conn_pins(c, resumed, why, sizeof(why)) < 0)
 		return tls_conn_fail(c, 1, "%s", why);
-	tls_conn_done(c);
+	tls_conn_done(c, resumed);
 	return 0;
 }
 
-/* A failure of an open session: last_error, errno; TRANSPORT_IO_ERR. */
+/*
+ * A failure of an open session: last_error, errno; TRANSPORT_IO_ERR.
+ * Before the server confirmed a TLS 1.3 handshake, it is the server's
+ * verdict on the handshake and is reported (and counted) as one.
+ */
 static int
 tls_conn_session_err(struct tls_conn *c, int ret)
 {
 	char why[TLS_ERR_MAX / 2];
+	int forget;
 
+	if (c->unconfirmed) {
+		c->unconfirmed = 0;
+		forget = tls_conn_reason(c, ret, why, sizeof(why));
+		(void)tls_conn_fail(c, forget, "%s", why);
+		errno = c->sys_errno != 0 ? c->sys_errno : ECONNABORTED;
+		return TRANSPORT_IO_ERR;
+	}
 	mbedtls_strerror(ret, why, sizeof(why));
 	snprintf(c->tls->last_error, sizeof(c->tls->last_error),
 	    "tls session: %s", why);
@@ -544,9 +705,23 @@ tls_conn_read(void *ctx, uint8_t *buf, size_t cap)
 		return rc;
 	if (cap == 0)
 		return TRANSPORT_IO_AGAIN;
-	ret = mbedtls_ssl_read(&c->ssl, buf, cap > INT_MAX ? INT_MAX : cap);
-	if (ret > 0)
+	for (;;) {
+		ret = mbedtls_ssl_read(&c->ssl, buf, cap > INT_MAX ? INT_MAX :
+		    cap);
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+			/* TLS 1.3: the server accepted us; keep it. */
+			tls_conn_save(c);
+			tls_conn_confirm(c);
+			continue;
+		}
+#endif
+		break;
+	}
+	if (ret > 0) {
+		tls_conn_confirm(c);
 		return ret;
+	}
 	if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
 	    ret == MBEDTLS_ERR_SSL_CONN_EOF)
 		return 0;
@@ -679,6 +854,9 @@ tls_conn_new(struct tls *t, int fd, const char *host, void **ctx,
 	}
 	mbedtls_ssl_set_bio(&c->ssl, c, tls_conn_send, tls_conn_recv, NULL);
 	mbedtls_ssl_set_verify(&c->ssl, tls_conn_verify, c);
+#if TLS_MBEDTLS3
+	mbedtls_ssl_set_export_keys_cb(&c->ssl, tls_conn_on_keys, c);
+#endif
 	if (t->have_saved && strcmp(t->saved_host, c->host) == 0 &&
 	    mbedtls_ssl_set_session(&c->ssl, &t->saved) == 0)
 		c->offered = 1;

@@ -10,9 +10,11 @@
  * then plain PSK, AEAD only. The lists are the policy: tls_ciphers can
  * pick and order from them but never add to them.
  *
- * Builds against mbedTLS 2.28 (Debian 12's and OpenWrt 23.05's) and
- * keeps the 3.x names behind MBEDTLS_VERSION_NUMBER; the 3.x branch is
- * not built by the tests here.
+ * Builds against mbedTLS 2.28 (Debian 12's and OpenWrt 23.05's) and 3.6
+ * (OpenWrt 24.10's; `make MBEDTLS=3`). The TLS 1.3 suites are all AEAD
+ * with ephemeral (EC)DH or a resumption PSK with it; they are offered in
+ * certificate mode only, before the TLS 1.2 ones, and with 2.28 they are
+ * known by name but "not available in this mbedTLS build".
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -30,6 +32,12 @@
 #define TLS_SUITES_TLS13	0
 #endif
 
+/* The TLS 1.3 suites by IANA number, for builds whose headers lack them. */
+#define TLS_SUITE13_AES_128_GCM_SHA256		0x1301
+#define TLS_SUITE13_AES_256_GCM_SHA384		0x1302
+#define TLS_SUITE13_CHACHA20_POLY1305_SHA256	0x1303
+#define TLS_SUITE_IS13(id)	(((id) & 0xff00) == 0x1300)
+
 struct tls_suite {
 	int id;			/* IANA number, as mbedTLS names it */
 	const char *name;	/* IANA name with '-' for '_' */
@@ -43,12 +51,10 @@ struct tls_suite {
  * to time. ECDSA before RSA: smaller and faster handshakes.
  */
 static const struct tls_suite tls_suites[] = {
-#if TLS_SUITES_TLS13
-	{ MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+	{ TLS_SUITE13_CHACHA20_POLY1305_SHA256,
 	    "TLS-CHACHA20-POLY1305-SHA256", 0 },
-	{ MBEDTLS_TLS1_3_AES_128_GCM_SHA256, "TLS-AES-128-GCM-SHA256", 0 },
-	{ MBEDTLS_TLS1_3_AES_256_GCM_SHA384, "TLS-AES-256-GCM-SHA384", 0 },
-#endif
+	{ TLS_SUITE13_AES_128_GCM_SHA256, "TLS-AES-128-GCM-SHA256", 0 },
+	{ TLS_SUITE13_AES_256_GCM_SHA384, "TLS-AES-256-GCM-SHA384", 0 },
 	{ MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	    "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256", 0 },
 	{ MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -180,6 +186,36 @@ tls_default_suites(int psk, int *ids, size_t cap)
 	return n;
 }
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+/*
+ * The versions: 1.2, and 1.3 too when a 1.3 suite is offered (never with
+ * a PSK, whose suites are TLS 1.2 ones); 1.3 alone when tls_ciphers names
+ * only 1.3 suites. With 1.3, resumption always adds a fresh ECDHE
+ * (psk_dhe_ke, forward secrecy), and NewSessionTickets are taken: mbedTLS
+ * 3.6 ignores them unless asked.
+ */
+static void
+tls_suites_versions(struct tls *t)
+{
+	size_t i, n13 = 0;
+
+	for (i = 0; t->suites[i] != 0; i++)
+		n13 += TLS_SUITE_IS13(t->suites[i]);
+	mbedtls_ssl_conf_min_tls_version(&t->conf, n13 > 0 && n13 == i ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(&t->conf, n13 > 0 && !t->psk_mode ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+#if TLS_SUITES_TLS13
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&t->conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ALL);
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+	mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&t->conf,
+	    MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
+#endif
+}
+#endif
+
 int
 tls_suites_setup(struct tls *t)
 {
@@ -188,14 +224,14 @@ tls_suites_setup(struct tls *t)
 #if MBEDTLS_VERSION_NUMBER >= 0x03020000
 	mbedtls_ssl_conf_groups(&t->conf, tls_groups);
 	mbedtls_ssl_conf_sig_algs(&t->conf, tls_sig_algs);
-#if TLS_SUITES_TLS13
-	if (!t->psk_mode)
-		mbedtls_ssl_conf_max_tls_version(&t->conf,
-		    MBEDTLS_SSL_VERSION_TLS1_3);
-#endif
+	tls_suites_versions(t);
 #else
 	mbedtls_ssl_conf_curves(&t->conf, tls_groups);
 	mbedtls_ssl_conf_sig_hashes(&t->conf, tls_sig_hashes);
+	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
 	return 0;
 }
