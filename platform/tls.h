@@ -196,6 +196,13 @@ void tls_stats(const struct tls *t, struct tls_stats *out);
  */
 const char *tls_conn_alpn(void *ctx);
 
+/*
+ * tls_conn_version: the protocol version of connection ctx (a ctx from
+ * tls_wrap(), still open) as mbedTLS names it ("TLSv1.2", "TLSv1.3"), or
+ * NULL when the handshake is not done. The string is static.
+ */
+const char *tls_conn_version(void *ctx);
+
 /* tls_strerror: static text for a tls_err code. */
 const char *tls_strerror(int err);
 

@@ -842,10 +842,14 @@ tls_conn_new(struct tls *t, int fd, const char *host, void **ctx,
 		c->iplen = 4;
 	else if (inet_pton(AF_INET6, name, c->ip) == 1)
 		c->iplen = 16;
-	/* An address is neither SNI (RFC 6066) nor a name for mbedTLS. */
+	/*
+	 * An address is neither SNI (RFC 6066) nor a name for mbedTLS: NULL
+	 * says so (mbedTLS 3.6 refuses to verify when no name was set at
+	 * all); tls_conn_verify checks the IP SANs instead.
+	 */
 	if ((ret = mbedtls_ssl_setup(&c->ssl, &t->conf)) != 0 ||
-	    (c->iplen == 0 && (ret = mbedtls_ssl_set_hostname(&c->ssl,
-	    name)) != 0)) {
+	    (ret = mbedtls_ssl_set_hostname(&c->ssl, c->iplen == 0 ? name :
+	    NULL)) != 0) {
 		mbedtls_strerror(ret, why, sizeof(why));
 		snprintf(err, errlen, "tls: setup: %s", why);
 		mbedtls_ssl_free(&c->ssl);
@@ -874,4 +878,14 @@ tls_conn_alpn(void *ctx)
 	if (c->state != TLS_CONN_OPEN)
 		return NULL;
 	return mbedtls_ssl_get_alpn_protocol(&c->ssl);
+}
+
+const char *
+tls_conn_version(void *ctx)
+{
+	struct tls_conn *c = ctx;
+
+	if (c->state != TLS_CONN_OPEN)
+		return NULL;
+	return mbedtls_ssl_get_version(&c->ssl);
 }

@@ -140,7 +140,7 @@ tls_suite_canon(const char *name, char *out, size_t cap)
 		out[i] = name[i] == '_' ? '-' :
 		    (char)toupper((unsigned char)name[i]);
 	if (strncmp(out, "TLS1-3-", 7) == 0)
-		memmove(out + 4, out + 7, n - 7 + 1);
+		memmove(out + 3, out + 6, n - 6 + 1);
 	return 0;
 }
 
@@ -169,9 +169,16 @@ tls_suite_lookup(const char *name, int psk, int *id)
 		*id = tls_suites[i].id;
 		return TLS_SUITE_OK;
 	}
-	/* mbedTLS spells its own names with '-' too. */
-	return mbedtls_ssl_get_ciphersuite_id(canon) != 0 ?
-	    TLS_SUITE_WEAK : TLS_SUITE_UNKNOWN;
+	/* mbedTLS spells its own names with '-' too; 1.3 ones "TLS1-3-". */
+	if (mbedtls_ssl_get_ciphersuite_id(canon) != 0)
+		return TLS_SUITE_WEAK;
+	if (strncmp(canon, "TLS-", 4) == 0 && strlen(canon) + 3 < sizeof(canon)) {
+		memmove(canon + 6, canon + 3, strlen(canon + 3) + 1);
+		memcpy(canon + 3, "1-3", 3);
+		if (mbedtls_ssl_get_ciphersuite_id(canon) != 0)
+			return TLS_SUITE_WEAK;
+	}
+	return TLS_SUITE_UNKNOWN;
 }
 
 size_t
