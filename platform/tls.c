@@ -566,3 +566,9 @@ tls_option_name(enum tls_option opt)
 		return "?";
 	return tls_optname[opt];
 }
+
+const char *
+tls_library_version(void)
+{
+	return MBEDTLS_VERSION_STRING_FULL;
+}

@@ -203,6 +203,12 @@ const char *tls_conn_alpn(void *ctx);
  */
 const char *tls_conn_version(void *ctx);
 
+/*
+ * tls_library_version: the mbedTLS this was built against, e.g. "Mbed TLS
+ * 3.6.6" (static).
+ */
+const char *tls_library_version(void);
+
 /* tls_strerror: static text for a tls_err code. */
 const char *tls_strerror(int err);
 

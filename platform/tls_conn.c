@@ -732,6 +732,23 @@ tls_conn_read(void *ctx, uint8_t *buf, size_t cap)
 }
 
 /*
+ * TLS 1.3: a server that refuses our certificate sends an (encrypted)
+ * alert and closes, and our first write may fail on the closed socket
+ * before we read. One read takes the alert that waits in the socket, so
+ * the reason is the server's; returns its error, or ret.
+ */
+static int
+tls_conn_refusal(struct tls_conn *c, int ret)
+{
+	unsigned char b;
+
+	if (mbedtls_ssl_read(&c->ssl, &b, 1) ==
+	    MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+		return MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE;
+	return ret;
+}
+
+/*
  * mbedTLS needs a write that returned WANT_WRITE repeated with the same
  * bytes; the link offers them again (at least as many), and wpending
  * keeps the length that mbedTLS took into its record.
@@ -767,6 +784,9 @@ tls_conn_write(void *ctx, const uint8_t *buf, size_t len)
 		c->wpending = len;
 		return TRANSPORT_IO_AGAIN;
 	}
+	if (c->unconfirmed && (ret == MBEDTLS_ERR_NET_CONN_RESET ||
+	    ret == MBEDTLS_ERR_NET_SEND_FAILED))
+		ret = tls_conn_refusal(c, ret);
 	return tls_conn_session_err(c, ret);
 }
 

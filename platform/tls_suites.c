@@ -93,17 +93,25 @@ static const uint16_t tls_groups[] = {
 	MBEDTLS_SSL_IANA_TLS_GROUP_NONE
 };
 
-/* Handshake signatures: SHA-256 and up. */
+/*
+ * Handshake signatures: SHA-256 and up. RSA PKCS#1 v1.5 before RSA-PSS:
+ * mbedTLS 3.6 offers RSA-PSS (TLS 1.3 needs it) in the one list both
+ * versions share, but its TLS 1.2 client cannot verify a PSS-signed
+ * ServerKeyExchange and aborts with illegal_parameter (seen with OpenSSL
+ * 3.0 s_server -tls1_2 and an RSA key, which follows the client's order).
+ * TLS 1.3 never uses PKCS#1 v1.5 for the handshake, so there PSS still
+ * applies.
+ */
 static const uint16_t tls_sig_algs[] = {
 	MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
 	MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
 	MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
-	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
-	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
-	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
 	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
 	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
 	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
 	MBEDTLS_TLS1_3_SIG_NONE
 };
 #else

@@ -14,6 +14,7 @@
 #include "platform/ctl.h"
 #include "platform/json.h"
 #include "platform/log.h"
+#include "platform/tls.h"
 #include "relay/decode.h"
 #include "relay/relay.h"
 
@@ -230,7 +231,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("pushrelay %s\n", PUSHRELAY_VERSION);
+		printf("pushrelay %s (%s)\n", PUSHRELAY_VERSION,
+		    tls_library_version());
 		return 0;
 	}
 	if (strcmp(cmd, "decode") == 0) {
