@@ -126,7 +126,7 @@ test: deps
 # the TLS unit tests built against it in build-mbedtls3/, and the TLS unit
 # and system suites run with them (PUSHRELAY_BIN points the harness at that
 # binary). TLS_SYSTEM_MBEDTLS3: the system test files run.
-TLS_SYSTEM_MBEDTLS3 ?= tests/system/test_tls.py
+TLS_SYSTEM_MBEDTLS3 ?= tests/system/test_tls.py tests/system/test_secret_files.py
 mbedtls3-sysroot:
 	@sh cross/mbedtls3-sysroot.sh
 

@@ -604,13 +604,26 @@ tls_conn_confirm(struct tls_conn *c)
 static void
 tls_conn_done(struct tls_conn *c, int resumed)
 {
+	struct tls *t = c->tls;
+
 	c->state = TLS_CONN_OPEN;
 	c->resumed = resumed;
 	c->unconfirmed = 1;
-	c->tls->last_error[0] = '\0';
+	t->last_error[0] = '\0';
 	if (tls_conn_is13(c))
 		return;
-	tls_conn_save(c);
+	if (TLS_MBEDTLS3 && c->offered && !resumed && t->have_saved) {
+		/*
+		 * mbedTLS 3.6 offers TLS 1.2 alone with a 1.2 session, so a
+		 * server refusing it got no chance to pick 1.3 (say, it was
+		 * upgraded). Offer nothing next time: the next handshake
+		 * offers every version, and its session is kept.
+		 */
+		mbedtls_ssl_session_free(&t->saved);
+		mbedtls_ssl_session_init(&t->saved);
+		t->have_saved = 0;
+	} else
+		tls_conn_save(c);
 	tls_conn_confirm(c);
 }
 

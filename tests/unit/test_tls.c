@@ -661,6 +661,53 @@ test_alpn(void **state)
 	stop(&pr);
 }
 
+/*
+ * A TLS 1.2 session saved from a 1.2-only server must not hold the relay
+ * at TLS 1.2 once the server (here: another one on the same host) speaks
+ * TLS 1.3: mbedTLS 3.6 offers only 1.2 when it offers a 1.2 session.
+ */
+static void
+test_session_no_downgrade(void **state)
+{
+	char cert[128], key[128], acc12[32], acc13[32];
+	char *argv12[] = { "openssl", "s_server", "-accept", acc12, "-cert",
+	    cert, "-key", key, "-tls1_2", NULL };
+	char *argv13[] = { "openssl", "s_server", "-accept", acc13, "-cert",
+	    cert, "-key", key, NULL };
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct proc p12, p13;
+	struct tls *t;
+	struct conn c;
+	int i;
+
+	(void)state;
+	snprintf(cert, sizeof(cert), "%s", path("srv.crt"));
+	snprintf(key, sizeof(key), "%s", path("srv.key"));
+	snprintf(acc12, sizeof(acc12), "127.0.0.1:%u", free_port());
+	snprintf(acc13, sizeof(acc13), "127.0.0.1:%u", free_port());
+	spawn_until(argv12, "ACCEPT", &p12);
+	spawn_until(argv13, "ACCEPT", &p13);
+	t = new_tls(&cf);
+	assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc12, ':') + 1),
+	    "127.0.0.1", &c), 0);
+	assert_string_equal(tls_conn_version(c.ctx), "TLSv1.2");
+	c.ops->close(c.ctx);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc13, ':') +
+		    1), "127.0.0.1", &c), 0);
+		print_message("then: %s\n", tls_conn_version(c.ctx));
+		c.ops->close(c.ctx);
+	}
+	assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc13, ':') + 1),
+	    "127.0.0.1", &c), 0);
+	assert_string_equal(tls_conn_version(c.ctx), TLS13_SUITES > 0 ?
+	    "TLSv1.3" : "TLSv1.2");
+	c.ops->close(c.ctx);
+	tls_free(t);
+	stop(&p12);
+	stop(&p13);
+}
+
 /* A listener that accepts nothing: the handshake must time out. */
 static void
 test_timeout(void **state)
@@ -974,6 +1021,7 @@ main(void)
 		cmocka_unit_test(test_psk),
 		cmocka_unit_test(test_resumption),
 		cmocka_unit_test(test_alpn),
+		cmocka_unit_test(test_session_no_downgrade),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_closed),
 		cmocka_unit_test(test_check_conf),
