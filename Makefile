@@ -20,7 +20,8 @@ ifeq ($(MBEDTLS),3)
 BUILD       ?= build-mbedtls3
 MBEDTLS3_LIBDIR  := $(MBEDTLS3_SYSROOT)/usr/lib/$(shell $(CC) -dumpmachine)
 CPPFLAGS    += -isystem $(MBEDTLS3_SYSROOT)/usr/include
-LDFLAGS     += -L$(MBEDTLS3_LIBDIR) -Wl,-rpath,$(MBEDTLS3_LIBDIR)
+# override: also when LDFLAGS comes on the command line (an ASan build).
+override LDFLAGS += -L$(MBEDTLS3_LIBDIR) -Wl,-rpath,$(MBEDTLS3_LIBDIR)
 endif
 BUILD       ?= build
 PYTHON      ?= /usr/bin/python3

@@ -134,7 +134,9 @@ typedef void (*tls_check_fn)(void *arg, enum tls_option opt, size_t index,
     const char *text);
 
 /*
- * tls_check_conf: validate c without network and without seeding the RNG:
+ * tls_check_conf: validate c without network and without seeding the
+ * CTR-DRBG (with mbedTLS 3.x it initialises PSA Crypto, whose RNG the key
+ * parsing needs):
  * read and parse ca_file, ca_path, cert_file and key_file, check that the
  * key matches the certificate, decode the PSK and the pins, check the
  * combinations (PSK excludes cert_file and pins; certificate mode needs
