@@ -308,6 +308,66 @@ _Static_assert(TLS_SUITES_MAX > TLS_CIPHERS_MAX, "TLS_SUITES_MAX is too "
  */
 int tls_suites_setup(struct tls *t);
 
+#define TLS_DN_MAX	128	/* a DN in a reason */
+
+enum tls_conn_state {
+	TLS_CONN_HANDSHAKE,	/* mbedtls_ssl_handshake() not done yet */
+	TLS_CONN_OPEN,		/* application data flows; in TLS 1.3 the
+				   server may still refuse (unconfirmed) */
+	TLS_CONN_FAILED		/* tls->last_error says why */
+};
+
+/* What the verify callback saw of the server's chain, for the reason. */
+struct tls_seen {
+	int called;			/* a certificate was verified */
+	uint32_t flags;			/* union over the chain */
+	char names[TLS_ERR_MAX / 2];	/* the leaf's "DNS:a, IP:b" or DN */
+	char untrusted[TLS_DN_MAX];	/* issuer nobody vouches for */
+	char dated[TLS_ERR_MAX / 2];	/* "'DN' ... DATE" of a bad date */
+};
+
+struct tls_conn {
+	struct tls *tls;		/* borrowed; outlives us */
+	int fd;
+	enum tls_conn_state state;
+	mbedtls_ssl_context ssl;
+	int64_t deadline_ms;		/* end of the handshake */
+	short want;			/* HANDSHAKE: POLLIN or POLLOUT */
+	size_t wpending;		/* bytes of a write mbedTLS still sends */
+	int offered;			/* the saved session was offered */
+	int sys_errno;			/* errno of the last failed send/recv */
+	int eof;			/* recv() returned 0 */
+	char host[TLS_NAME_MAX + 1];	/* the target, keys the saved session */
+	char expect[TLS_NAME_MAX + 1];	/* name or address verified */
+	uint8_t ip[16];			/* expect as an address */
+	size_t iplen;			/* 4, 16, or 0 when expect is a name */
+	struct tls_seen seen;
+	uint8_t tail[7];		/* the last bytes read (a plain alert) */
+	int unconfirmed;		/* TLS 1.3: nothing from the server yet
+					   since our Finished */
+	int resumed;			/* how to count it once confirmed */
+#if TLS_MBEDTLS3
+	unsigned char master[TLS_MASTER_LEN];	/* TLS 1.2 master secret */
+	int have_master;
+#endif
+};
+
+/*
+ * tls_reason_verify (tls_reason.c): the mbedtls_ssl_set_verify()
+ * callback; arg is the struct tls_conn. Notes what the reason needs in
+ * c->seen and, for an address target, checks the IP SANs. Returns 0.
+ */
+int tls_reason_verify(void *arg, mbedtls_x509_crt *crt, int depth,
+    uint32_t *flags);
+
+/*
+ * tls_reason_handshake (tls_reason.c): the one reason for the mbedTLS
+ * error ret of connection c, into buf (cap bytes). Returns whether the
+ * saved session should be forgotten (the server's identity is in
+ * question, not the network).
+ */
+int tls_reason_handshake(struct tls_conn *c, int ret, char *buf, size_t cap);
+
 /* tls_conn_ops: the transport operations of a connection. */
 extern const struct transport_ops tls_conn_ops;
 
