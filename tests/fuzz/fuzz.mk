@@ -81,7 +81,7 @@ fuzz: fuzz-expand
 # seeds are the project's own example and default configurations.
 UCI_FUZZ_SRCS := platform/conf.c platform/conf_unpack.c platform/confval.c \
 	platform/uci.c platform/topic.c platform/tls.c platform/tls_conn.c \
-	platform/tls_suites.c \
+	platform/tls_suites.c platform/tls_reason.c \
 	platform/clock.c
 UCI_FUZZ_SEEDS := docs/examples/pushrelay.conf \
 	cross/openwrt/files/pushrelay.config
