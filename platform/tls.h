@@ -324,6 +324,8 @@ struct tls_seen {
 	char names[TLS_ERR_MAX / 2];	/* the leaf's "DNS:a, IP:b" or DN */
 	char untrusted[TLS_DN_MAX];	/* issuer nobody vouches for */
 	char dated[TLS_ERR_MAX / 2];	/* "'DN' ... DATE" of a bad date */
+	uint8_t spki[32];		/* SHA-256 of the leaf's key, for pins */
+	int have_spki;
 };
 
 struct tls_conn {

@@ -122,12 +122,14 @@ tls_conn_fail(struct tls_conn *c, int forget, const char *fmt, ...)
 
 /*
  * Pins: the SHA-256 of the server's SubjectPublicKeyInfo, exactly as the
- * certificate carries it (pk_raw), must equal one of them. A resumed
- * session normally still has the certificate
- * (MBEDTLS_SSL_KEEP_PEER_CERTIFICATE), so resumption is checked too.
- * Where it has none (a TLS 1.3 ticket), the session being resumed passed
- * the pins when it was made (a failed check forgets it), and the
- * resumption proves the server holds its secret.
+ * certificate carries it (pk_raw), must equal one of them. A full
+ * handshake hashes it in the verify callback (tls_reason_verify), which
+ * works whether or not mbedTLS keeps the peer certificate. A resumed
+ * session has the certificate when MBEDTLS_SSL_KEEP_PEER_CERTIFICATE is
+ * on (Debian's 2.28 and 3.6, TLS 1.3 tickets too), so it is checked
+ * again; where it has none, the session being resumed passed the pins
+ * when it was made (a failed check forgets it), and the resumption
+ * proves the server holds its secret.
  */
 static int
 tls_conn_pins(struct tls_conn *c, int resumed, char *why, size_t cap)
@@ -139,15 +141,18 @@ tls_conn_pins(struct tls_conn *c, int resumed, char *why, size_t cap)
 
 	if (t->npins == 0)
 		return 0;
-	if ((peer = mbedtls_ssl_get_peer_cert(&c->ssl)) == NULL && resumed)
+	if (c->seen.have_spki)
+		memcpy(d, c->seen.spki, sizeof(d));
+	else if ((peer = mbedtls_ssl_get_peer_cert(&c->ssl)) != NULL) {
+		if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+		    peer->pk_raw.p, peer->pk_raw.len, d) != 0) {
+			snprintf(why, cap, "pin check: SHA-256 failed");
+			return -1;
+		}
+	} else if (resumed)
 		return 0;
-	if (peer == NULL) {
+	else {
 		snprintf(why, cap, "pin mismatch: no server key to check");
-		return -1;
-	}
-	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
-	    peer->pk_raw.p, peer->pk_raw.len, d) != 0) {
-		snprintf(why, cap, "pin check: SHA-256 failed");
 		return -1;
 	}
 	for (i = 0; i < t->npins; i++)

@@ -11,6 +11,7 @@
 
 #include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
 
 #define TLS_INTERNAL
@@ -118,6 +119,10 @@ tls_reason_verify(void *arg, mbedtls_x509_crt *crt, int depth,
 
 	s->called = 1;
 	if (depth == 0) {
+		/* For the pins: the peer certificate need not be kept. */
+		s->have_spki = mbedtls_md(mbedtls_md_info_from_type(
+		    MBEDTLS_MD_SHA256), crt->pk_raw.p, crt->pk_raw.len,
+		    s->spki) == 0;
 		tls_reason_names(crt, s->names, sizeof(s->names));
 		if (c->iplen > 0 && !tls_reason_ip_match(crt, c->ip, c->iplen))
 			*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
