@@ -274,3 +274,29 @@ def test_view_against_a_live_relay(page, relay, local_broker, central_broker,
     assert t["links"]["State"]["Central broker"] == "Disconnected"
     assert t["links"]["State"]["Local broker"] == "Connected"
     check_links(t, json.loads(seen[-1]))
+
+
+@needs_chromium
+def test_view_against_a_live_unpacker(page, unpacker_factory, pushrelay_bin):
+    # The unpacker's status has one link and its own sections; the page
+    # shows what is there and leaves out what is not.
+    u = unpacker_factory()
+    seen = []
+
+    def live(command, params):
+        r = run_cli(pushrelay_bin, *params, conf=u.status_conf_path,
+                    timeout=T(10))
+        seen.append(r.stdout)
+        return {"code": r.returncode, "stdout": r.stdout, "stderr": r.stderr}
+
+    t = tables(render(page(live)))
+    s = json.loads(seen[-1])
+    assert s["role"] == "unpack"
+    assert t["links"]["State"] == {"Central broker": "Connected"}
+    assert t["links"]["Reconnects"]["Central broker"] == str(
+        s["central"]["reconnects"])
+    assert t["queue"]["Queued messages"]["Records"] == str(
+        s["queue"]["records"]["messages"])
+    assert t["frames"]["received"]["Value"] == str(s["frames"]["received"])
+    assert t["records"]["stored"]["Value"] == str(s["records"]["stored"])
+    assert "wan" not in t
