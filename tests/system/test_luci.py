@@ -12,6 +12,7 @@ reads the page. Chromium comes from tests/setup-deps.sh (Debian's
 
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -132,8 +133,31 @@ def test_package_files_and_acl_grant_exactly_status_json():
     assert re.search(r"^PKG_LICENSE:=ISC$", mk, re.M)
     assert re.search(r"^LUCI_DEPENDS:=.*\+pushrelay\b", mk, re.M)
     assert re.search(r"^include \$\(TOPDIR\)/feeds/luci/luci\.mk$", mk, re.M)
-    # OpenWrt's scan finds package Makefiles by this line.
-    assert "BuildPackage" in mk
+    # OpenWrt's scan (include/scan.mk) finds package Makefiles by this.
+    assert re.search(r"call BuildPackage", mk)
+
+
+def test_package_makefile_evaluates_with_luci_mk_stub(tmp_path):
+    """GNU make reads the Makefile through the path the SDK uses for an
+    external feed's LuCI app (TOPDIR/feeds/luci/luci.mk), with stubs of
+    rules.mk and luci.mk that print what the package declares."""
+    (tmp_path / "rules.mk").write_text("")
+    luci = tmp_path / "feeds" / "luci"
+    luci.mkdir(parents=True)
+    (luci / "luci.mk").write_text(
+        "info:\n\t@echo '$(PKG_NAME)|$(PKG_VERSION)|$(PKG_LICENSE)|"
+        "$(LUCI_DEPENDS)|$(LUCI_PKGARCH)'\n")
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C",
+                        str(lp.APP), "TOPDIR=%s" % tmp_path, "info"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    name, version, lic, deps, arch = r.stdout.strip().split("|")
+    assert name == "luci-app-pushrelay" == lp.APP.name
+    assert lic == "ISC" and arch == "all"
+    assert deps.split() == ["+luci-base", "+pushrelay"]
+    top = (lp.ROOT / "Makefile").read_text()
+    assert re.search(r"^VERSION\s*:=\s*%s$" % re.escape(version), top, re.M), \
+        "PKG_VERSION %s is not the tree's VERSION" % version
 
 
 @needs_chromium
