@@ -12,6 +12,10 @@ set -e
 PKGS="build-essential pkg-config libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-pytest-xdist python3-paho-mqtt procps
 lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd"
+# chromium: tests/system/test_luci.py renders the LuCI status page
+# (openwrt/luci/luci-app-pushrelay) in headless Chromium; it skips,
+# saying so, where chromium is missing.
+PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
