@@ -84,7 +84,7 @@ UCI_FUZZ_SRCS := platform/conf.c platform/conf_unpack.c platform/confval.c \
 	platform/tls_suites.c \
 	platform/clock.c
 UCI_FUZZ_SEEDS := docs/examples/pushrelay.conf \
-	cross/openwrt/files/pushrelay.config
+	openwrt/net/pushrelay/files/pushrelay.config
 
 $(FUZZ_DIR)/fuzz_uci: tests/fuzz/fuzz_uci.c $(UCI_FUZZ_SRCS)
 	@mkdir -p $(dir $@)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """SIGUSR1, "the WAN is up": the OpenWrt init script's interface trigger
-sends it (procd_add_interface_trigger on the WAN, cross/openwrt and
+sends it (procd_add_interface_trigger on the WAN, openwrt/net/pushrelay and
 docs/openwrt.md). A central link that waits out a long backoff connects at
 once; a link that is up is left alone; the relay never dies of it."""
 
