@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pushrelay: GNU Make build. Honours CC, CROSS_COMPILE, PKG_CONFIG, CFLAGS,
 # LDFLAGS, PREFIX, DESTDIR. Objects go under $(BUILD); `make asan` uses its
 # own build directory so both variants can coexist.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: the pushrelay configuration schema; see conf.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: turns a UCI configuration file into a plain struct conf.
  *

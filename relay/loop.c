@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop: start-up, the poll loop, timers, signals and the stop sequence of
  * the relay. One thread owns everything. Each iteration: read the clock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main: the pushrelay command line. One binary, subcommands: run,
  * unpack, check, status, decode, version, help. Exit codes: 0 success,

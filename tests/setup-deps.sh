@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Installs the Debian packages that building and testing pushrelay need,
 # only when one is missing, and then aedes, the second broker the system
 # tests run the central side on (tests/brokers, `make system-aedes`), with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/fuzz/fuzz.mk: the `make fuzz` target, to be included by the top
 # Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds four
 # libFuzzer targets with clang, one per decoder of outside bytes: fuzz_uci
