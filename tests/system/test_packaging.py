@@ -126,9 +126,13 @@ def test_init_script_header():
 
 
 def conf_text(enabled="1", relay_id="gw-test", store=None, control=None,
-              extra_relay="", broken=False):
+              extra_relay="", broken=False, address="mqtt.example.net:8883"):
     """The shipped /etc/config/pushrelay with the given changes."""
     text = UCI_CONF.read_text()
+    if address is not None:
+        old = "\t#list address 'mqtt.example.net:8883'"
+        assert old in text
+        text = text.replace(old, "\tlist address '%s'" % address, 1)
     assert "\toption enabled '0'" in text
     new = "\toption enabled '%s'\n" % enabled
     if relay_id is not None:
@@ -266,6 +270,16 @@ def test_init_broken_config_is_logged_not_started(standin, tmp_path):
     assert not store.parent.exists()
     assert "procd_add_reload_trigger [pushrelay]" in calls
     assert calls[-1] == "exit [1]"
+
+
+def test_init_needs_a_central_address(standin, tmp_path):
+    # Enabled with an id but the shipped file's central broker: none.
+    store, control = paths(tmp_path)
+    calls = standin.run("start", conf_text(store=store, control=control,
+                                           address=None))
+    assert any("daemon.err" in c and "option address" in c for c in calls), \
+        calls
+    assert not any(c.startswith("procd_open_instance") for c in calls)
 
 
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
@@ -478,14 +492,16 @@ def test_uci_defaults_keeps_a_set_id(tmp_path):
 
 # --- the default /etc/config/pushrelay ------------------------------------
 
-def test_default_uci_config_is_valid_once_it_has_an_id(pushrelay_bin,
-                                                       tmp_path):
-    # As shipped there is no id: uci-defaults sets it at first boot. The
+def test_default_uci_config_is_valid_once_it_has_id_and_address(
+        pushrelay_bin, tmp_path):
+    # As shipped there is no id (uci-defaults sets it at first boot) and no
+    # central address (the user's). The
     # central link is TLS by default, so the default ca_file
     # /etc/ssl/certs/ca-certificates.crt must exist (Debian:
     # ca-certificates; OpenWrt: ca-bundle, which the package depends on).
     r = run(bin_argv(pushrelay_bin, "check", "-c", UCI_CONF))
-    assert r.returncode == 2 and "option id" in r.stderr, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert "option id" in r.stderr and "option address" in r.stderr, r.stderr
     conf = tmp_path / "pushrelay"
     conf.write_text(conf_text(enabled="0"))
     r = run(bin_argv(pushrelay_bin, "check", "-c", conf))
