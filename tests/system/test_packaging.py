@@ -152,10 +152,22 @@ def conf_text(enabled="1", relay_id="gw-test", store=None, control=None,
     return text
 
 
+# Debian's sh is dash; OpenWrt's is busybox ash (tests/setup-deps.sh
+# installs busybox). Both run the init and uci-defaults scripts.
+SHELLS = [("sh",), ("busybox", "sh")]
+
+
+@pytest.fixture(params=SHELLS, ids=["dash", "busybox-ash"])
+def shell(request):
+    need(request.param[0])
+    return list(request.param)
+
+
 class Standin:
     """Runs the init script under tests/openwrt/procd-standin.sh."""
 
-    def __init__(self, tmp_path, pushrelay_bin):
+    def __init__(self, tmp_path, pushrelay_bin, shell):
+        self.shell = shell
         self.dir = tmp_path
         self.log = tmp_path / "calls.log"
         self.conf = tmp_path / "pushrelay.conf"
@@ -181,15 +193,15 @@ class Standin:
                    T_UJAIL="/bin/true" if ujail else str(self.dir / "none"),
                    T_MOUNTS=str(self.mounts),
                    PROCD_RUNNING="1" if running else "0")
-        r = run(["sh", str(STANDIN), str(INIT), action], env=env)
+        r = run(self.shell + [str(STANDIN), str(INIT), action], env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout == "" and r.stderr == "", r.stdout + r.stderr
         return self.log.read_text().splitlines()
 
 
 @pytest.fixture
-def standin(tmp_path, pushrelay_bin):
-    return Standin(tmp_path, pushrelay_bin)
+def standin(tmp_path, pushrelay_bin, shell):
+    return Standin(tmp_path, pushrelay_bin, shell)
 
 
 def paths(tmp):
@@ -434,7 +446,7 @@ sed -n 's/.*"label_macaddr": *"\([^"]*\)".*/\1/p' "$2"
 
 
 def uci_defaults(tmp_path, label=None, eth0=None, others=(), relay_id="",
-                 hostname="OpenWrt"):
+                 hostname="OpenWrt", shell=("sh",)):
     stubs = tmp_path / "bin"
     stubs.mkdir(parents=True, exist_ok=True)
     for name, text in (("uci", UCI_STUB), ("jsonfilter", JSONFILTER_STUB),
@@ -455,38 +467,40 @@ def uci_defaults(tmp_path, label=None, eth0=None, others=(), relay_id="",
     env = dict(os.environ, PATH="%s:%s" % (stubs, os.environ["PATH"]),
                LOG=str(log), STUB_ID=relay_id, STUB_HOSTNAME=hostname,
                PUSHRELAY_BOARD=str(board), PUSHRELAY_NET=str(net))
-    r = run(["sh", str(UCI_DEFAULTS)], env=env)
+    # OpenWrt sources the script in a subshell: ( . ./90-pushrelay ).
+    r = run(list(shell) + ["-c", '( . "$0" )', str(UCI_DEFAULTS)], env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     return log.read_text().splitlines() if log.exists() else []
 
 
-def test_uci_defaults_id_from_the_label_mac(tmp_path):
-    assert uci_defaults(tmp_path, label="E4:95:6E:40:01:02",
+def test_uci_defaults_id_from_the_label_mac(tmp_path, shell):
+    assert uci_defaults(tmp_path, shell=shell, label="E4:95:6E:40:01:02",
                         eth0="e4:95:6e:40:01:03") == [
         "uci set pushrelay.@relay[0].id=gw-e4956e400102",
         "uci commit pushrelay"]
 
 
-def test_uci_defaults_id_from_eth0_then_any_interface(tmp_path):
-    assert uci_defaults(tmp_path / "a", eth0="02:11:22:33:44:55")[0] == \
+def test_uci_defaults_id_from_eth0_then_any_interface(tmp_path, shell):
+    assert uci_defaults(tmp_path / "a", shell=shell,
+                        eth0="02:11:22:33:44:55")[0] == \
         "uci set pushrelay.@relay[0].id=gw-021122334455"
-    assert uci_defaults(tmp_path / "b", others=[
+    assert uci_defaults(tmp_path / "b", shell=shell, others=[
         ("br-lan", "00:00:00:00:00:00"), ("wan", "0a:bb:cc:dd:ee:ff")])[0] \
         == "uci set pushrelay.@relay[0].id=gw-0abbccddeeff"
 
 
-def test_uci_defaults_two_routers_two_ids(tmp_path):
+def test_uci_defaults_two_routers_two_ids(tmp_path, shell):
     # One image, two routers: without a usable MAC and with the default
     # hostname, the id is random, so still not shared.
-    ids = {uci_defaults(tmp_path / str(i))[0] for i in range(2)}
+    ids = {uci_defaults(tmp_path / str(i), shell=shell)[0] for i in range(2)}
     assert len(ids) == 2, ids
     assert all(len(i.split("=gw-")[1]) == 12 for i in ids)
-    assert uci_defaults(tmp_path / "h", hostname="barn-7")[0] == \
+    assert uci_defaults(tmp_path / "h", shell=shell, hostname="barn-7")[0] == \
         "uci set pushrelay.@relay[0].id=gw-barn-7"
 
 
-def test_uci_defaults_keeps_a_set_id(tmp_path):
-    assert uci_defaults(tmp_path, eth0="02:11:22:33:44:55",
+def test_uci_defaults_keeps_a_set_id(tmp_path, shell):
+    assert uci_defaults(tmp_path, shell=shell, eth0="02:11:22:33:44:55",
                         relay_id="gw-mine") == []
 
 
