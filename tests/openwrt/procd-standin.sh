@@ -12,8 +12,8 @@
 # Environment: LOG (the record), T_CONF (the UCI file the script and
 # `pushrelay check` read), T_PROG (the pushrelay binary), T_KEEP (the
 # keep.d file to write), T_UJAIL (ujail's path: executable or not),
-# T_MOUNTS (a /proc/mounts stand-in), PROCD_RUNNING (1: procd_running
-# says yes). The script's own variables of these names are set to them
+# T_MOUNTS (a /proc/mounts stand-in), T_RUN_AS (the user, when set),
+# PROCD_RUNNING (1: procd_running says yes). The script's own variables of these names are set to them
 # after it is sourced.
 # Used by tests/system/test_packaging.py.
 
@@ -92,6 +92,7 @@ CONF="$T_CONF"
 KEEP="$T_KEEP"
 UJAIL="$T_UJAIL"
 MOUNTS="$T_MOUNTS"
+RUN_AS="${T_RUN_AS:-$RUN_AS}"
 
 # rc.common with USE_PROCD: start registers the instances, then the
 # triggers; reload calls reload_service.

@@ -26,6 +26,7 @@ Needs the Debian packages shellcheck and systemd (tests/setup-deps.sh).
 """
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -184,7 +185,7 @@ class Standin:
                                      pushrelay_bin))))
         self.prog.chmod(0o755)
 
-    def run(self, action, text, ujail=False, running=False):
+    def run(self, action, text, ujail=False, running=False, run_as=None):
         self.conf.write_text(text)
         if self.log.exists():
             self.log.unlink()
@@ -193,6 +194,8 @@ class Standin:
                    T_UJAIL="/bin/true" if ujail else str(self.dir / "none"),
                    T_MOUNTS=str(self.mounts),
                    PROCD_RUNNING="1" if running else "0")
+        if run_as is not None:
+            env["T_RUN_AS"] = run_as
         r = run(self.shell + [str(STANDIN), str(INIT), action], env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout == "" and r.stderr == "", r.stdout + r.stderr
@@ -383,11 +386,14 @@ def test_init_never_creates_a_store_dir_outside_ram(standin, tmp_path):
     assert calls[-1] == "exit [1]"
 
 
-def test_init_store_needs_a_directory_of_its_own(standin):
-    calls = standin.run("start", conf_text(store="/tmp/queue.db"))
+@pytest.mark.parametrize("store", ["/tmp/queue.db", "/etc/queue.db",
+                                   "/mnt/queue.db", "/queue.db"])
+def test_init_store_needs_a_directory_of_its_own(standin, store):
+    # Handing /tmp or /etc to the relay's user is not an option.
+    calls = standin.run("start", conf_text(store=store))
     assert any("directory of its own" in c for c in calls), calls
     assert not any(c.startswith("procd_open_instance") for c in calls)
-    assert not any(c.startswith("chown") and "[/tmp]" in c for c in calls)
+    assert not any(c.startswith(("chown", "chmod [0750]")) for c in calls)
 
 
 @pytest.fixture
@@ -404,22 +410,38 @@ def test_init_keep_d_lists_a_store_on_the_overlay(standin, tmp_path,
     _, control = paths(tmp_path)
     # On the overlay (mounted at /): sysupgrade keeps the queue files.
     store = flash_dir / "queue.db"
-    calls = standin.run("start", conf_text(store=store, control=control))
+    me = pwd.getpwuid(os.stat(flash_dir).st_uid).pw_name
+    calls = standin.run("start", conf_text(store=store, control=control),
+                        run_as=me)
     assert "procd_open_instance" in calls
+    # Outside RAM the directory is neither made nor taken over.
+    assert not any(c.startswith("chown") and str(flash_dir) in c
+                   for c in calls)
     kept = [l for l in standin.keep.read_text().splitlines()
             if l and not l.startswith("#")]
     assert kept == ["%s*" % store]
     # On a mount of its own (USB): nothing to keep, a flash leaves it.
     standin.mounts.write_text(standin.mounts.read_text() +
                               "/dev/sda1 %s ext4 rw 0 0\n" % flash_dir)
-    standin.run("start", conf_text(store=store, control=control))
+    standin.run("start", conf_text(store=store, control=control), run_as=me)
     assert [l for l in standin.keep.read_text().splitlines()
             if l and not l.startswith("#")] == []
     # In RAM: nothing either.
     standin.run("start", conf_text(control=control,
-                                   store=tmp_path / "s" / "queue.db"))
+                                   store=tmp_path / "s" / "queue.db"),
+                run_as=me)
     assert [l for l in standin.keep.read_text().splitlines()
             if l and not l.startswith("#")] == []
+
+
+def test_init_store_dir_outside_ram_must_be_the_users(standin, tmp_path,
+                                                     flash_dir):
+    # An existing directory on flash or USB that pushrelay does not own:
+    # refused with the command that fixes it, not taken over.
+    calls = standin.run("start", conf_text(store=flash_dir / "queue.db"))
+    assert any("daemon.err" in c and "chown pushrelay:pushrelay %s"
+               % flash_dir in c for c in calls), calls
+    assert not any(c.startswith("procd_open_instance") for c in calls)
 
 
 def test_keep_d_as_shipped_lists_nothing():
