@@ -4,7 +4,7 @@
 # OpenWrt init script (openwrt/net/pushrelay/files/pushrelay.init) off a
 # router: every procd_* call, logger line, chown/chgrp/chmod and uci write
 # is appended to $LOG, one call per line, as NAME [arg] [arg]...
-# `uci -q get` reads the real UCI file $CONF (an awk reading of the
+# `uci -q get` reads the real UCI file $T_CONF (an awk reading of the
 # syntax: enough for the sections the script asks about).
 #
 #   sh procd-standin.sh INIT ACTION
@@ -13,8 +13,9 @@
 # `pushrelay check` read), T_PROG (the pushrelay binary), T_KEEP (the
 # keep.d file to write), T_UJAIL (ujail's path: executable or not),
 # T_MOUNTS (a /proc/mounts stand-in), T_RUN_AS (the user, when set),
-# PROCD_RUNNING (1: procd_running says yes). The script's own variables of these names are set to them
-# after it is sourced.
+# PROCD_RUNNING (1: procd_running says yes). The script's own PROG,
+# CONF, KEEP, UJAIL, MOUNTS and RUN_AS are set from them after it is
+# sourced.
 # Used by tests/system/test_packaging.py.
 
 INIT="$1"
