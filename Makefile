@@ -148,14 +148,15 @@ SOURCE_DATE_EPOCH ?= $(shell git -C $(CURDIR) log -1 --format=%ct \
 dist:
 	@mkdir -p $(DIST_DIR)
 	find $(DIST_FILES) \( -name node_modules -o -name __pycache__ \
-	    -o -name '*.pyc' \) -prune -o \( -type f -o -type l \) -print | \
-	    LC_ALL=C sort > $(DIST_DIR)/$(DIST_NAME).files
+	    -o -name '*.pyc' \) -prune -o \( -type f -o -type l \) -print \
+	    > $(DIST_DIR)/$(DIST_NAME).found
+	LC_ALL=C sort $(DIST_DIR)/$(DIST_NAME).found > $(DIST_DIR)/$(DIST_NAME).files
 	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 \
 	    --numeric-owner --mode='go-w,a+rX' \
 	    --mtime=@$(SOURCE_DATE_EPOCH) --transform='s,^,$(DIST_NAME)/,S' \
 	    -cf - -T $(DIST_DIR)/$(DIST_NAME).files | gzip -9n \
 	    > $(DIST_DIR)/$(DIST_NAME).tar.gz
-	@rm -f $(DIST_DIR)/$(DIST_NAME).files
+	@rm -f $(DIST_DIR)/$(DIST_NAME).found $(DIST_DIR)/$(DIST_NAME).files
 	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"
 
 # `make openwrt-check`: the OpenWrt feed and package without an SDK
