@@ -690,6 +690,44 @@ def test_openwrt_makefile_builds_and_installs(tmp_path):
     assert v.returncode == 0 and "0.1.0" in v.stdout, v.stdout + v.stderr
 
 
+def _prepared_stamp(pkgdir, deps):
+    """package.mk's prepared stamp: find_md5 over CURDIR and
+    PKG_FILE_DEPENDS (file names and mtimes, sorted, md5)."""
+    r = run(["sh", "-c", 'find "$@" -type f -printf "%p%T@\\n" | sort | '
+             'md5sum', "find_md5", str(pkgdir)] + deps)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()[0]
+
+
+def test_a_changed_source_changes_the_prepared_stamp(tmp_path):
+    # The tree as make dist ships it, unpacked; the package Makefile run
+    # from it against the stubs tells its PKG_FILE_DEPENDS.
+    r = run(["make", "-s", "-C", str(ROOT), "dist",
+             "DIST_DIR=" + str(tmp_path)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(["tar", "-C", str(tmp_path), "-xzf",
+             str(tmp_path / "pushrelay-0.1.0.tar.gz")])
+    assert r.returncode == 0, r.stderr
+    tree = tmp_path / "pushrelay-0.1.0"
+    pkg = tree / "openwrt" / "net" / "pushrelay"
+    inc = tmp_path / "include"
+    inc.mkdir()
+    (tmp_path / "rules.mk").write_text(STUB_RULES)
+    (inc / "package.mk").write_text(STUB_PACKAGE)
+    r = run(["make", "-s", "-C", str(pkg), "--no-print-directory",
+             "TOPDIR=" + str(tmp_path), "INCLUDE_DIR=" + str(inc),
+             "print-PKG_FILE_DEPENDS"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    deps = r.stdout.split()
+    assert str(tree / "relay") in [str(Path(d).resolve()) for d in deps]
+    before = _prepared_stamp(pkg, deps)
+    assert _prepared_stamp(pkg, deps) == before
+    os.utime(tree / "docs" / "design.md", (1, 1))      # not a source
+    assert _prepared_stamp(pkg, deps) == before
+    os.utime(tree / "relay" / "loop.c", (2, 2))        # a source
+    assert _prepared_stamp(pkg, deps) != before
+
+
 # --- the systemd unit -----------------------------------------------------
 
 def test_systemd_unit_verifies(tmp_path, pushrelay_bin):
