@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pushrelay: GNU Make build. Honours CC, CROSS_COMPILE, PKG_CONFIG, CFLAGS,
 # LDFLAGS, PREFIX, DESTDIR. Objects go under $(BUILD); `make asan` uses its
 # own build directory so both variants can coexist.
@@ -49,7 +50,8 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3
+	bench fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3 \
+	dist openwrt-check
 # MBEDTLS=3 leaves ./pushrelay (the default build's copy) alone.
 all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay)
 
@@ -165,6 +167,43 @@ install: $(BIN)
 
 clean:
 	rm -rf build pushrelay
+
+# `make dist`: $(DIST_DIR)/pushrelay-VERSION.tar.gz, the source tarball the
+# OpenWrt package builds from (openwrt/net/pushrelay/Makefile). The same
+# tree gives the same bytes: names sorted, owner and group 0, modes without
+# group or other write, every mtime SOURCE_DATE_EPOCH (OpenWrt's build
+# exports it; else the last commit's time, else 0), gzip without a name or
+# time stamp. Everything but build output and node_modules goes in.
+DIST_DIR   ?= $(BUILD)
+DIST_NAME  := pushrelay-$(VERSION)
+DIST_FILES := .ci .gitignore LICENSE README.md Makefile mqtt platform \
+	storage relay cross docs openwrt tests
+SOURCE_DATE_EPOCH ?= $(shell git -C $(CURDIR) log -1 --format=%ct \
+	2>/dev/null || echo 0)
+dist:
+	@mkdir -p $(DIST_DIR)
+	find $(DIST_FILES) \( -name node_modules -o -name __pycache__ \
+	    -o -name '*.pyc' \) -prune -o \( -type f -o -type l \) -print \
+	    > $(DIST_DIR)/$(DIST_NAME).found
+	LC_ALL=C sort $(DIST_DIR)/$(DIST_NAME).found > $(DIST_DIR)/$(DIST_NAME).files
+	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 \
+	    --numeric-owner --mode='go-w,a+rX' \
+	    --mtime=@$(SOURCE_DATE_EPOCH) --transform='s,^,$(DIST_NAME)/,S' \
+	    -cf - -T $(DIST_DIR)/$(DIST_NAME).files | gzip -9n \
+	    > $(DIST_DIR)/$(DIST_NAME).tar.gz
+	@rm -f $(DIST_DIR)/$(DIST_NAME).found $(DIST_DIR)/$(DIST_NAME).files
+	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"
+
+# `make openwrt-check`: the OpenWrt feed and package without an SDK
+# (docs/openwrt.md, "What is tested here, what is not"): the feed layout
+# through a simulation of scripts/feeds and include/scan.mk (src-link and
+# a plain symlink), then tests/system/test_packaging.py: shellcheck of the
+# init and uci-defaults scripts, the init script's behaviour against a
+# procd stand-in with the real `pushrelay check`, the uci-defaults ids,
+# `make dist`, and the package Makefile against stub rules.mk/package.mk.
+openwrt-check: $(BIN)
+	sh tests/openwrt/feed-scan.sh openwrt
+	$(SYSTEM_PYTEST) tests/system/test_packaging.py
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: the pushrelay configuration schema; see conf.h.
  *
@@ -50,6 +51,11 @@ static const struct confval_policy relay_policy[] = {
 	    "pushrelay/%i/status", 0),
 	NUM("downlink_reserve", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
 	    downlink_reserve, "10", 0, 90),
+	/* Read by the OpenWrt init script, not by the relay (docs/openwrt.md). */
+	NUM("enabled", CONFVAL_UINT, CONFVAL_K_INT, struct conf, enabled, "1",
+	    0, 1),
+	STR("wan_interface", CONFVAL_STRING, struct conf, wan_interface,
+	    "wan wan6", 0),
 };
 
 static const struct confval_policy local_policy[] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: turns a UCI configuration file into a plain struct conf.
  *
@@ -177,6 +178,13 @@ struct conf {
 	enum conf_log_level log_level;
 	char *status_topic;	/* %i expanded; "" disables */
 	char *user;		/* drop root to this user at start; "" = don't */
+	/*
+	 * For the OpenWrt init script only; the relay ignores them: enabled
+	 * 0 keeps procd from starting it, wan_interface names the netifd
+	 * interfaces whose "up" sends SIGUSR1.
+	 */
+	int enabled;
+	char *wan_interface;
 
 	struct conf_broker local;
 	struct conf_broker central;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls: loading and checking the TLS configuration of a link, and what its
  * connections share (see tls.h). The connections themselves are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls: the mbedTLS client transport of a broker connection.
  *

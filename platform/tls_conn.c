@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_conn: one TLS session over a broker socket, as a transport
  * (see tls.h): non-blocking BIO callbacks on the fd, the handshake as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_suites: what the TLS client offers, and what option tls_ciphers may
  * choose (see tls.h and docs/tls.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link: one MQTT connection in the main loop; see link.h. The connection
  * set-up (dial, transport, CONNECT) and the byte buffers are here; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link_in: the MQTT packets of a link: what arrives is framed, decoded
  * in place and handed to the owner; what the owner sends is encoded into

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main: the pushrelay command line. One binary, subcommands: run,
  * unpack, check, status, decode, version, help. Exit codes: 0 success,
  * 1 runtime failure, 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,12 @@ main_run(const struct main_opts *o, enum conf_role role)
 	struct conf *c;
 	int dest = LOG_TO_SYSLOG;
 
+	/*
+	 * SIGUSR1 ("the WAN is up", docs/openwrt.md) kills by default; one
+	 * that arrives while the relay starts, before loop.c installs its
+	 * handler, is ignored instead: the relay is about to connect anyway.
+	 */
+	signal(SIGUSR1, SIG_IGN);
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
 	if (c->role != role) {

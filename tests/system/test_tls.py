@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """TLS to the central broker, through the real binary and real Mosquitto
 TLS listeners, with certificates these tests make with the openssl command.
 

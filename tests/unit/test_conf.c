@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/conf (and the confval engine under it). */
 #include <setjmp.h>
 #include <stdarg.h>

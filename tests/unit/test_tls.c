@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for platform/tls: real Mosquitto TLS listeners (and one
  * `openssl s_server` for ALPN), certificates made here with the openssl
