@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # cross/mbedtls3-sysroot.sh [DIR]: unpacks Debian 13 (trixie)'s mbedTLS 3.6
 # (libmbedtls-dev and its three runtime libraries) into DIR/sysroot
 # (default build-mbedtls3/sysroot), for `make MBEDTLS=3` (docs/tls.md).

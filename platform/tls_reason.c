@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls_reason: why a TLS handshake failed, in one line (see tls.h and
  * docs/tls.md "Why a handshake failed"): the verify callback that notes
