@@ -201,9 +201,13 @@ dist:
 # init and uci-defaults scripts, the init script's behaviour against a
 # procd stand-in with the real `pushrelay check`, the uci-defaults ids,
 # `make dist`, and the package Makefile against stub rules.mk/package.mk.
+# The feed layout, the package's scripts against the procd stand-in, and
+# the TLS suites built against mbedTLS 3.6, which OpenWrt 24.10 and later
+# ship (the default build, on Debian 12's 2.28, runs them in `make test`).
 openwrt-check: $(BIN)
 	sh tests/openwrt/feed-scan.sh openwrt
 	$(SYSTEM_PYTEST) tests/system/test_packaging.py
+	$(MAKE) tls-test-mbedtls3
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
