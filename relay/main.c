@@ -105,6 +105,13 @@ main_warn_print(void *arg, const char *text)
 	fprintf(arg, "pushrelay: warning: %s\n", text);
 }
 
+/* conf_warnings() lines carry their own "FILE:LINE: warning:". */
+static void
+main_warn_line(void *arg, const char *text)
+{
+	fprintf(arg, "%s\n", text);
+}
+
 static void
 main_warn_log(void *arg, const char *text)
 {
@@ -133,6 +140,7 @@ main_run(const struct main_opts *o, enum conf_role role)
 	if (o->verbose || isatty(STDERR_FILENO))
 		dest |= LOG_TO_STDERR;
 	log_open("pushrelay", dest, (enum log_level)c->log_level);
+	conf_warnings(c, main_warn_log, NULL);
 	conf_warn_exposed(c, main_warn_log, NULL);
 	return relay_run(c);
 }
@@ -144,6 +152,7 @@ main_check(const struct main_opts *o)
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
+	conf_warnings(c, main_warn_line, stderr);
 	conf_warn_exposed(c, main_warn_print, stderr);
 	conf_print(c, stdout);
 	conf_free(c);
