@@ -48,8 +48,6 @@ static const struct confval_policy relay_policy[] = {
 	    "/var/run/pushrelay.sock"),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
 	    "pushrelay/%i/status", CONFVAL_F_NONE),
-	NUM("unhealthy_after", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
-	    unhealthy_after, "300", 0, 31536000),
 	NUM("downlink_reserve", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
 	    downlink_reserve, "10", 0, 90),
 };

@@ -110,7 +110,9 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	STR("control", CONFVAL_SOCKET, struct conf, control, control_def, 0), \
 	ENUM("log_level", struct conf, log_level, "info", \
 	    conf_log_level_names, 0), \
-	STR("user", CONFVAL_STRING, struct conf, user, "", 0)
+	STR("user", CONFVAL_STRING, struct conf, user, "", 0), \
+	NUM("unhealthy_after", CONFVAL_UINT, CONFVAL_K_INT, struct conf, \
+	    unhealthy_after, "300", 0, 31536000)
 
 /* Names of the enum options, indexed by value, NULL-terminated. */
 extern const char *const conf_store_full_names[];

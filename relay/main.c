@@ -1,7 +1,8 @@
 /*
  * main: the pushrelay command line. One binary, subcommands: run,
  * unpack, check, status, decode, version, help. Exit codes: 0 success,
- * 1 runtime failure, 2 usage or configuration error.
+ * 1 runtime failure, 2 usage or configuration error, and for status 3:
+ * the central link has been down longer than option unhealthy_after.
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -18,11 +19,13 @@
 #include "relay/relay.h"
 
 #define EXIT_USAGE	2
+#define EXIT_UNHEALTHY	3
 
 struct main_opts {
 	const char *file;
 	int verbose;
 	int json;
+	int prometheus;
 };
 
 static void
@@ -38,7 +41,10 @@ main_usage(FILE *f)
 	    "                              (FILE defaults to %s)\n"
 	    "  check [-c FILE]             validate FILE and print the "
 	    "effective configuration\n"
-	    "  status [-c FILE] [--json]   show the running relay's state\n"
+	    "  status [-c FILE] [--json|--prometheus]\n"
+	    "                              show the running relay's state "
+	    "(Prometheus:\n"
+	    "                              text exposition format)\n"
 	    "  decode [FILE|-]             print one batch frame as JSON "
 	    "lines\n"
 	    "  version                     print the version\n"
@@ -47,7 +53,11 @@ main_usage(FILE *f)
 	    "FILE defaults to %s. Logs go to syslog, and to stderr\n"
 	    "when it is a terminal or -v is given.\n"
 	    "Exit codes: 0 success, 1 runtime failure, 2 usage or "
-	    "configuration error.\n", CONF_UNPACK_DEFAULT_FILE,
+	    "configuration error;\n"
+	    "status exits 3 when the central link has been down longer than "
+	    "option\n"
+	    "unhealthy_after (default 300 s; 0: never).\n",
+	    CONF_UNPACK_DEFAULT_FILE,
 	    CONF_DEFAULT_FILE);
 }
 
@@ -58,6 +68,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -75,6 +86,9 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		case 'j':
 			o->json = 1;
 			break;
+		case 'P':
+			o->prometheus = 1;
+			break;
 		default:
 			return -1;
 		}
@@ -82,6 +96,11 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	if (optind != argc) {
 		fprintf(stderr, "pushrelay: unexpected argument '%s'\n",
 		    argv[optind]);
+		return -1;
+	}
+	if (o->json && o->prometheus) {
+		fprintf(stderr, "pushrelay: --json and --prometheus exclude "
+		    "each other\n");
 		return -1;
 	}
 	return 0;
@@ -201,23 +220,61 @@ main_put_reply(FILE *f, const char *reply, int json)
 	}
 }
 
+/*
+ * The central link's "down_s" in a status JSON reply: seconds since it
+ * last relayed, 0 while it does; -1 when the reply has none (a relay
+ * older than this client, or not a relay at all).
+ */
+static long long
+main_central_down(const char *json)
+{
+	const char *p = strstr(json, "\"central\":{"), *end, *f;
+	char *num_end;
+	long long v;
+
+	if (p == NULL || (end = strchr(p, '}')) == NULL ||
+	    (f = strstr(p, "\"down_s\":")) == NULL || f > end)
+		return -1;
+	v = strtoll(f + strlen("\"down_s\":"), &num_end, 10);
+	return num_end != f + strlen("\"down_s\":") && v >= 0 ? v : -1;
+}
+
+/*
+ * status: the JSON reply decides the exit code, whatever the output;
+ * text and Prometheus take a second request. Exit 3 when the central
+ * link has been down longer than option unhealthy_after (0: never), so
+ * that a watchdog needs no JSON parser.
+ */
 static int
 main_status(const struct main_opts *o)
 {
-	char reply[CTL_REPLY_MAX], err[512];
+	char reply[CTL_REPLY_MAX], out[CTL_REPLY_MAX], err[512];
+	const char *req = o->prometheus ? "status prometheus" : "status";
+	long long down;
 	struct conf *c;
-	int rc;
+	int rc, after;
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
-	rc = ctl_request(c->control, o->json ? "status json" : "status",
-	    reply, sizeof(reply), 5000, err, sizeof(err));
+	after = c->unhealthy_after;
+	rc = ctl_request(c->control, "status json", reply, sizeof(reply),
+	    5000, err, sizeof(err));
+	if (rc == CTL_OK && !o->json)
+		rc = ctl_request(c->control, req, out, sizeof(out), 5000, err,
+		    sizeof(err));
 	conf_free(c);
 	if (rc != CTL_OK) {
 		fprintf(stderr, "pushrelay: status: %s\n", err);
 		return 1;
 	}
-	main_put_reply(stdout, reply, o->json);
+	main_put_reply(stdout, o->json ? reply : out, o->json);
+	down = main_central_down(reply);
+	if (after > 0 && down > after) {
+		fprintf(stderr, "pushrelay: status: unhealthy: the central "
+		    "link has been down for %lld s (option unhealthy_after "
+		    "%d)\n", down, after);
+		return EXIT_UNHEALTHY;
+	}
 	return 0;
 }
 
