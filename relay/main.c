@@ -221,35 +221,50 @@ main_put_reply(FILE *f, const char *reply, int json)
 }
 
 /*
- * The central link's "down_s" in a status JSON reply: seconds since it
- * last relayed, 0 while it does; -1 when the reply has none (a relay
- * older than this client, or not a relay at all).
+ * How long the central link has been down, read from a status reply in
+ * the form asked for: JSON "central":{..."down_s":N}, Prometheus
+ * pushrelay_link_down_seconds{link="central"} N, text "health   central
+ * link down for N s" (absent: up). -1 when a JSON or Prometheus reply has
+ * no such figure (a relay older than this client, or not a relay at all).
  */
 static long long
-main_central_down(const char *json)
+main_central_down(const char *reply, const struct main_opts *o)
 {
-	const char *p = strstr(json, "\"central\":{"), *end, *f;
+	static const char prom[] = "\npushrelay_link_down_seconds"
+	    "{link=\"central\"} ";
+	static const char text[] = "\nhealth   central link down for ";
+	const char *p = NULL, *end;
 	char *num_end;
 	long long v;
 
-	if (p == NULL || (end = strchr(p, '}')) == NULL ||
-	    (f = strstr(p, "\"down_s\":")) == NULL || f > end)
-		return -1;
-	v = strtoll(f + strlen("\"down_s\":"), &num_end, 10);
-	return num_end != f + strlen("\"down_s\":") && v >= 0 ? v : -1;
+	if (o->json) {
+		if ((p = strstr(reply, "\"central\":{")) == NULL ||
+		    (end = strchr(p, '}')) == NULL ||
+		    (p = strstr(p, "\"down_s\":")) == NULL || p > end)
+			return -1;
+		p += strlen("\"down_s\":");
+	} else if (o->prometheus) {
+		if ((p = strstr(reply, prom)) == NULL)
+			return -1;
+		p += strlen(prom);
+	} else {
+		if ((p = strstr(reply, text)) == NULL)
+			return 0;
+		p += strlen(text);
+	}
+	v = strtoll(p, &num_end, 10);
+	return num_end != p && v >= 0 ? v : -1;
 }
 
 /*
- * status: the JSON reply decides the exit code, whatever the output;
- * text and Prometheus take a second request. Exit 3 when the central
- * link has been down longer than option unhealthy_after (0: never), so
- * that a watchdog needs no JSON parser.
+ * status: prints the relay's reply; exits 3 when the central link has
+ * been down longer than option unhealthy_after (0: never), read from the
+ * reply itself, so that a watchdog needs no JSON parser.
  */
 static int
 main_status(const struct main_opts *o)
 {
-	char reply[CTL_REPLY_MAX], out[CTL_REPLY_MAX], err[512];
-	const char *req = o->prometheus ? "status prometheus" : "status";
+	char reply[CTL_REPLY_MAX], err[512];
 	long long down;
 	struct conf *c;
 	int rc, after;
@@ -257,18 +272,16 @@ main_status(const struct main_opts *o)
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
 	after = c->unhealthy_after;
-	rc = ctl_request(c->control, "status json", reply, sizeof(reply),
-	    5000, err, sizeof(err));
-	if (rc == CTL_OK && !o->json)
-		rc = ctl_request(c->control, req, out, sizeof(out), 5000, err,
-		    sizeof(err));
+	rc = ctl_request(c->control, o->json ? "status json" : o->prometheus ?
+	    "status prometheus" : "status", reply, sizeof(reply), 5000, err,
+	    sizeof(err));
 	conf_free(c);
 	if (rc != CTL_OK) {
 		fprintf(stderr, "pushrelay: status: %s\n", err);
 		return 1;
 	}
-	main_put_reply(stdout, o->json ? reply : out, o->json);
-	down = main_central_down(reply);
+	main_put_reply(stdout, reply, o->json);
+	down = main_central_down(reply, o);
 	if (after > 0 && down > after) {
 		fprintf(stderr, "pushrelay: status: unhealthy: the central "
 		    "link has been down for %lld s (option unhealthy_after "

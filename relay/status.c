@@ -473,6 +473,18 @@ status_figures(struct status_out *o, const struct relay *r)
 		status_prom_flush(o);
 }
 
+/*
+ * While the central link does not relay: how long, on a line of its own
+ * that `pushrelay status` reads for its exit code (relay/main.c).
+ */
+static void
+status_text_down(struct status_buf *b, const struct relay *r)
+{
+	if (!status_link_up(r, LINK_CENTRAL))
+		status_put(b, "health   central link down for %" PRId64 " s\n",
+		    (clock_mono_ms() - r->down_since_ms[LINK_CENTRAL]) / 1000);
+}
+
 static void
 status_text_unpack(struct status_buf *b, const struct relay *r)
 {
@@ -499,6 +511,7 @@ status_text_unpack(struct status_buf *b, const struct relay *r)
 	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
 	    ", refused %" PRIu64 "\n", s->dropped_full, s->dropped_expired,
 	    s->dropped_rejected);
+	status_text_down(b, r);
 }
 
 static void
@@ -523,9 +536,7 @@ status_text(struct status_buf *b, const struct relay *r)
 	    link_state(r->link[LINK_CENTRAL]) == LINK_UP &&
 	    r->subscribed[LINK_CENTRAL] ? "connected" :
 	    "disconnected", r->conf->central.address[0], s->reconnects[1]);
-	if (!status_link_up(r, LINK_CENTRAL))
-		status_put(b, "         down for %" PRId64 " s\n",
-		    (clock_mono_ms() - r->down_since_ms[LINK_CENTRAL]) / 1000);
+	status_text_down(b, r);
 	status_put(b, "queued   uplink %" PRIu64 " msgs / %" PRIu64 " B, "
 	    "downlink %" PRIu64 " msgs / %" PRIu64 " B\n", um, ub, dm, db);
 	status_put(b, "received uplink %" PRIu64 ", downlink %" PRIu64

@@ -942,7 +942,9 @@ class Relay:
                         timeout=T(5))
         except subprocess.TimeoutExpired:
             return None
-        if r.returncode != 0:
+        # 3: it answered, and the central link has been down longer than
+        # option unhealthy_after.
+        if r.returncode not in (0, 3):
             return None
         try:
             s = json.loads(r.stdout)
