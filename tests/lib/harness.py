@@ -810,6 +810,7 @@ class Relay:
         self.status_conf_path = self.workdir / "status.conf"
         self.log_path = self.workdir / ("%s.log" % self.name)
         self.proc = None
+        self.env = {}               # added to the environment of run
         self.starts = 0
         self.last_status = None     # the last status that answered ...
         self.last_status_t = None   # ... and when (time.monotonic())
@@ -873,7 +874,8 @@ class Relay:
                 bin_argv(self.bin, self.command, "-c", self.conf_path, "-v",
                          *extra_args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True)
+                start_new_session=True,
+                env=dict(os.environ, **self.env) if self.env else None)
         if wait:
             self.wait_status(lambda s: True, timeout=timeout or T(15),
                              what="the relay's control socket to answer")
