@@ -214,3 +214,17 @@ def test_prometheus_output_is_strict_and_matches_the_json(
     info = [k for k in prom if k[0] == "pushrelay_info"]
     assert len(info) == 1 and dict(info[0][1])["id"] == "gw-test" and \
         dict(info[0][1])["journal"] == "wal", info
+
+
+def test_unpacker_prometheus_is_strict_too(unpacker_factory):
+    u = unpacker_factory()
+    r = run_cli(u.bin, "status", "--prometheus", conf=u.status_conf_path,
+                timeout=T(10))
+    assert r.returncode == 0, r.stderr
+    prom, types = parse_exposition(r.stdout)
+    info = [dict(k[1]) for k in prom if k[0] == "pushrelay_info"]
+    assert info and info[0]["role"] == "unpack", info
+    assert prom[("pushrelay_link_connected",
+                 frozenset({("link", "central")}))] == 1.0
+    assert types["pushrelay_frames_received_total"] == "counter"
+    assert ("pushrelay_records_stored_total", frozenset()) in prom
