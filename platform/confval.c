@@ -428,7 +428,7 @@ find_policy(const struct confval_policy *pol, size_t n, const char *name)
 
 /*
  * An option written as '': absent, as uci makes it. When the default is
- * not empty, the file may mean what '' meant before 0.4 ("none").
+ * not empty, the file may mean what '' meant in earlier versions ("none").
  */
 static void
 warn_empty(struct confval_ctx *cx, const struct confval_policy *p,

@@ -137,7 +137,8 @@ void confval_flush(struct confval_ctx *cx, FILE *errs);
  * As in libuci, where `option X ''` deletes the option (any `uci commit`
  * drops the line), an option whose one value is '' is taken as absent: the
  * default applies, or "required" is reported. When the default is not
- * empty that is a warning, since releases before 0.4 read '' as "none"
+ * empty that is a warning, since earlier versions of pushrelay read '' as
+ * "none"
  * (with CONFVAL_F_NONE the warning says to write CONFVAL_NONE). A value
  * that an unquoted '#' cut short (struct uci_value, cut) is a warning too.
  */

@@ -29,7 +29,8 @@
  * Names: section and option names are 1 or more of [A-Za-z0-9_]; section
  * types are 1 or more printable ASCII characters other than a space, as in
  * libuci. Unlike libuci, an option or list without a value is an error (an
- * explicit '' gives an empty value), and two sections with the same name
+ * explicit '' gives an empty value, which platform/confval then takes as
+ * absent, as libuci does), and two sections with the same name
  * stay two sections: deciding whether that is allowed is the schema's job.
  *
  * Errors are written to a caller-given FILE as "FILE:LINE: syntax: what",
