@@ -386,6 +386,8 @@ static const struct {
 	  "not valid: '+' must be a whole level\n" },
 	{ MINIMAL "\toption topic ''\n", "t.conf:5: option topic: required in "
 	  "config uplink\n" },
+	{ RELAY "\toption unhealthy_after '5m'\n" CENTRAL UPLINK,
+	  "t.conf:3: option unhealthy_after: '5m' is not a number\n" },
 	{ MINIMAL "\toption local_prefix 'a/+/'\n", "t.conf:7: option "
 	  "local_prefix: 'a/+/' must not contain '+' or '#'\n" },
 	{ MINIMAL "\toption remote_prefix '#'\n", "t.conf:7: option "
@@ -555,6 +557,7 @@ test_print(void **state)
 	    "\toption ttl 60\n");
 	print(c, &out);
 	assert_non_null(strstr(out, "\toption store_max_bytes '64M'\n"));
+	assert_non_null(strstr(out, "\toption unhealthy_after '300'\n"));
 	assert_non_null(strstr(out, "\toption status_topic "
 	    "'pushrelay/gw-1/status'\n"));
 	assert_non_null(strstr(out, "config broker 'local'\n"
