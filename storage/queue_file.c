@@ -100,6 +100,8 @@ struct queue_file {
 	int last_rc;		/* SQLite's code of the last failure */
 	int no_wal;		/* WAL failed here: use a rollback journal */
 	int was_empty;		/* the file had no byte before this open */
+	dev_t dev;		/* the file queue_file_create() checked */
+	ino_t ino;
 };
 
 void
@@ -256,7 +258,7 @@ queue_journal(struct queue *q)
 {
 	static const char *const known[] = { "wal", "truncate", "delete",
 		"persist", "memory", "off" };
-	struct queue_file f = { queue_file_db(q), "", SQLITE_OK, 0, 0 };
+	struct queue_file f = { queue_file_db(q), "", SQLITE_OK, 0, 0, 0, 0 };
 	char mode[16];
 	size_t i;
 
@@ -472,6 +474,8 @@ queue_file_create(struct queue_file *f, char *err, size_t errlen)
 		return QUEUE_ERR_IO;
 	}
 	f->was_empty = sb.st_size == 0;
+	f->dev = sb.st_dev;
+	f->ino = sb.st_ino;
 	f->no_wal = S_ISREG(sb.st_mode) && queue_file_is_rollback(fd);
 	close(fd);
 	if ((rc = queue_file_plain(f->path, NULL, &sb, err, errlen)) !=
@@ -510,6 +514,10 @@ queue_file_connect(struct queue_file *f, enum queue_sync sync, char *err,
 static int
 queue_file_wal_trouble(int rc)
 {
+#ifdef SQLITE_CANTOPEN_SYMLINK
+	if (rc == SQLITE_CANTOPEN_SYMLINK)
+		return 0;	/* the file itself became a link: refused */
+#endif
 	switch (rc & 0xff) {
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
@@ -518,6 +526,42 @@ queue_file_wal_trouble(int rc)
 		return rc == SQLITE_IOERR_SHMOPEN || rc == SQLITE_IOERR_SHMSIZE ||
 		    rc == SQLITE_IOERR_SHMMAP || rc == SQLITE_IOERR_SHMLOCK;
 	}
+}
+
+/*
+ * Empties the file queue_file_create() checked, and only that one: never
+ * through a path that may have become a link since (the relay may start
+ * as root in a directory its user can write; see queue_file_plain()).
+ */
+static int
+queue_file_empty(struct queue_file *f, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, e;
+
+	fd = open(f->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		e = errno;
+		queue_file_err(f->path, err, errlen, "open: %s", strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_nlink != 1 || sb.st_dev != f->dev || sb.st_ino != f->ino) {
+		close(fd);
+		queue_file_err(f->path, err, errlen, "was replaced while being "
+		    "opened");
+		return QUEUE_ERR_IO;
+	}
+	if (ftruncate(fd, 0) == -1) {
+		e = errno;
+		close(fd);
+		queue_file_err(f->path, err, errlen, "truncate: %s",
+		    strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	close(fd);
+	return QUEUE_OK;
 }
 
 /* Opens and checks the file. On failure f->db may still need closing. */
@@ -544,12 +588,10 @@ queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
 	sqlite3_close_v2(f->db);
 	f->db = NULL;
 	f->no_wal = 1;
-	if (truncate(f->path, 0) == -1) {
-		rc = errno;
-		queue_file_err(f->path, err, errlen, "truncate: %s",
-		    strerror(rc));
-		return QUEUE_ERR_IO;
-	}
+	if ((rc = queue_file_empty(f, err, errlen)) != QUEUE_OK ||
+	    (rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
+		return rc;
+	f->no_wal = 1;
 	return queue_file_connect(f, sync, err, errlen);
 }
 
@@ -681,7 +723,7 @@ int
 queue_file_open(sqlite3 **db, const char *path, enum queue_sync sync,
     int *recovered, char *err, size_t errlen)
 {
-	struct queue_file f = { NULL, path, SQLITE_OK, 0, 0 };
+	struct queue_file f = { NULL, path, SQLITE_OK, 0, 0, 0, 0 };
 	char msg[512] = "";
 	int rc;
 
