@@ -337,3 +337,18 @@ def test_booleans_as_config_get_bool(tmp_path, pushrelay_bin, word, want):
     r = run_cli(pushrelay_bin, "check", conf=path)
     assert r.returncode == 0, r.stderr
     assert "\toption tls '%s'\n" % want in r.stdout
+
+
+def test_run_logs_the_warnings_once(relay_factory):
+    """run logs what check warns about, at start, naming file:line:option."""
+    relay = relay_factory(start=False, relay={"status_topic": ""})
+    text = relay.write_config(relay.config.render().replace(
+        "option topic 'sensors/#'", "option topic sensors/#", 1))
+    relay.start()
+    relay.wait_connected()
+    log = relay.log_text()
+    for marker, name in (("option status_topic ''", "status_topic"),
+                         ("option topic sensors/#", "topic")):
+        want = "%s:%d: warning: option %s: " % (relay.conf_path,
+                                                 line_of(text, marker), name)
+        assert log.count(want) == 1, "want once %r in:\n%s" % (want, log)
