@@ -15,6 +15,7 @@
 #include "platform/escape.h"
 #include "platform/log.h"
 #include "relay/batcher.h"
+#include "relay/frame.h"
 #include "relay/props.h"
 #include "relay/relay.h"
 #include "relay/unpack.h"
@@ -142,6 +143,8 @@ forward_status(struct relay *r, const char *state)
 		    state, link_strerror(rc));
 }
 
+static void forward_dict_session(struct relay *r);
+
 static void
 forward_on_up(void *arg, struct link *l, int session_present)
 {
@@ -155,8 +158,10 @@ forward_on_up(void *arg, struct link *l, int session_present)
 	if (!session_present)
 		qos2_forget(r, side);
 	forward_subscribe(r, side);
-	if (side == LINK_CENTRAL)
+	if (side == LINK_CENTRAL) {
 		forward_status(r, "online");
+		forward_dict_session(r);
+	}
 }
 
 static void
@@ -499,6 +504,142 @@ forward_frame_props(uint8_t *out, size_t cap)
 	return 3 + n;
 }
 
+/* The store's keys of the relay's current dictionary (frame v2). */
+#define FORWARD_DICT_KEY	"batch/dict"
+
+/* A frame (records or dictionary) as a queue message, for queue_push. */
+static void
+forward_frame_msg(struct relay *r, struct queue_msg *m, uint8_t *props,
+    size_t props_cap, const uint8_t *frame, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->dir = QUEUE_UP;
+	m->priority = FORWARD_FRAME_PRIO;
+	m->topic = r->conf->batch.topic;
+	m->payload = frame;
+	m->payload_len = len;
+	m->props = props;
+	m->props_len = forward_frame_props(props, props_cap);
+	m->qos = r->conf->batch.qos;
+	m->ts_ms = clock_wall_ms();
+}
+
+/*
+ * Makes the batcher's dictionary the one the store says is current: at
+ * the first frame after a start (a restart goes on with the dictionary
+ * the unpacker has already) and after a rollback undid a new one. 0, or
+ * -1 when the store failed (r->err set).
+ */
+static int
+forward_dict_sync(struct relay *r)
+{
+	int64_t id = 0;
+	uint8_t *buf;
+	size_t len = 0;
+	int rc;
+
+	rc = queue_meta_get(r->queue, FORWARD_DICT_KEY, &id, r->err,
+	    sizeof(r->err));
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || id <= 0 || id > UINT32_MAX)
+		id = 0;
+	if ((uint32_t)id == batcher_dict_id(r->batcher))
+		return 0;
+	if (id == 0 || (buf = malloc(FRAME_DICT_MAX)) == NULL) {
+		batcher_dict_set(r->batcher, 0, NULL, 0);
+		return 0;
+	}
+	rc = queue_blob_get(r->queue, FORWARD_DICT_KEY, buf, FRAME_DICT_MAX,
+	    &len, r->err, sizeof(r->err));
+	if (rc == 1 && batcher_dict_set(r->batcher, (uint32_t)id, buf, len) ==
+	    BATCHER_OK)
+		log_info("batch: dictionary %" PRId64 " (%zu bytes) taken up "
+		    "from the store", id, len);
+	else
+		batcher_dict_set(r->batcher, 0, NULL, 0);
+	free(buf);
+	return rc < 0 && rc != QUEUE_ERR_INVAL ? -1 : 0;
+}
+
+/*
+ * Stores a dictionary frame in the open transaction, before any frame
+ * that names it: a new dictionary (resend 0), then the store's current
+ * id and content change with it; or the current one again (resend 1).
+ * 0, or -1 when it could not be stored (the batcher then goes on without
+ * a dictionary until the store's is taken up again).
+ */
+static int
+forward_dict_push(struct relay *r, int resend)
+{
+	const uint8_t *frame, *dict;
+	uint8_t props[64];
+	struct queue_msg m;
+	size_t len, dict_len;
+	uint64_t evicted = 0;
+	int64_t seq = queue_next_id(r->queue), id = 0;
+	int rc;
+
+	if (resend)
+		rc = batcher_dict_resend(r->batcher, (uint64_t)seq, &frame,
+		    &len);
+	else {
+		if (queue_meta_get(r->queue, FORWARD_DICT_KEY, &id, r->err,
+		    sizeof(r->err)) < 0) {
+			durable_failed(r);
+			return -1;
+		}
+		id = id <= 0 || id >= UINT32_MAX ? 1 : id + 1;
+		rc = batcher_dict_make(r->batcher, (uint32_t)id,
+		    (uint64_t)seq, &frame, &len, &dict, &dict_len);
+	}
+	if (rc != BATCHER_OK)
+		return -1;
+	forward_frame_msg(r, &m, props, sizeof(props), frame, len);
+	rc = queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err));
+	if (rc == QUEUE_OK && !resend && (queue_meta_set(r->queue,
+	    FORWARD_DICT_KEY, id, r->err, sizeof(r->err)) != QUEUE_OK ||
+	    queue_blob_set(r->queue, FORWARD_DICT_KEY, dict, dict_len, r->err,
+	    sizeof(r->err)) != QUEUE_OK))
+		rc = QUEUE_ERR_IO;
+	if (rc != QUEUE_OK) {
+		if (!resend)
+			batcher_dict_set(r->batcher, 0, NULL, 0);
+		if (rc == QUEUE_ERR_FULL)
+			log_err("batch: dictionary frame does not fit in the "
+			    "store; frames go without it");
+		else
+			durable_failed(r);
+		return -1;
+	}
+	r->st.dropped_full += evicted;
+	r->dirty = 1;
+	r->commit_now = 1;
+	r->st.dict_frames++;
+	r->st.batch_bytes += len;
+	log_info("batch: dictionary %u%s, frame %" PRId64 " of %zu bytes",
+	    batcher_dict_id(r->batcher), resend ? " sent again" : " made",
+	    seq, len);
+	return 0;
+}
+
+/*
+ * At every new connection of the central link: the current dictionary
+ * once more, for an unpacker that lost it (docs/frame-format.md, 8.3).
+ */
+static void
+forward_dict_session(struct relay *r)
+{
+	if (r->batcher == NULL || !batcher_dict_on(r->batcher))
+		return;
+	if (forward_dict_sync(r) != 0) {
+		durable_failed(r);
+		return;
+	}
+	if (batcher_dict_id(r->batcher) != 0)
+		(void)forward_dict_push(r, 1);
+}
+
 /*
  * Closes the open frame: stores it as one queue message under the id that
  * is its sequence number and deletes its members, in the open
@@ -513,9 +654,19 @@ forward_close_batch(struct relay *r)
 	struct queue_msg m;
 	size_t len, n;
 	uint64_t evicted = 0;
-	int64_t seq = queue_next_id(r->queue);
+	int64_t seq;
 	int rc;
 
+	if (batcher_dict_on(r->batcher)) {
+		if (forward_dict_sync(r) != 0) {
+			durable_failed(r);
+			return;
+		}
+		if (batcher_dict_due(r->batcher) &&
+		    forward_dict_push(r, 0) != 0 && r->tx_failed)
+			return;
+	}
+	seq = queue_next_id(r->queue);
 	n = batcher_count(r->batcher);	/* for the message on failure */
 	if (batcher_close(r->batcher, (uint64_t)seq, &frame, &len, &ids, &n) !=
 	    BATCHER_OK) {
@@ -523,16 +674,7 @@ forward_close_batch(struct relay *r)
 		    "stay queued", n);
 		return;
 	}
-	memset(&m, 0, sizeof(m));
-	m.dir = QUEUE_UP;
-	m.priority = FORWARD_FRAME_PRIO;
-	m.topic = r->conf->batch.topic;
-	m.payload = frame;
-	m.payload_len = len;
-	m.props = props;
-	m.props_len = forward_frame_props(props, sizeof(props));
-	m.qos = r->conf->batch.qos;
-	m.ts_ms = clock_wall_ms();
+	forward_frame_msg(r, &m, props, sizeof(props), frame, len);
 	if ((rc = queue_push(r->queue, &m, &evicted, r->err,
 	    sizeof(r->err))) == QUEUE_ERR_FULL) {
 		log_err("batch: frame %" PRId64 " does not fit in the store; "

@@ -259,6 +259,13 @@ int frame_enc_set_version(struct frame_enc *e, int version);
 int frame_enc_set_dict(struct frame_enc *e, uint32_t id, const uint8_t *dict,
     size_t len);
 
+/*
+ * frame_enc_last_body: the uncompressed body of the frame the last
+ * successful frame_enc_finish() wrote, *len its length; valid until the
+ * next frame_enc_reset(). NULL (and *len 0) when there is none.
+ */
+const uint8_t *frame_enc_last_body(const struct frame_enc *e, size_t *len);
+
 /* frame_enc_count: records in the open batch. */
 uint32_t frame_enc_count(const struct frame_enc *e);
 

@@ -108,6 +108,7 @@ struct frame_enc {
 	size_t dict_len;
 	uint32_t dict_id;
 	uint32_t dict_check;
+	size_t last_body;	/* frame_enc_last_body(); 0: none */
 };
 
 /* Makes liblz4 allocate its state now, not on the first finish. */
@@ -214,6 +215,7 @@ frame_enc_reset(struct frame_enc *e, const char *gateway_id, uint64_t seq)
 	size_t len, at;
 
 	e->open = 0;
+	e->last_body = 0;
 	if (gateway_id == NULL)
 		return FRAME_ERR_INVAL;
 	len = strnlen(gateway_id, FRAME_GWID_MAX + 1);
@@ -563,5 +565,13 @@ frame_enc_finish(struct frame_enc *e, enum frame_codec codec,
 	}
 	*out_len = hlen + n;
 	e->open = 0;
+	e->last_body = body_len;
 	return FRAME_OK;
+}
+
+const uint8_t *
+frame_enc_last_body(const struct frame_enc *e, size_t *len)
+{
+	*len = e->last_body;
+	return e->last_body > 0 ? e->recs : NULL;
 }

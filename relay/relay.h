@@ -72,7 +72,8 @@ struct relay_stats {
 	uint64_t window_n;
 	uint64_t batches;	/* frames stored */
 	uint64_t batched;	/* messages framed */
-	uint64_t batch_bytes;	/* bytes of the frames */
+	uint64_t batch_bytes;	/* bytes of the frames (and dictionaries) */
+	uint64_t dict_frames;	/* frame v2 dictionary frames stored */
 	uint64_t frames_in;	/* unpacker: frames taken in */
 	uint64_t frames_dup;	/* unpacker: taken already, dropped */
 	uint64_t frames_bad;	/* unpacker: malformed or foreign, dropped */

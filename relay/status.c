@@ -140,7 +140,9 @@ status_json_unpack(struct status_buf *b, const struct relay *r)
 	    s->frames_bad);
 	/* Refused for what a gateway may not do (docs/unpack.md, "Trust"). */
 	status_put(b, ",\"too_large\":%" PRIu64 ",\"over_share\":%" PRIu64
-	    "},", u.frames_too_large, u.frames_over_share);
+	    ",\"dictionaries\":%" PRIu64 ",\"held\":%" PRIu64 ",\"released\":%"
+	    PRIu64 "},", u.frames_too_large, u.frames_over_share,
+	    u.dictionaries, u.frames_held, u.frames_released);
 	status_put(b, "\"records\":{\"stored\":%" PRIu64 ",\"published\":%"
 	    PRIu64 ",\"refused\":%" PRIu64 "},", s->records_in,
 	    s->forwarded[relay_out_dir(LINK_CENTRAL)], u.records_refused);
@@ -178,9 +180,12 @@ status_json(struct status_buf *b, const struct relay *r)
 	status_json_dropped(b, r);
 	status_put(b, "\"batches\":{\"frames\":%" PRIu64 ",\"messages\":%"
 	    PRIu64 ",\"frame_bytes\":%" PRIu64 ",\"raw_bytes\":%" PRIu64
-	    ",\"open\":%zu},", s->batches, s->batched, s->batch_bytes,
+	    ",\"open\":%zu,\"dictionaries\":%" PRIu64 ",\"dictionary_id\":%"
+	    PRIu32 "},", s->batches, s->batched, s->batch_bytes,
 	    r->batcher != NULL ? batcher_raw_bytes(r->batcher) : 0,
-	    r->batcher != NULL ? batcher_count(r->batcher) : (size_t)0);
+	    r->batcher != NULL ? batcher_count(r->batcher) : (size_t)0,
+	    s->dict_frames, r->batcher != NULL ?
+	    batcher_dict_id(r->batcher) : 0);
 	status_json_durability(b, r);
 }
 
@@ -201,8 +206,10 @@ status_text_unpack(struct status_buf *b, const struct relay *r)
 	    r->conf->central.address[0], s->reconnects[LINK_CENTRAL]);
 	status_put(b, "frames   %" PRIu64 " received, %" PRIu64 " duplicate, %"
 	    PRIu64 " malformed, %" PRIu64 " too large, %" PRIu64 " over "
-	    "share\n", s->frames_in, s->frames_dup, s->frames_bad,
-	    u.frames_too_large, u.frames_over_share);
+	    "share, %" PRIu64 " held for a dictionary (%" PRIu64 " released), %"
+	    PRIu64 " dictionaries\n", s->frames_in, s->frames_dup, s->frames_bad,
+	    u.frames_too_large, u.frames_over_share, u.frames_held,
+	    u.frames_released, u.dictionaries);
 	status_put(b, "records  %" PRIu64 " stored, %" PRIu64 " published, %"
 	    PRIu64 " refused, %" PRIu64 " queued / %" PRIu64 " B\n",
 	    s->records_in, s->forwarded[relay_out_dir(LINK_CENTRAL)],
