@@ -100,3 +100,24 @@ fuzz-uci: deps $(FUZZ_DIR)/fuzz_uci
 	    $(FUZZ_DIR)/corpus_uci
 
 fuzz: fuzz-uci
+
+# fuzz_frame2: frame version 2 and dictionaries (tests/fuzz/fuzz_frame2.c).
+$(FUZZ_DIR)/fuzz_frame2: tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. $(FUZZ_SAN) -o $@ \
+	    tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+$(FUZZ_DIR)/fuzz_frame2_seeds: tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) \
+    relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. -O1 -DFRAME2_FUZZ_SEEDS -o $@ \
+	    tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+fuzz-frame2: deps $(FUZZ_DIR)/fuzz_frame2 $(FUZZ_DIR)/fuzz_frame2_seeds
+	@mkdir -p $(FUZZ_DIR)/corpus_frame2
+	$(FUZZ_DIR)/fuzz_frame2_seeds $(FUZZ_DIR)/corpus_frame2
+	$(FUZZ_DIR)/fuzz_frame2 -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/frame2- \
+	    $(FUZZ_DIR)/corpus_frame2
+
+fuzz: fuzz-frame2
