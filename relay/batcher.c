@@ -39,6 +39,7 @@ struct batcher {
 	uint32_t dict_id;
 	uint64_t since;		/* body bytes since the dictionary */
 	uint64_t base_in, base_out;	/* first window after it */
+	uint64_t base_n, win_n;		/* frames in each */
 	uint64_t win_in, win_out;	/* the window at hand */
 	int degraded;
 	uint8_t *dict_out;	/* dictionary frames */
@@ -209,16 +210,27 @@ batcher_note_body(struct batcher *b, size_t frame_len)
 	if (b->base_in < BATCHER_DICT_WINDOW) {
 		b->base_in += len;
 		b->base_out += frame_len;
+		b->base_n++;
 		return;
 	}
 	b->win_in += len;
 	b->win_out += frame_len;
-	if (b->win_in >= BATCHER_DICT_WINDOW) {
-		/* out/in worse than 1.25 x the baseline's */
-		if (b->win_out * b->base_in * 4 > b->base_out * b->win_in * 5)
-			b->degraded = 1;
-		b->win_in = b->win_out = 0;
-	}
+	b->win_n++;
+	if (b->win_in < BATCHER_DICT_WINDOW)
+		return;
+	/*
+	 * Small frames compress worse than large ones with any dictionary:
+	 * only a window of frames of about the baseline's size (within 2x)
+	 * is compared; another size becomes the new baseline.
+	 */
+	if (b->win_in * b->base_n * 2 < b->base_in * b->win_n ||
+	    b->win_in * b->base_n > b->base_in * b->win_n * 2) {
+		b->base_in = b->win_in;
+		b->base_out = b->win_out;
+		b->base_n = b->win_n;
+	} else if (b->win_out * b->base_in * 4 > b->base_out * b->win_in * 5)
+		b->degraded = 1;	/* out/in 1.25 x the baseline's */
+	b->win_in = b->win_out = b->win_n = 0;
 }
 
 int
@@ -256,6 +268,7 @@ batcher_dict_set(struct batcher *b, uint32_t id, const uint8_t *d,
 	if (b->hist == NULL)
 		return BATCHER_OK;
 	b->since = b->base_in = b->base_out = b->win_in = b->win_out = 0;
+	b->base_n = b->win_n = 0;
 	b->degraded = 0;
 	if (id == 0 || d == NULL || len == 0) {
 		b->dict_len = 0;
