@@ -706,6 +706,16 @@ dec_v2(const uint8_t *buf, size_t len, struct frame_header *h,
 	    h->body_len : h->body_len > FRAME_LZ4_MAX_RATIO *
 	    (len - h->header_len))
 		return dec_v2_data(&rd, h, NULL, 0, NULL);
+	if (h->codec == FRAME_CODEC_NONE) {
+		/* Stored: read in place, as with version 1. */
+		owned = NULL;
+		body = (struct frame_rd){ buf, rd.p, rd.p + h->body_len,
+		    h->header_len, 0, FRAME_ERR_MALFORMED, err };
+		body.start = rd.p;
+		if ((rc = dec_v2_check(&rd, h, rd.p)) == FRAME_OK)
+			rc = dec_records(&body, h, o, on_record, arg);
+		return rc;
+	}
 	if ((owned = malloc(h->body_len)) == NULL)
 		return FRAME_ERR_NOMEM;
 	if ((rc = dec_v2_data(&rd, h, dict, dict_len, owned)) == FRAME_OK &&
