@@ -92,8 +92,8 @@ void batcher_reset(struct batcher *b);
  * yet, when they have grown to twice the current dictionary (until it is
  * dictionary_bytes), after dictionary_rotate bytes of bodies, and when a
  * 64 KiB window of frames compressed 25% worse than the first 64 KiB
- * after the dictionary (only windows whose frames are of about the
- * baseline's size are compared; another size starts a new baseline). The relay then numbers it, stores its frame in
+ * after the dictionary, or whose frames average more than 2x off the
+ * baseline's size. The relay then numbers it, stores its frame in
  * the queue before the frame that first uses it, in the same transaction
  * (batcher_dict_make), and keeps it in the store to use again after a
  * restart (batcher_dict_set).

@@ -338,10 +338,10 @@ size_t frame_dict_bound(size_t len);
  * frame_dict_encode: writes a version 2 dictionary frame for gateway_id
  * (as frame_enc_reset), sequence number seq, dictionary id (1..UINT32_MAX)
  * and content dict (1..FRAME_DICT_MAX bytes, borrowed), with codec
- * FRAME_CODEC_NONE or FRAME_CODEC_LZ4, into out (cap bytes,
- * frame_dict_bound(len) suffices); *out_len gets its length. Returns 0,
- * FRAME_ERR_INVAL, FRAME_ERR_NOSPACE or FRAME_ERR_LZ4. Allocates nothing
- * but liblz4's stack state.
+ * FRAME_CODEC_NONE or FRAME_CODEC_LZ4 (LZ4 HC, level 9: sent rarely),
+ * into out (cap bytes, frame_dict_bound(len) suffices); *out_len gets its
+ * length. Returns 0, FRAME_ERR_INVAL, FRAME_ERR_NOSPACE or FRAME_ERR_LZ4.
+ * With LZ4 liblz4 allocates its HC state (about 256 KiB) for the call.
  */
 int frame_dict_encode(const char *gateway_id, uint64_t seq, uint32_t id,
     const uint8_t *dict, size_t len, enum frame_codec codec, uint8_t *out,
@@ -381,6 +381,8 @@ const char *frame_strerror(int code);
 #define FRAME_V2_TAIL_MAX	(10 + 5 + 4 + 5 + 4 + 4)
 /* Smallest record: flags, topic index, time delta, payload length. */
 #define FRAME_MIN_RECORD	4
+/* LZ4 HC level of dictionary frames (frame_dict_encode). */
+#define FRAME_DICT_HC_LEVEL	9
 /* LZ4 never produces more than 255 bytes per byte of input. */
 #define FRAME_LZ4_MAX_RATIO	255u
 
