@@ -25,6 +25,10 @@
 #define FORWARD_STABLE_MS	10000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
 #define FORWARD_FRAME_PRIO	256
+/* Appended to the batch topic: where the unpacker asks for a dictionary. */
+#define FORWARD_DICT_REQ	"/dict"
+/* A dictionary is sent again on request at most this often. */
+#define FORWARD_DICT_REQ_MS	1000
 /* MQTT packet types of the acknowledgements the relay owes. */
 #define FORWARD_PUBACK		4
 #define FORWARD_PUBREC		5
@@ -103,20 +107,56 @@ forward_link_lost(struct relay *r, enum link_side side)
 	forward_forget(r, side);
 }
 
+/* Whether the relay takes dictionary requests (docs/frame-format.md 8.3). */
+static int
+forward_dict_requests(const struct relay *r, enum link_side side)
+{
+	return side == LINK_CENTRAL && r->batcher != NULL &&
+	    batcher_dict_on(r->batcher);
+}
+
 void
 forward_subscribe(struct relay *r, enum link_side side)
 {
 	enum route_dir d = side == LINK_LOCAL ? ROUTE_UP : ROUTE_DOWN;
 	char *const *filters;
 	const int *qos;
-	size_t n;
+	char **all = NULL;
+	int *allq = NULL;
+	size_t n, i;
 
 	n = route_filters(r->routes, d, &filters, &qos);
+	if (forward_dict_requests(r, side)) {
+		/* The routes' filters and the dictionary request topic. */
+		all = calloc(n + 1, sizeof(*all));
+		allq = calloc(n + 1, sizeof(*allq));
+		if (all == NULL || allq == NULL ||
+		    (all[n] = malloc(strlen(r->conf->batch.topic) +
+		    sizeof(FORWARD_DICT_REQ))) == NULL) {
+			log_err("central broker: out of memory for the "
+			    "subscriptions");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			all[i] = filters[i];
+			allq[i] = qos[i];
+		}
+		sprintf(all[n], "%s" FORWARD_DICT_REQ, r->conf->batch.topic);
+		allq[n] = 1;
+		filters = all;
+		qos = allq;
+		n++;
+	}
 	if (n == 0)
 		r->subscribed[side] = 1;
 	else if (link_subscribe(r->link[side], filters, qos, n, r->err,
 	    sizeof(r->err)) != LINK_OK)
 		log_err("%s", r->err);
+out:
+	if (all != NULL && allq != NULL)
+		free(all[n - 1]);
+	free(all);
+	free(allq);
 }
 
 void
@@ -144,6 +184,8 @@ forward_status(struct relay *r, const char *state)
 }
 
 static void forward_dict_session(struct relay *r);
+static int forward_is_dict_req(const struct relay *r, const char *topic);
+static void forward_dict_request(struct relay *r, const struct link_msg *lm);
 
 static void
 forward_on_up(void *arg, struct link *l, int session_present)
@@ -288,6 +330,11 @@ forward_on_message(void *arg, struct link *l, const struct link_msg *lm)
 		    FORWARD_PUBREC, lm->id);
 	if (lm->qos == 2 && qos2_in_seen(r, side, lm->id))
 		return;
+	if (forward_dict_requests(r, side) &&
+	    forward_is_dict_req(r, lm->topic)) {
+		forward_dict_request(r, lm);
+		return;
+	}
 	rt = route_map(r->routes, rd, lm->topic, r->topic_buf,
 	    sizeof(r->topic_buf));
 	if (rt == NULL) {
@@ -562,6 +609,32 @@ forward_dict_sync(struct relay *r)
 	return rc < 0 && rc != QUEUE_ERR_INVAL ? -1 : 0;
 }
 
+/* "batch/dict/ID": the last FORWARD_DICT_KEEP dictionaries, for requests. */
+#define FORWARD_DICT_KEEP	4
+
+static void
+forward_dict_old_key(char *key, size_t cap, uint32_t id)
+{
+	snprintf(key, cap, FORWARD_DICT_KEY "/%010" PRIu32, id);
+}
+
+/* Keeps dictionary id for requests and forgets the one KEEP before it. */
+static int
+forward_dict_keep(struct relay *r, uint32_t id, const uint8_t *d, size_t len)
+{
+	char key[32];
+
+	forward_dict_old_key(key, sizeof(key), id);
+	if (queue_blob_set(r->queue, key, d, len, r->err, sizeof(r->err)) !=
+	    QUEUE_OK)
+		return -1;
+	if (id <= FORWARD_DICT_KEEP)
+		return 0;
+	forward_dict_old_key(key, sizeof(key), id - FORWARD_DICT_KEEP);
+	return queue_blob_del(r->queue, key, 0, r->err, sizeof(r->err)) ==
+	    QUEUE_OK ? 0 : -1;
+}
+
 /*
  * Stores a dictionary frame in the open transaction, before any frame
  * that names it: a new dictionary (resend 0), then the store's current
@@ -600,7 +673,8 @@ forward_dict_push(struct relay *r, int resend)
 	if (rc == QUEUE_OK && !resend && (queue_meta_set(r->queue,
 	    FORWARD_DICT_KEY, id, r->err, sizeof(r->err)) != QUEUE_OK ||
 	    queue_blob_set(r->queue, FORWARD_DICT_KEY, dict, dict_len, r->err,
-	    sizeof(r->err)) != QUEUE_OK))
+	    sizeof(r->err)) != QUEUE_OK ||
+	    forward_dict_keep(r, (uint32_t)id, dict, dict_len) != 0))
 		rc = QUEUE_ERR_IO;
 	if (rc != QUEUE_OK) {
 		if (!resend)
@@ -621,6 +695,96 @@ forward_dict_push(struct relay *r, int resend)
 	    batcher_dict_id(r->batcher), resend ? " sent again" : " made",
 	    seq, len);
 	return 0;
+}
+
+static int
+forward_is_dict_req(const struct relay *r, const char *topic)
+{
+	size_t n = strlen(r->conf->batch.topic);
+
+	return strncmp(topic, r->conf->batch.topic, n) == 0 &&
+	    strcmp(topic + n, FORWARD_DICT_REQ) == 0;
+}
+
+/*
+ * An unpacker lacks dictionary ID (the payload, in decimal): the relay
+ * stores its frame again if it still has it (the current one or one of
+ * the FORWARD_DICT_KEEP before), at most once per FORWARD_DICT_REQ_MS
+ * for the same id (docs/frame-format.md, 8.3).
+ */
+static void
+forward_dict_request(struct relay *r, const struct link_msg *lm)
+{
+	char num[16], key[32];
+	const uint8_t *frame;
+	uint8_t *d = NULL, *f = NULL, props[64];
+	struct queue_msg m;
+	unsigned long id;
+	size_t len, flen;
+	uint64_t evicted = 0;
+	char *end;
+	int64_t seq;
+
+	if (lm->payload_len == 0 || lm->payload_len >= sizeof(num)) {
+		log_debug("batch: a dictionary request of %zu bytes ignored",
+		    lm->payload_len);
+		return;
+	}
+	memcpy(num, lm->payload, lm->payload_len);
+	num[lm->payload_len] = '\0';
+	id = strtoul(num, &end, 10);
+	if (*end != '\0' || id == 0 || id > UINT32_MAX) {
+		log_debug("batch: a dictionary request that names no id "
+		    "ignored");
+		return;
+	}
+	if (r->dict_req_id == id && r->dict_req_ms != 0 &&
+	    r->now_ms - r->dict_req_ms < FORWARD_DICT_REQ_MS) {
+		log_debug("batch: dictionary %lu asked for again within %d "
+		    "ms: not sent again", id, FORWARD_DICT_REQ_MS);
+		return;
+	}
+	if (forward_dict_sync(r) != 0) {
+		durable_failed(r);
+		return;
+	}
+	r->dict_req_id = (uint32_t)id;
+	r->dict_req_ms = r->now_ms;
+	if (id == batcher_dict_id(r->batcher)) {
+		log_info("batch: the unpacker asks for dictionary %lu", id);
+		(void)forward_dict_push(r, 1);
+		return;
+	}
+	forward_dict_old_key(key, sizeof(key), (uint32_t)id);
+	seq = queue_next_id(r->queue);
+	if ((d = malloc(FRAME_DICT_MAX)) == NULL ||
+	    (f = malloc(frame_dict_bound(FRAME_DICT_MAX))) == NULL ||
+	    queue_blob_get(r->queue, key, d, FRAME_DICT_MAX, &len, r->err,
+	    sizeof(r->err)) != 1 || frame_dict_encode(r->conf->id,
+	    (uint64_t)seq, (uint32_t)id, d, len, FRAME_CODEC_LZ4, f,
+	    frame_dict_bound(FRAME_DICT_MAX), &flen) != 0) {
+		log_warn("batch: the unpacker asks for dictionary %lu, which "
+		    "this relay no longer has; the frames that name it stay "
+		    "held there", id);
+		goto out;
+	}
+	frame = f;
+	forward_frame_msg(r, &m, props, sizeof(props), frame, flen);
+	if (queue_push(r->queue, &m, &evicted, r->err, sizeof(r->err)) !=
+	    QUEUE_OK) {
+		durable_failed(r);
+		goto out;
+	}
+	r->st.dropped_full += evicted;
+	r->dirty = 1;
+	r->commit_now = 1;
+	r->st.dict_frames++;
+	r->st.batch_bytes += flen;
+	log_info("batch: dictionary %lu sent again on request, frame %" PRId64
+	    " of %zu bytes", id, seq, flen);
+out:
+	free(d);
+	free(f);
 }
 
 /*

@@ -157,6 +157,8 @@ struct relay {
 	struct relay_timer store_probe;	/* durable_probe() */
 	int connect_failed[2];		/* failures since the last success */
 	int64_t up_since_ms[2];		/* when the link last came up */
+	uint32_t dict_req_id;		/* frame v2: last dictionary sent */
+	int64_t dict_req_ms;		/*   again on request, and when */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */

@@ -141,8 +141,9 @@ status_json_unpack(struct status_buf *b, const struct relay *r)
 	/* Refused for what a gateway may not do (docs/unpack.md, "Trust"). */
 	status_put(b, ",\"too_large\":%" PRIu64 ",\"over_share\":%" PRIu64
 	    ",\"dictionaries\":%" PRIu64 ",\"held\":%" PRIu64 ",\"released\":%"
-	    PRIu64 "},", u.frames_too_large, u.frames_over_share,
-	    u.dictionaries, u.frames_held, u.frames_released);
+	    PRIu64 ",\"dictionary_requests\":%" PRIu64 "},",
+	    u.frames_too_large, u.frames_over_share, u.dictionaries,
+	    u.frames_held, u.frames_released, u.dict_requests);
 	status_put(b, "\"records\":{\"stored\":%" PRIu64 ",\"published\":%"
 	    PRIu64 ",\"refused\":%" PRIu64 "},", s->records_in,
 	    s->forwarded[relay_out_dir(LINK_CENTRAL)], u.records_refused);

@@ -19,6 +19,7 @@
 /* MQTT's longest topic; a prefixed topic or response topic must fit. */
 #define UNPACK_TOPIC_MAX	65535
 #define UNPACK_PROP_RESPONSE	8	/* MQTT 5 property id */
+#define UNPACK_ASK_MS		10000	/* a dictionary asked for again */
 
 struct unpack {
 	struct gwshare *share;	/* NULL until built (unpack_state) */
@@ -37,6 +38,10 @@ struct unpack {
 	uint8_t *dbuf;			/* FRAME_DICT_MAX bytes */
 	char missing_gw[FRAME_GWID_MAX + 1];	/* last missing one logged */
 	uint32_t missing_id;
+	char asked_gw[FRAME_GWID_MAX + 1];	/* last one asked for; "" */
+	uint32_t asked_id;			/*   once it came */
+	int64_t asked_ms;
+	char asked_topic[256];			/* its frames' topic */
 	struct log_rate rate_held;
 };
 
@@ -613,6 +618,46 @@ unpack_count_held(void *arg, const char *key, const uint8_t *d, size_t len)
 }
 
 /*
+ * Asks the frame's relay for the dictionary it lacks: id, in decimal, on
+ * the frame's topic + "/dict", at most every UNPACK_ASK_MS per
+ * dictionary (docs/frame-format.md, 8.3). Best effort: the relay also
+ * sends its current dictionary at every new connection.
+ */
+static void
+unpack_ask(struct relay *r, struct unpack *u, const struct frame_header *h,
+    const char *topic)
+{
+	char t[UNPACK_TOPIC_MAX + 8], id[16];
+	struct queue_msg m;
+	int n;
+
+	if (strcmp(u->asked_gw, h->gateway_id) == 0 &&
+	    u->asked_id == h->dict_id && u->asked_ms != 0 &&
+	    r->now_ms - u->asked_ms < UNPACK_ASK_MS)
+		return;
+	n = snprintf(t, sizeof(t), "%s/dict", topic);
+	if (n < 0 || (size_t)n >= sizeof(t) ||
+	    strlen(topic) >= sizeof(u->asked_topic))
+		return;
+	snprintf(u->asked_topic, sizeof(u->asked_topic), "%s", topic);
+	memset(&m, 0, sizeof(m));
+	m.topic = t;
+	m.payload_len = (size_t)snprintf(id, sizeof(id), "%" PRIu32,
+	    h->dict_id);
+	m.payload = id;
+	m.qos = 1;
+	if (link_publish(r->link[LINK_CENTRAL], &m, clock_wall_ms(), 0,
+	    r->err, sizeof(r->err)) != LINK_OK)
+		return;		/* asked again with the next held frame */
+	snprintf(u->asked_gw, sizeof(u->asked_gw), "%s", h->gateway_id);
+	u->asked_id = h->dict_id;
+	u->asked_ms = r->now_ms;
+	u->st.dict_requests++;
+	log_info("unpack: gateway %s: asked for dictionary %" PRIu32 " on %s",
+	    h->gateway_id, h->dict_id, t);
+}
+
+/*
  * A frame whose dictionary is missing: kept in the store until it comes.
  * 0 when held, -1 when not (store error, or too many held already).
  */
@@ -656,9 +701,10 @@ unpack_hold(struct relay *r, struct unpack *u, const uint8_t *buf,
 		log_warn("unpack: gateway %s: frame %" PRIu64 " names "
 		    "dictionary %" PRIu32 " (check %08" PRIx32 "), which this "
 		    "store lacks; frames held until it comes (the relay sends "
-		    "it again when it reconnects)", h->gateway_id, h->seq,
-		    h->dict_id, h->dict_check);
+		    "it on request and when it reconnects)", h->gateway_id,
+		    h->seq, h->dict_id, h->dict_check);
 	}
+	unpack_ask(r, u, h, topic);
 	return 0;
 }
 
@@ -813,6 +859,9 @@ unpack_dict(struct relay *r, struct unpack *u, const uint8_t *buf,
 	log_info("unpack: gateway %s: dictionary %" PRIu32 " (%zu bytes, "
 	    "check %08" PRIx32 ") stored", h->gateway_id, h->dict_id, n,
 	    h->dict_check);
+	if (strcmp(u->asked_gw, h->gateway_id) == 0 && u->asked_id ==
+	    h->dict_id)
+		u->asked_gw[0] = '\0';	/* it came: no more asking */
 	unpack_release(r, u, h);
 }
 
@@ -863,6 +912,23 @@ unpack_frame(struct relay *r, const struct link_msg *ev)
 	if (queue_meta_set(r->queue, key, (int64_t)h.seq, r->err,
 	    sizeof(r->err)) != QUEUE_OK)
 		durable_failed(r);
+}
+
+void
+unpack_tick(struct relay *r)
+{
+	struct unpack *u = r->unpack;
+	struct frame_header h;
+
+	/* The last dictionary asked for has not come: ask again. */
+	if (u == NULL || u->asked_gw[0] == '\0' ||
+	    r->now_ms - u->asked_ms < UNPACK_ASK_MS ||
+	    link_state(r->link[LINK_CENTRAL]) != LINK_UP)
+		return;
+	memset(&h, 0, sizeof(h));
+	snprintf(h.gateway_id, sizeof(h.gateway_id), "%s", u->asked_gw);
+	h.dict_id = u->asked_id;
+	unpack_ask(r, u, &h, u->asked_topic);
 }
 
 void

@@ -33,8 +33,10 @@
  * transaction that records its number. A frame whose dictionary (id and
  * content check) is not there is neither dropped nor decoded: it is held
  * in the file, its number recorded, counted (frames_held) and logged
- * once per dictionary; when that dictionary comes (the relay sends its
- * current one again at every new connection), the held frames of that
+ * once per dictionary, and the unpacker asks the relay for it (its id
+ * on the frame's topic + "/dict", at most every 10 s); when that
+ * dictionary comes (on request, or as the relay sends its current one
+ * at every new connection), the held frames of that
  * gateway that name it are decoded, in sequence order, in the same
  * transaction. At most UNPACK_HOLD_MAX frames per gateway are held; more
  * are dropped as malformed.
@@ -66,6 +68,7 @@ struct unpack_stats {
 	uint64_t frames_held;		/* v2 frames kept for a missing
 					   dictionary (see unpack_frame) */
 	uint64_t frames_released;	/* held frames decoded later */
+	uint64_t dict_requests;		/* dictionaries asked for */
 	uint64_t frames_too_large;	/* past max_frame_expanded */
 	uint64_t frames_over_share;	/* past the gateway's share */
 	uint64_t records_refused;	/* MQTT's rules, retain, length */
@@ -83,6 +86,12 @@ void unpack_frame(struct relay *r, const struct link_msg *ev);
 
 /* unpack_free: frees u; NULL is a no-op. */
 void unpack_free(struct unpack *u);
+
+/*
+ * unpack_tick: the unpacker's periodic step (loop.c, with the expiry
+ * timer): asks again for a dictionary that held frames still wait for.
+ */
+void unpack_tick(struct relay *r);
 
 /* unpack_stats: copies u's counters to *out; all 0 when u is NULL. */
 void unpack_stats(const struct unpack *u, struct unpack_stats *out);

@@ -222,3 +222,64 @@ def test_lost_or_replaced_dictionary_is_never_used(relay_factory,
         _wait_all(col, first + sent, T(60), _details(relay, unpacker))
     u = _check(col, msgs, unpacker, dups_ok=True)
     assert u["released"] == u["held"] > 0, u
+
+
+def test_a_missing_dictionary_comes_on_request(relay_factory,
+                                               unpacker_factory,
+                                               local_broker, central_broker,
+                                               clients):
+    """The unpacker lacks the dictionary and the relay's connection stays
+    up: the unpacker asks for it (its id on pushrelay/<id>/batch/dict),
+    the relay sends it again, the held frames come out. Then the same for
+    a dictionary older than the relay's current one, which the relay
+    still keeps."""
+    relay, unpacker, col = _pipeline(relay_factory, unpacker_factory,
+                                     clients, central_broker,
+                                     protocol="311")
+    pub = clients.publisher(local_broker)
+    msgs = telemetry_messages(3000)
+    first, second, third = msgs[:800], msgs[800:1000], msgs[1000:]
+    pub.publish_many(first, timeout=T(60))
+    _wait_all(col, first, T(60), _details(relay, unpacker))
+    _dict_in_use(relay)
+    reconnects = relay.status()["central"]["reconnects"]
+    unpacker.stop()
+    db = sqlite3.connect(str(unpacker.store_path))
+    db.execute("DELETE FROM blob WHERE key LIKE 'dict/gw-test/%'")
+    db.commit()
+    db.close()
+    unpacker.start()
+    unpacker.wait_connected()
+    pub.publish_many(second, timeout=T(60))
+    _wait_all(col, first + second, T(60), _details(relay, unpacker))
+    u = unpacker.status()["frames"]
+    assert u["held"] > 0 and u["released"] == u["held"], u
+    assert u["dictionary_requests"] >= 1, u
+    assert relay.status()["central"]["reconnects"] == reconnects
+    assert "asks for dictionary" in relay.log_text()
+    # An older dictionary: the relay moves on to a new one while the
+    # unpacker is down, then the unpacker loses the old one.
+    old = relay.status()["batches"]["dictionary_id"]
+    unpacker.stop()
+    # Small frames after large ones: the relay makes a new dictionary
+    # (docs/frame-format.md, 8.2).
+    stream = PacedStream(pub, third, 500).start()
+    wait_until(lambda: stream.reached(len(third)), T(60),
+               what="%d messages published" % len(third))
+    stream.stop()
+    pub.wait_acked(timeout=T(30))
+    relay.wait_status(lambda s: s["batches"]["messages"] == len(msgs),
+                      what="every message framed")
+    assert relay.status()["batches"]["dictionary_id"] > old
+    db = sqlite3.connect(str(unpacker.store_path))
+    db.execute("DELETE FROM blob WHERE key LIKE 'dict/gw-test/%'")
+    db.commit()
+    db.close()
+    unpacker.start()
+    unpacker.wait_connected()
+    _wait_all(col, msgs, T(60), _details(relay, unpacker))
+    u = _check(col, msgs, unpacker, dups_ok=True)
+    assert u["released"] == u["held"], u
+    print("\non request: dictionary %d then %d; %d frames held and released, "
+          "%d requests" % (old, relay.status()["batches"]["dictionary_id"],
+                           u["held"], u["dictionary_requests"]))
