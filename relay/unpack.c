@@ -802,8 +802,12 @@ unpack_list_prune(void *arg, const char *key, const uint8_t *d, size_t len)
 	if (slash == NULL || p->n == sizeof(p->drop) / sizeof(p->drop[0]))
 		return 0;
 	v = strtoul(slash + 1, NULL, 10);
-	/* Older than the last few, or from before the relay's queue restarted. */
-	if (v + UNPACK_DICT_KEEP <= p->id || v > p->id)
+	/*
+	 * Older than the last few. Higher ids stay: the relay may send an
+	 * older dictionary again on request (and a relay whose queue
+	 * started over reuses low ids, replacing the old ones as it goes).
+	 */
+	if (v + UNPACK_DICT_KEEP <= p->id)
 		p->drop[p->n++] = (uint32_t)v;
 	return 0;
 }

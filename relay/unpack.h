@@ -29,7 +29,7 @@
  *
  * Frame version 2 dictionaries (docs/frame-format.md, section 8): a
  * dictionary frame is stored in the queue's file per gateway and id
- * (queue_blob_set, the last UNPACK_DICT_KEEP ids of each gateway) in the
+ * (queue_blob_set; ids UNPACK_DICT_KEEP below the newest are dropped) in the
  * transaction that records its number. A frame whose dictionary (id and
  * content check) is not there is neither dropped nor decoded: it is held
  * in the file, its number recorded, counted (frames_held) and logged
