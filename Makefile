@@ -72,6 +72,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(CMOCKA_LIBS) $(LDLIBS)
 
+# Frame bytes per message, v1 / v2 / v2 + dictionary, on a corpus:
+# `make build/framesize && build/framesize tests/data/*.tsv`.
+$(BUILD)/framesize: tests/bench/framesize.c $(LIB_OBJS)
+	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(LIB_OBJS) $(LDLIBS)
+
 # Installs the Debian packages the build and the tests need, when missing.
 deps:
 	@sh tests/setup-deps.sh

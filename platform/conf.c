@@ -101,6 +101,13 @@ static const struct confval_policy batch_policy[] = {
 	ENUM("compress", struct conf_batch, compress, "lz4", compress_names, 0),
 	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch, qos, "1",
 	    0, 2),
+	NUM("frame_version", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
+	    frame_version, "2", 1, 2),
+	NUM("dictionary_bytes", CONFVAL_SIZE, CONFVAL_K_INT, struct conf_batch,
+	    dictionary_bytes, "32K", 0, 65536),
+	NUM("dictionary_rotate", CONFVAL_SIZE, CONFVAL_K_INT,
+	    struct conf_batch, dictionary_rotate, "16M", 65536,
+	    1024 * 1024 * 1024),
 };
 
 static const struct confval_policy uplink_policy[] = {

@@ -148,6 +148,10 @@ struct conf_batch {
 	int linger_ms;		/* longest a message waits for company */
 	enum conf_compress compress;
 	int qos;
+	int frame_version;	/* 1 or 2 (docs/frame-format.md) */
+	int dictionary_bytes;	/* v2 + lz4: shared dictionary size; 0 off */
+	int dictionary_rotate;	/* body bytes after which a dictionary is
+				   rebuilt from the recent uplink */
 };
 
 struct conf {

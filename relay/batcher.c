@@ -10,6 +10,9 @@
 /* Per-record overhead the encoder may add beyond topic and payload. */
 #define BATCHER_REC_OVERHEAD	32
 #define BATCHER_BODY_SLACK	1024
+/* Dictionary policy (batcher.h): first at 4 KiB, windows of 64 KiB. */
+#define BATCHER_DICT_FIRST	4096
+#define BATCHER_DICT_WINDOW	65536
 
 struct batcher {
 	struct frame_enc *enc;
@@ -27,6 +30,21 @@ struct batcher {
 	int urgent;		/* a member of a route with priority > 0 */
 	int full;
 	uint64_t raw_bytes;
+	/* Shared dictionary (frame v2), all NULL/0 when off. */
+	size_t dict_cap;	/* option dictionary_bytes */
+	uint64_t rotate;	/* option dictionary_rotate */
+	uint8_t *hist;		/* recent bodies, 2 * dict_cap */
+	size_t hist_len;
+	uint8_t *dict;		/* current dictionary, dict_cap */
+	size_t dict_len;
+	uint32_t dict_id;
+	uint64_t since;		/* body bytes since the dictionary */
+	uint64_t base_in, base_out;	/* first window after it */
+	uint64_t base_n, win_n;		/* frames in each */
+	uint64_t win_in, win_out;	/* the window at hand */
+	int degraded;
+	uint8_t *dict_out;	/* dictionary frames */
+	size_t dict_out_cap;
 };
 
 struct batcher *
@@ -52,9 +70,24 @@ batcher_new(const struct conf_batch *c, const char *gwid)
 	b->out = malloc(b->out_cap);
 	b->ids = calloc(b->max_messages, sizeof(*b->ids));
 	if (b->enc == NULL || b->out == NULL || b->ids == NULL ||
-	    frame_enc_reset(b->enc, b->gwid, 0) != 0) {
+	    frame_enc_reset(b->enc, b->gwid, 0) != 0 ||
+	    frame_enc_set_version(b->enc, c->frame_version == 2 ?
+	    FRAME_VERSION_2 : FRAME_VERSION) != 0) {
 		batcher_free(b);
 		return NULL;
+	}
+	if (c->frame_version == 2 && b->codec == FRAME_CODEC_LZ4 &&
+	    c->dictionary_bytes > 0) {
+		b->dict_cap = (size_t)c->dictionary_bytes;
+		b->rotate = (uint64_t)c->dictionary_rotate;
+		b->dict_out_cap = frame_dict_bound(b->dict_cap);
+		b->hist = malloc(2 * b->dict_cap);
+		b->dict = malloc(b->dict_cap);
+		b->dict_out = malloc(b->dict_out_cap);
+		if (b->hist == NULL || b->dict == NULL || b->dict_out == NULL) {
+			batcher_free(b);
+			return NULL;
+		}
 	}
 	return b;
 }
@@ -65,6 +98,9 @@ batcher_free(struct batcher *b)
 	if (b == NULL)
 		return;
 	frame_enc_free(b->enc);
+	free(b->hist);
+	free(b->dict);
+	free(b->dict_out);
 	free(b->out);
 	free(b->ids);
 	free(b);
@@ -147,6 +183,139 @@ batcher_due_ms(const struct batcher *b)
 	return b->first_ms + b->linger_ms;
 }
 
+/* Keeps the body just written for the next dictionary; rates it. */
+static void
+batcher_note_body(struct batcher *b, size_t frame_len)
+{
+	const uint8_t *body;
+	size_t len, keep;
+
+	if (b->hist == NULL ||
+	    (body = frame_enc_last_body(b->enc, &len)) == NULL)
+		return;
+	if (len > b->dict_cap) {
+		body += len - b->dict_cap;
+		len = b->dict_cap;
+	}
+	if (b->hist_len + len > 2 * b->dict_cap) {
+		keep = b->dict_cap - len;
+		memmove(b->hist, b->hist + b->hist_len - keep, keep);
+		b->hist_len = keep;
+	}
+	memcpy(b->hist + b->hist_len, body, len);
+	b->hist_len += len;
+	frame_enc_last_body(b->enc, &len);
+	b->since += len;
+	if (b->dict_len == 0)
+		return;
+	if (b->base_in < BATCHER_DICT_WINDOW) {
+		b->base_in += len;
+		b->base_out += frame_len;
+		b->base_n++;
+		return;
+	}
+	b->win_in += len;
+	b->win_out += frame_len;
+	b->win_n++;
+	if (b->win_in < BATCHER_DICT_WINDOW)
+		return;
+	/*
+	 * Frames of another size (2x off the baseline's average) look
+	 * different: a one-message frame repeats its topic table and record
+	 * header, a large one does not. A dictionary from the old frames
+	 * fits the new ones badly (measured: 126 against 95 B/msg at
+	 * 5 msg/s after a flood), so both a size change and a ratio 1.25 x
+	 * the baseline's call for a new one, made from this window.
+	 */
+	if (b->win_in * b->base_n * 2 < b->base_in * b->win_n ||
+	    b->win_in * b->base_n > b->base_in * b->win_n * 2 ||
+	    b->win_out * b->base_in * 4 > b->base_out * b->win_in * 5)
+		b->degraded = 1;
+	b->win_in = b->win_out = b->win_n = 0;
+}
+
+int
+batcher_dict_on(const struct batcher *b)
+{
+	return b->hist != NULL;
+}
+
+uint32_t
+batcher_dict_id(const struct batcher *b)
+{
+	return b->dict_len > 0 ? b->dict_id : 0;
+}
+
+int
+batcher_dict_due(const struct batcher *b)
+{
+	size_t first = b->dict_cap < BATCHER_DICT_FIRST ? b->dict_cap :
+	    BATCHER_DICT_FIRST;
+
+	if (b->hist == NULL)
+		return 0;
+	if (b->dict_len == 0)
+		return b->hist_len >= first;
+	if (b->dict_len < b->dict_cap && b->hist_len > b->dict_len &&
+	    b->since >= b->dict_len)
+		return 1;
+	return b->since >= b->rotate || b->degraded;
+}
+
+int
+batcher_dict_set(struct batcher *b, uint32_t id, const uint8_t *d,
+    size_t len)
+{
+	if (b->hist == NULL)
+		return BATCHER_OK;
+	b->since = b->base_in = b->base_out = b->win_in = b->win_out = 0;
+	b->base_n = b->win_n = 0;
+	b->degraded = 0;
+	if (id == 0 || d == NULL || len == 0) {
+		b->dict_len = 0;
+		b->dict_id = 0;
+		frame_enc_set_dict(b->enc, 0, NULL, 0);
+		return BATCHER_OK;
+	}
+	if (len > b->dict_cap)
+		return BATCHER_FAILED;
+	if (d != b->dict)
+		memmove(b->dict, d, len);
+	b->dict_len = len;
+	b->dict_id = id;
+	return frame_enc_set_dict(b->enc, id, b->dict, len) == 0 ?
+	    BATCHER_OK : BATCHER_FAILED;
+}
+
+int
+batcher_dict_resend(struct batcher *b, uint64_t seq, const uint8_t **frame,
+    size_t *len)
+{
+	if (b->dict_len == 0 || frame_dict_encode(b->gwid, seq, b->dict_id,
+	    b->dict, b->dict_len, FRAME_CODEC_LZ4, b->dict_out,
+	    b->dict_out_cap, len) != 0)
+		return BATCHER_FAILED;
+	*frame = b->dict_out;
+	return BATCHER_OK;
+}
+
+int
+batcher_dict_make(struct batcher *b, uint32_t id, uint64_t seq,
+    const uint8_t **frame, size_t *len, const uint8_t **dict,
+    size_t *dict_len)
+{
+	size_t n = b->hist_len < b->dict_cap ? b->hist_len : b->dict_cap;
+
+	if (b->hist == NULL || n == 0 || id == 0 ||
+	    batcher_dict_set(b, id, b->hist + b->hist_len - n, n) !=
+	    BATCHER_OK || batcher_dict_resend(b, seq, frame, len) !=
+	    BATCHER_OK)
+		return BATCHER_FAILED;
+	*dict = b->dict;
+	*dict_len = b->dict_len;
+	return BATCHER_OK;
+}
+
 int
 batcher_close(struct batcher *b, uint64_t seq, const uint8_t **frame,
     size_t *len, const int64_t **ids, size_t *n)
@@ -158,8 +327,10 @@ batcher_close(struct batcher *b, uint64_t seq, const uint8_t **frame,
 	*frame = b->out;
 	*ids = b->ids;
 	*n = b->n;
-	if (rc == 0)
+	if (rc == 0) {
 		b->raw_bytes += b->bytes;
+		batcher_note_body(b, *len);
+	}
 	b->n = 0;
 	b->bytes = 0;
 	b->full = b->urgent = 0;

@@ -85,6 +85,56 @@ int batcher_close(struct batcher *b, uint64_t seq, const uint8_t **frame,
 /* batcher_reset: forgets the open frame (its members are still queued). */
 void batcher_reset(struct batcher *b);
 
+/*
+ * Shared dictionary (frame version 2 with lz4 and option
+ * dictionary_bytes > 0; docs/frame-format.md section 8). The batcher
+ * keeps the last dictionary_bytes of the frame bodies it wrote. It wants
+ * a new dictionary (batcher_dict_due) when it has 4 KiB of them and none
+ * yet, when they have grown to twice the current dictionary (until it is
+ * dictionary_bytes), after dictionary_rotate bytes of bodies, and when a
+ * 64 KiB window of frames compressed 25% worse than the first 64 KiB
+ * after the dictionary, or whose frames average more than 2x off the
+ * baseline's size. The relay then numbers it, stores its frame in
+ * the queue before the frame that first uses it, in the same transaction
+ * (batcher_dict_make), and keeps it in the store to use again after a
+ * restart (batcher_dict_set).
+ */
+
+/* batcher_dict_due: whether a new dictionary should precede the next frame. */
+int batcher_dict_due(const struct batcher *b);
+
+/*
+ * batcher_dict_make: makes the dictionary id from the recent bodies,
+ * writes its frame under sequence number seq (*frame, *len valid until the
+ * next batcher_dict_make or batcher_dict_resend) and compresses the
+ * frames closed from now on with it. *dict, *dict_len: its content, valid
+ * until the dictionary changes. Returns BATCHER_OK or BATCHER_FAILED.
+ */
+int batcher_dict_make(struct batcher *b, uint32_t id, uint64_t seq,
+    const uint8_t **frame, size_t *len, const uint8_t **dict,
+    size_t *dict_len);
+
+/*
+ * batcher_dict_resend: the current dictionary's frame again, under seq.
+ * Returns BATCHER_OK, or BATCHER_FAILED when there is no dictionary.
+ */
+int batcher_dict_resend(struct batcher *b, uint64_t seq,
+    const uint8_t **frame, size_t *len);
+
+/*
+ * batcher_dict_set: use dictionary id with content d (len bytes, copied;
+ * at most dictionary_bytes), as stored; id 0 or len 0 drops it, so that
+ * frames go without one. Returns BATCHER_OK or BATCHER_FAILED.
+ */
+int batcher_dict_set(struct batcher *b, uint32_t id, const uint8_t *d,
+    size_t len);
+
+/* batcher_dict_id: the current dictionary's id, 0 for none or if off. */
+uint32_t batcher_dict_id(const struct batcher *b);
+
+/* batcher_dict_on: whether this batcher uses dictionaries at all. */
+int batcher_dict_on(const struct batcher *b);
+
 /* Uncompressed topic+payload bytes of the members of the frames closed. */
 uint64_t batcher_raw_bytes(const struct batcher *b);
 

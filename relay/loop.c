@@ -119,6 +119,8 @@ loop_expire(struct relay *r)
 		r->dirty = 1;
 		log_info("queue: %" PRIu64 " expired messages dropped", n);
 	}
+	if (r->conf->role == CONF_ROLE_UNPACK)
+		unpack_tick(r);
 	relay_timer_arm(r, &r->expire, RELAY_EXPIRE_EVERY_MS);
 }
 

@@ -48,8 +48,10 @@ main_usage(FILE *f)
 	    "                              show the running relay's state "
 	    "(Prometheus:\n"
 	    "                              text exposition format)\n"
-	    "  decode [FILE|-]             print one batch frame as JSON "
+	    "  decode [FILE|-] [DICT...]   print one batch frame as JSON "
 	    "lines\n"
+	    "                              (DICT: the v2 dictionary "
+	    "frames it may name)\n"
 	    "  version                     print the version\n"
 	    "  help                        print this help\n"
 	    "\n"
@@ -323,11 +325,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "decode") == 0) {
-		if (argc > 3) {
+		if (argc > 3 + DECODE_MAX_DICTS) {
 			main_usage(stderr);
 			return EXIT_USAGE;
 		}
-		return decode_run(argc == 3 ? argv[2] : "-");
+		return decode_run(argc >= 3 ? argv[2] : "-",
+		    (const char *const *)argv + 3, argc > 3 ?
+		    (size_t)(argc - 3) : 0);
 	}
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "unpack") != 0) {

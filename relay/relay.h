@@ -73,7 +73,8 @@ struct relay_stats {
 	uint64_t window_n;
 	uint64_t batches;	/* frames stored */
 	uint64_t batched;	/* messages framed */
-	uint64_t batch_bytes;	/* bytes of the frames */
+	uint64_t batch_bytes;	/* bytes of the frames (and dictionaries) */
+	uint64_t dict_frames;	/* frame v2 dictionary frames stored */
 	uint64_t frames_in;	/* unpacker: frames taken in */
 	uint64_t frames_dup;	/* unpacker: taken already, dropped */
 	uint64_t frames_bad;	/* unpacker: malformed or foreign, dropped */
@@ -159,6 +160,8 @@ struct relay {
 	int64_t up_since_ms[2];		/* when the link last came up */
 	int64_t down_since_ms[2];	/* when it last stopped relaying (the
 					   start, if it never did) */
+	uint32_t dict_req_id;		/* frame v2: last dictionary sent */
+	int64_t dict_req_ms;		/*   again on request, and when */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */

@@ -66,6 +66,9 @@ reload_batch_differs(const struct conf *a, const struct conf *b)
 	    b->batch.max_messages || a->batch.max_bytes != b->batch.max_bytes ||
 	    a->batch.linger_ms != b->batch.linger_ms || a->batch.compress !=
 	    b->batch.compress || a->batch.qos != b->batch.qos ||
+	    a->batch.frame_version != b->batch.frame_version ||
+	    a->batch.dictionary_bytes != b->batch.dictionary_bytes ||
+	    a->batch.dictionary_rotate != b->batch.dictionary_rotate ||
 	    reload_str_differs(a->batch.topic, b->batch.topic) ||
 	    reload_str_differs(a->id, b->id);
 }

@@ -407,6 +407,11 @@ status_figures_unpack(struct status_out *o, const struct relay *r)
 	/* Refused for what a gateway may not do (docs/unpack.md, "Trust"). */
 	status_u64(o, "too_large", STATUS_COUNTER, u.frames_too_large);
 	status_u64(o, "over_share", STATUS_COUNTER, u.frames_over_share);
+	/* Frame v2 dictionaries (docs/frame-format.md). */
+	status_u64(o, "dictionaries", STATUS_COUNTER, u.dictionaries);
+	status_u64(o, "held", STATUS_GAUGE, u.frames_held);
+	status_u64(o, "released", STATUS_COUNTER, u.frames_released);
+	status_u64(o, "dictionary_requests", STATUS_COUNTER, u.dict_requests);
 	status_close(o);
 	status_open(o, "records", NULL, NULL);
 	status_u64(o, "stored", STATUS_COUNTER, s->records_in);
@@ -465,6 +470,9 @@ status_figures(struct status_out *o, const struct relay *r)
 		    batcher_raw_bytes(r->batcher) : 0);
 		status_u64(o, "open", STATUS_GAUGE, r->batcher != NULL ?
 		    batcher_count(r->batcher) : 0);
+		status_u64(o, "dictionaries", STATUS_COUNTER, s->dict_frames);
+		status_u64(o, "dictionary_id", STATUS_GAUGE, r->batcher != NULL ?
+		    batcher_dict_id(r->batcher) : 0);
 		status_close(o);
 		status_durability(o, r);
 	}
@@ -503,8 +511,10 @@ status_text_unpack(struct status_buf *b, const struct relay *r)
 	    r->conf->central.address[0], s->reconnects[LINK_CENTRAL]);
 	status_put(b, "frames   %" PRIu64 " received, %" PRIu64 " duplicate, %"
 	    PRIu64 " malformed, %" PRIu64 " too large, %" PRIu64 " over "
-	    "share\n", s->frames_in, s->frames_dup, s->frames_bad,
-	    u.frames_too_large, u.frames_over_share);
+	    "share, %" PRIu64 " held for a dictionary (%" PRIu64 " released), %"
+	    PRIu64 " dictionaries\n", s->frames_in, s->frames_dup, s->frames_bad,
+	    u.frames_too_large, u.frames_over_share, u.frames_held,
+	    u.frames_released, u.dictionaries);
 	status_put(b, "records  %" PRIu64 " stored, %" PRIu64 " published, %"
 	    PRIu64 " refused, %" PRIu64 " queued / %" PRIu64 " B\n",
 	    s->records_in, s->forwarded[relay_out_dir(LINK_CENTRAL)],

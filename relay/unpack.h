@@ -28,6 +28,20 @@
  * refused whole before anything is stored, and its number is not
  * recorded. Nothing a frame does evicts a stored record.
  *
+ * Frame version 2 dictionaries (docs/frame-format.md, section 8): a
+ * dictionary frame is stored in the queue's file per gateway and id
+ * (queue_blob_set; ids UNPACK_DICT_KEEP below the newest are dropped) in the
+ * transaction that records its number. A frame whose dictionary (id and
+ * content check) is not there is neither dropped nor decoded: it is held
+ * in the file, its number recorded, counted (frames_held) and logged
+ * once per dictionary, and the unpacker asks the relay for it (its id
+ * on the frame's topic + "/dict", at most every 10 s); when that
+ * dictionary comes (on request, or as the relay sends its current one
+ * at every new connection), the held frames of that
+ * gateway that name it are decoded, in sequence order, in the same
+ * transaction. At most UNPACK_HOLD_MAX frames per gateway are held; more
+ * are dropped as malformed.
+ *
  * A frame that does not decode, or that another gateway's topic carries,
  * is dropped, counted and logged with what is wrong and at which byte.
  * Strings a gateway chose are logged escaped (platform/escape.h).
@@ -45,9 +59,17 @@ struct unpack;
 
 /* How far below a gateway's last number a frame counts as sent again. */
 #define UNPACK_DUP_SPAN		(UINT64_C(1) << 32)
+/* Dictionaries kept per gateway; frames held per gateway at most. */
+#define UNPACK_DICT_KEEP	4
+#define UNPACK_HOLD_MAX		1024
 
 /* The unpacker's own counters, beside struct relay_stats (status.c). */
 struct unpack_stats {
+	uint64_t dictionaries;		/* v2 dictionary frames stored */
+	uint64_t frames_held;		/* v2 frames kept for a missing
+					   dictionary (see unpack_frame) */
+	uint64_t frames_released;	/* held frames decoded later */
+	uint64_t dict_requests;		/* dictionaries asked for */
 	uint64_t frames_too_large;	/* past max_frame_expanded */
 	uint64_t frames_over_share;	/* past the gateway's share */
 	uint64_t records_refused;	/* MQTT's rules, retain, length */
@@ -65,6 +87,12 @@ void unpack_frame(struct relay *r, const struct link_msg *ev);
 
 /* unpack_free: frees u; NULL is a no-op. */
 void unpack_free(struct unpack *u);
+
+/*
+ * unpack_tick: the unpacker's periodic step (loop.c, with the expiry
+ * timer): asks again for a dictionary that held frames still wait for.
+ */
+void unpack_tick(struct relay *r);
 
 /* unpack_stats: copies u's counters to *out; all 0 when u is NULL. */
 void unpack_stats(const struct unpack *u, struct unpack_stats *out);

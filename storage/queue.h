@@ -271,6 +271,42 @@ int queue_meta_each(struct queue *q, const char *prefix, queue_meta_fn fn,
     void *arg, char *err, size_t errlen);
 
 /*
+ * queue_blob_get: the bytes queue_blob_set() stored under key (borrowed),
+ * copied into buf (cap bytes) with their length in *len. Sees the open
+ * transaction's writes. Returns 1 when found, 0 when not, QUEUE_ERR_INVAL
+ * when they pass cap, or a QUEUE_ERR_* with err set.
+ */
+int queue_blob_get(struct queue *q, const char *key, uint8_t *buf,
+    size_t cap, size_t *len, char *err, size_t errlen);
+
+/*
+ * queue_blob_set: store len bytes of data (borrowed) under key in the
+ * open transaction (opening one), replacing what was there; durable at
+ * the next queue_commit(), like queue_meta_set(). Returns QUEUE_OK or a
+ * QUEUE_ERR_* with err set.
+ */
+int queue_blob_set(struct queue *q, const char *key, const uint8_t *data,
+    size_t len, char *err, size_t errlen);
+
+/*
+ * queue_blob_del: delete, in the open transaction, key, or with prefix 1
+ * every key that starts with key. Returns QUEUE_OK or a QUEUE_ERR_*.
+ */
+int queue_blob_del(struct queue *q, const char *key, int prefix, char *err,
+    size_t errlen);
+
+/*
+ * queue_blob_each: call fn for every key that starts with prefix, in key
+ * order, with the key and bytes (valid during the call). fn must not call
+ * the queue; it returns 0 to go on, anything else to stop. Returns
+ * QUEUE_OK or a QUEUE_ERR_* with err set.
+ */
+typedef int (*queue_blob_fn)(void *arg, const char *key, const uint8_t *data,
+    size_t len);
+int queue_blob_each(struct queue *q, const char *prefix, queue_blob_fn fn,
+    void *arg, char *err, size_t errlen);
+
+/*
  * Per-message accounting beside the queue (the unpacker's bytes per
  * gateway, relay/gwshare.h). A queue_row_fn sees one stored message:
  * its direction, the first QUEUE_TOPIC_HEAD bytes of its topic (head,

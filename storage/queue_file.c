@@ -75,7 +75,11 @@ static const char queue_file_schema_sql[] =
 static const char queue_file_meta_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta ("
 	" key TEXT PRIMARY KEY,"
-	" value INTEGER NOT NULL) WITHOUT ROWID";
+	" value INTEGER NOT NULL) WITHOUT ROWID;"
+	/* Named byte strings: frame v2 dictionaries and held frames. */
+	"CREATE TABLE IF NOT EXISTS blob ("
+	" key TEXT PRIMARY KEY,"
+	" value BLOB NOT NULL)";
 
 /*
  * Ids of a new file start at a random number in [2^40, 2^62), not at 1:
@@ -341,7 +345,7 @@ queue_file_schema(struct queue_file *f, char *err, size_t errlen)
 		return QUEUE_ERR_IO;
 	}
 	rc = queue_file_text(f, "SELECT count(*) FROM sqlite_master WHERE"
-	    " name NOT IN ('msg', 'msg_order', 'msg_expire', 'meta',"
+	    " name NOT IN ('msg', 'msg_order', 'msg_expire', 'meta', 'blob',"
 	    " 'sqlite_sequence')", buf, sizeof(buf), err, errlen);
 	if (rc != QUEUE_OK)
 		return rc;

@@ -115,3 +115,112 @@ queue_meta_each(struct queue *q, const char *prefix, queue_meta_fn fn,
 	sqlite3_finalize(st);
 	return QUEUE_OK;
 }
+
+/* ---- Blobs: named byte strings (frame v2 dictionaries, held frames). */
+
+int
+queue_blob_get(struct queue *q, const char *key, uint8_t *buf, size_t cap,
+    size_t *len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, n;
+
+	if (q == NULL || key == NULL || len == NULL)
+		return QUEUE_ERR_INVAL;
+	rc = sqlite3_prepare_v2(queue_file_db(q),
+	    "SELECT value FROM blob WHERE key = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "blob get", err, errlen);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		n = sqlite3_column_bytes(st, 0);
+		if (n < 0 || (size_t)n > cap) {
+			sqlite3_finalize(st);
+			return QUEUE_ERR_INVAL;
+		}
+		if (n > 0)
+			memcpy(buf, sqlite3_column_blob(st, 0), (size_t)n);
+		*len = (size_t)n;
+	} else if (rc != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "blob get", err, errlen);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW;
+}
+
+int
+queue_blob_set(struct queue *q, const char *key, const uint8_t *data,
+    size_t len, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (q == NULL || key == NULL || (data == NULL && len > 0) ||
+	    len > INT32_MAX)
+		return QUEUE_ERR_INVAL;
+	if ((rc = queue_file_begin(q, err, errlen)) != QUEUE_OK)
+		return rc;
+	rc = sqlite3_prepare_v2(queue_file_db(q), "INSERT INTO blob (key, "
+	    "value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = "
+	    "excluded.value", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "blob set", err, errlen);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, len > 0 ? (const void *)data : "", (int)len,
+	    SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "blob set", err, errlen);
+	sqlite3_finalize(st);
+	return QUEUE_OK;
+}
+
+int
+queue_blob_del(struct queue *q, const char *key, int prefix, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (q == NULL || key == NULL)
+		return QUEUE_ERR_INVAL;
+	if ((rc = queue_file_begin(q, err, errlen)) != QUEUE_OK)
+		return rc;
+	rc = sqlite3_prepare_v2(queue_file_db(q), prefix ? "DELETE FROM blob "
+	    "WHERE substr(key, 1, length(?1)) = ?1" : "DELETE FROM blob WHERE "
+	    "key = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "blob del", err, errlen);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "blob del", err, errlen);
+	sqlite3_finalize(st);
+	return QUEUE_OK;
+}
+
+int
+queue_blob_each(struct queue *q, const char *prefix, queue_blob_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (q == NULL || prefix == NULL || fn == NULL)
+		return QUEUE_ERR_INVAL;
+	rc = sqlite3_prepare_v2(queue_file_db(q), "SELECT key, value FROM "
+	    "blob WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return queue_meta_fail(q, st, rc, "blob each", err, errlen);
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1)) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	if (rc != SQLITE_DONE)
+		return queue_meta_fail(q, st, rc, "blob each", err, errlen);
+	sqlite3_finalize(st);
+	return QUEUE_OK;
+}

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: ISC
 # tests/fuzz/fuzz.mk: the `make fuzz` target, to be included by the top
-# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds four
-# libFuzzer targets with clang, one per decoder of outside bytes: fuzz_uci
+# Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds five
+# libFuzzer targets with clang, one per decoder of outside bytes (frame
+# v2 and dictionaries: fuzz_frame2): fuzz_uci
 # for the configuration reader (UCI and the schema), fuzz_frame for the
 # batch frame decoder, fuzz_expand for the decoder's receiver checks (what
 # a frame expands to, MQTT's string rules per record) and fuzz_mqtt for
 # the MQTT codec (mqtt/); seeds each (a small generator, or the project's
 # own configurations) and fuzzes each for FUZZ_TIME seconds, one after the
-# other: `make fuzz` takes 4 x FUZZ_TIME. libFuzzer's runtime comes with Debian's clang (package
+# other: `make fuzz` takes 5 x FUZZ_TIME. libFuzzer's runtime comes with Debian's clang (package
 # libclang-rt-14-dev). A crash leaves its input in $(BUILD)/fuzz/crash-*
 # (uci-crash-*, expand-crash-*, mqtt-crash-*); replay it with
 # `$(BUILD)/fuzz/fuzz_frame $(BUILD)/fuzz/crash-...` (or fuzz_uci, fuzz_mqtt).
@@ -101,3 +102,24 @@ fuzz-uci: deps $(FUZZ_DIR)/fuzz_uci
 	    $(FUZZ_DIR)/corpus_uci
 
 fuzz: fuzz-uci
+
+# fuzz_frame2: frame version 2 and dictionaries (tests/fuzz/fuzz_frame2.c).
+$(FUZZ_DIR)/fuzz_frame2: tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. $(FUZZ_SAN) -o $@ \
+	    tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+$(FUZZ_DIR)/fuzz_frame2_seeds: tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) \
+    relay/frame.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -I. -O1 -DFRAME2_FUZZ_SEEDS -o $@ \
+	    tests/fuzz/fuzz_frame2.c $(FUZZ_SRCS) $(FUZZ_LIBS)
+
+fuzz-frame2: deps $(FUZZ_DIR)/fuzz_frame2 $(FUZZ_DIR)/fuzz_frame2_seeds
+	@mkdir -p $(FUZZ_DIR)/corpus_frame2
+	$(FUZZ_DIR)/fuzz_frame2_seeds $(FUZZ_DIR)/corpus_frame2
+	$(FUZZ_DIR)/fuzz_frame2 -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/frame2- \
+	    $(FUZZ_DIR)/corpus_frame2
+
+fuzz: fuzz-frame2

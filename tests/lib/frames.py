@@ -165,3 +165,20 @@ def one_topic_many_records(topic, count):
     count * len(topic) bytes, while LZ4 makes it a few KB."""
     t = _b(topic)
     return varint(1) + varint(len(t)) + t + b"\x01\x00\x00\x00" * count
+
+
+def wrap2(gateway, seq, count, b, kind=0, dict_id=None, dict_check=None):
+    """A version 2 frame, stored (codec 0), around body b: a records frame
+    (kind 0, count records) or a dictionary frame (kind 1, b its content,
+    dict_id its id). dict_id and dict_check on a records frame make it
+    claim codec 2 while its data part stays stored: for decoders' tests
+    only (docs/frame-format.md, section 2.3)."""
+    gw = _b(gateway)
+    codec = 2 if kind == 0 and dict_id is not None else 0
+    head = b"PRBF" + bytes([2, codec, kind, len(gw)]) + gw
+    head += varint(seq) + varint(dict_id if kind == 1 else count)
+    head += varint(len(b))
+    if codec == 2:
+        head += varint(dict_id) + struct.pack("<I", dict_check)
+    head += struct.pack("<I", xxh32(b, xxh32(head)))
+    return head + b

@@ -712,16 +712,18 @@ class RelayConfig:
     """
 
     def __init__(self, relay=None, local=None, central=None, uplinks=None,
-                 downlinks=None):
+                 downlinks=None, batch=None):
         self.relay = dict(relay or {})
         self.local = dict(local or {})
         self.central = dict(central or {})
         self.uplinks = [dict(r) for r in (uplinks or [])]
         self.downlinks = [dict(r) for r in (downlinks or [])]
+        # `config batch`: rendered only when it has options.
+        self.batch = dict(batch or {})
 
     def copy(self):
         return RelayConfig(self.relay, self.local, self.central, self.uplinks,
-                           self.downlinks)
+                           self.downlinks, self.batch)
 
     @staticmethod
     def _section(out, header, options):
@@ -741,6 +743,8 @@ class RelayConfig:
         self._section(out, "config relay 'main'", self.relay)
         self._section(out, "config broker 'local'", self.local)
         self._section(out, "config broker 'central'", self.central)
+        if self.batch:
+            self._section(out, "config batch", self.batch)
         for r in self.uplinks:
             self._section(out, "config uplink", r)
         for r in self.downlinks:

@@ -166,7 +166,8 @@ def relay_factory(tmp_path, registry, pushrelay_bin, local_broker,
     made = []
 
     def make(start=True, connected=True, relay=None, local=None, central=None,
-             uplinks=None, downlinks=None, config=None, name="relay"):
+             uplinks=None, downlinks=None, config=None, name="relay",
+             batch=None):
         workdir = tmp_path / name
         workdir.mkdir(exist_ok=True)
         sockdir = short_dir()
@@ -182,6 +183,7 @@ def relay_factory(tmp_path, registry, pushrelay_bin, local_broker,
                 config.uplinks = [dict(r) for r in uplinks]
             if downlinks is not None:
                 config.downlinks = [dict(r) for r in downlinks]
+            config.batch.update(batch or {})
         r = registry.add(Relay(pushrelay_bin, workdir, config, sockdir=sockdir))
         made.append(r)
         if start:

@@ -8,24 +8,50 @@ not built yet; these tests decode the frames themselves.
 
 import json
 import subprocess
+import tempfile
 
 from harness import T, bin_argv, wait_until
 
 UP = "gw/gw-test/"
 BATCH_TOPIC = "pushrelay/gw-test/batch"
 
+# Frame v2 dictionary frames seen on the batch topic (docs/frame-format.md
+# section 8), as files for `pushrelay decode FRAME DICT...`: the last 8.
+_DICTS = {}
+
+
+def _is_dict(frame):
+    return frame[:5] == b"PRBF\x02" and frame[6] == 1
+
+
+def _keep_dict(frame):
+    if frame in _DICTS:
+        return
+    f = tempfile.NamedTemporaryFile(prefix="pr-dict-", suffix=".bin",
+                                    delete=False)
+    f.write(frame)
+    f.close()
+    _DICTS[frame] = f.name
+    while len(_DICTS) > 8:
+        _DICTS.pop(next(iter(_DICTS)))
+
 
 def _decode(binary, frame):
-    p = subprocess.run(bin_argv(binary, "decode", "-"), input=frame,
-                       capture_output=True, timeout=30)
+    p = subprocess.run(bin_argv(binary, "decode", "-", *_DICTS.values()),
+                       input=frame, capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
     return lines[0], lines[1:]
 
 
 def _frames(col):
+    """The records frames, in order; dictionary frames are kept aside."""
     with col.cond:
-        return list(col.messages)
+        got = list(col.messages)
+    for m in got:
+        if _is_dict(m.payload):
+            _keep_dict(m.payload)
+    return [m for m in got if not _is_dict(m.payload)]
 
 
 def _batch_relay(relay_factory, batch, priority=None):
@@ -159,7 +185,8 @@ def test_a_frame_resent_after_kill9_has_the_same_number_and_bytes(
     # than linger_ms (a loaded machine, qemu) closed one early.
     st = relay.wait_status(lambda s: s["batches"]["messages"] == 300 and
                            s["batches"]["open"] == 0 and
-                           s["central"]["inflight"] == s["batches"]["frames"],
+                           s["central"]["inflight"] == s["batches"]["frames"] +
+                           s["batches"]["dictionaries"],
                            what="every frame sent, none acknowledged")
     frames = st["batches"]["frames"]
     assert frames >= 3, st["batches"]

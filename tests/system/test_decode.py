@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import frames
 from harness import bin_argv
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frame-format.md"
@@ -29,6 +30,23 @@ def _examples():
                 data += bytes.fromhex(m.group(1).replace(" ", ""))
         frames.append(bytes(data))
     assert len(frames) == 2, "the document should hold two worked examples"
+    return frames
+
+
+def _examples_v2():
+    """Section 9's version 2 vectors: codec 0, codec 1, the dictionary
+    frame, codec 2."""
+    text = DOC.read_text()
+    blocks = re.findall(r"### 9\.\d[^\n]*\n.*?```\n(.*?)```", text, re.S)
+    frames = []
+    for b in blocks:
+        data = bytearray()
+        for line in b.splitlines():
+            m = re.match(r"[0-9a-f]{8}: ((?:[0-9a-f]{2} ?)+)", line)
+            if m:
+                data += bytes.fromhex(m.group(1).replace(" ", ""))
+        frames.append(bytes(data))
+    assert len(frames) == 4, "the document should hold four v2 vectors"
     return frames
 
 
@@ -81,9 +99,9 @@ def test_decode_truncated_frame_exits_2(pushrelay_bin, tmp_path, cut):
 
 def test_decode_refuses_unknown_version_and_codec(pushrelay_bin, tmp_path):
     frame = bytearray(_examples()[0])
-    frame[4] = 2
+    frame[4] = 3
     p = _decode(pushrelay_bin, bytes(frame), tmp_path)
-    assert p.returncode == 2 and b"version 2" in p.stderr, p.stderr
+    assert p.returncode == 2 and b"version 3" in p.stderr, p.stderr
     frame = bytearray(_examples()[0])
     frame[5] = 7
     p = _decode(pushrelay_bin, bytes(frame), tmp_path)
@@ -107,3 +125,54 @@ def test_decode_missing_file_exits_1(pushrelay_bin, tmp_path):
     p = subprocess.run(bin_argv(pushrelay_bin, "decode", tmp_path / "nope.bin"),
                        capture_output=True, timeout=30)
     assert p.returncode == 1 and b"nope.bin" in p.stderr
+
+
+def _v2_records(p):
+    lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    return lines[0], lines[1:]
+
+
+def test_decode_v2_vectors_and_dictionary(pushrelay_bin, tmp_path):
+    """The v2 vectors of section 9 decode to section 7's records; the
+    frame that names a dictionary says so without it, and decodes with
+    its dictionary frame given after it."""
+    none, lz4, dict_frame, with_dict = _examples_v2()
+    for frame, codec in ((none, "none"), (lz4, "lz4")):
+        p = _decode(pushrelay_bin, frame, tmp_path)
+        assert p.returncode == 0, p.stderr
+        head, recs = _v2_records(p)
+        assert head["version"] == 2 and head["codec"] == codec
+        assert head["seq"] == 7 and len(recs) == 3
+        assert [r["payload"] for r in recs] == [
+            '{"PM10":16.7}', '{"PM10":16.9}', '{"PM10":31.7}']
+    p = _decode(pushrelay_bin, with_dict, tmp_path)
+    assert p.returncode == 2 and p.stdout == b""
+    assert b"dictionary 1 (check 465d8089) of gateway gw-berlin.01 is " \
+        b"missing" in p.stderr, p.stderr
+    (tmp_path / "dict.bin").write_bytes(dict_frame)
+    p = _decode(pushrelay_bin, dict_frame, tmp_path, name="d.bin")
+    assert p.returncode == 0, p.stderr
+    head = json.loads(p.stdout.decode().splitlines()[0])
+    assert head["kind"] == "dictionary" and head["dictionary_id"] == 1
+    (tmp_path / "frame.bin").write_bytes(with_dict)
+    p = subprocess.run(bin_argv(pushrelay_bin, "decode",
+                                tmp_path / "frame.bin",
+                                tmp_path / "dict.bin"),
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    head, recs = _v2_records(p)
+    assert head["codec"] == "lz4+dictionary" and len(recs) == 3
+    assert recs[1]["properties"] == {"message_expiry": 3600,
+                                     "content_type": "application/json"}
+    # A dictionary with the same id and other bytes is never used.
+    content = dict_frame[27:]
+    other = frames.wrap2("gw-berlin.01", 6, 0, content[:-1] + b"X",
+                         kind=1, dict_id=1)
+    assert other[:27] != dict_frame[:27]
+    (tmp_path / "other.bin").write_bytes(other)
+    p = subprocess.run(bin_argv(pushrelay_bin, "decode",
+                                tmp_path / "frame.bin",
+                                tmp_path / "other.bin"),
+                       capture_output=True, timeout=30)
+    assert p.returncode == 2 and p.stdout == b"", p.stdout
+    assert b"is missing" in p.stderr, p.stderr

@@ -111,7 +111,11 @@ def test_every_corpus_message_arrives_once_in_order_with_properties(
     u = unpacker.wait_status(lambda s: s["queue"]["records"]["messages"] == 0,
                              what="every record acknowledged")
     assert u["role"] == "unpack"
-    assert u["frames"]["received"] == r["batches"]["frames"]
+    # Frame v2 dictionary frames travel with the records frames.
+    assert u["frames"]["received"] == r["batches"]["frames"] + \
+        r["batches"]["dictionaries"]
+    assert u["frames"]["dictionaries"] == r["batches"]["dictionaries"]
+    assert u["frames"]["held"] == 0
     assert u["frames"]["duplicate"] == u["frames"]["malformed"] == 0
     assert u["records"]["stored"] == u["records"]["published"] == len(sent)
     print("\n%d messages in %d frames; WAN tx %d B (%.1f B/msg), raw "

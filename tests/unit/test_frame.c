@@ -469,11 +469,11 @@ test_version_and_codec(void **state)
 	size_t n;
 
 	(void)state;
-	n = forge(out, 2, 0, 1, 0, 1, body, 1, 1, body);
+	n = forge(out, 3, 0, 1, 0, 1, body, 1, 1, body);
 	assert_int_equal(frame_decode(out, n, NULL, NULL, NULL, &err),
 	    FRAME_ERR_VERSION);
-	assert_string_equal(err.msg, "frame: byte 4: unsupported version 2 "
-	    "(this decoder reads version 1)");
+	assert_string_equal(err.msg, "frame: byte 4: unsupported version 3 "
+	    "(this decoder reads versions 1 and 2)");
 	n = forge(out, 1, 7, 1, 0, 1, body, 1, 1, body);
 	assert_int_equal(frame_decode(out, n, NULL, NULL, NULL, &err),
 	    FRAME_ERR_CODEC);
