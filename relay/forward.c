@@ -530,7 +530,13 @@ forward_close_batch(struct relay *r)
 	m.payload = frame;
 	m.payload_len = len;
 	m.props = props;
-	m.props_len = forward_frame_props(props, sizeof(props));
+	/*
+	 * The unpacker knows frames by their topic (its subscription) and
+	 * their magic, not by this property: 34 bytes per frame that only
+	 * go out when config batch asks (option content_type).
+	 */
+	m.props_len = r->conf->batch.content_type ?
+	    forward_frame_props(props, sizeof(props)) : 0;
 	m.qos = r->conf->batch.qos;
 	m.ts_ms = clock_wall_ms();
 	if ((rc = queue_push(r->queue, &m, &evicted, r->err,
