@@ -75,6 +75,9 @@ link_free(struct link *l)
 	free(l->in);
 	free(l->out);
 	free(l->q0.v);
+	link_alias_reset(l);
+	free(l->alias_topic);
+	free(l->alias_hash);
 	free(l);
 }
 
@@ -92,6 +95,7 @@ link_close(struct link *l)
 	l->ping_sent_ms = 0;
 	l->deadline_ms = -1;
 	l->read_dry = 0;
+	link_alias_reset(l);
 	link_slots_down(l);
 	l->state = LINK_DOWN;
 }
@@ -298,6 +302,27 @@ link_put_connect(struct link *l, const struct conf_broker *b,
 	return LINK_OK;
 }
 
+/* Room for n aliases (kept across connections: n changes on a reload). */
+static int
+link_alias_setup(struct link *l, int n)
+{
+	char **t;
+	uint32_t *h;
+
+	if (n <= l->alias_conf) {
+		l->alias_conf = (uint16_t)n;
+		return 0;
+	}
+	if ((t = realloc(l->alias_topic, (size_t)n * sizeof(*t))) == NULL)
+		return -1;
+	l->alias_topic = t;
+	if ((h = realloc(l->alias_hash, (size_t)n * sizeof(*h))) == NULL)
+		return -1;
+	l->alias_hash = h;
+	l->alias_conf = (uint16_t)n;
+	return 0;
+}
+
 int
 link_connect(struct link *l, const struct conf_broker *b,
     const struct link_will *will, struct tls *tls, uint32_t max_packet,
@@ -313,6 +338,11 @@ link_connect(struct link *l, const struct conf_broker *b,
 	l->keepalive_s = (uint16_t)b->keepalive;
 	l->max_in = max_packet;
 	l->max_out = 0;
+	if (link_alias_setup(l, b->protocol == 5 ? b->topic_alias_max : 0) !=
+	    0) {
+		snprintf(err, errlen, "broker %s: out of memory", b->address[0]);
+		return LINK_ERR_NOMEM;
+	}
 	l->cap = b->max_inflight > 0 && (size_t)b->max_inflight < l->window ?
 	    (size_t)b->max_inflight : l->window;
 	l->limit = l->cap;

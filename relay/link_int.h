@@ -96,6 +96,17 @@ struct link {
 	uint16_t next_sub_id;
 	struct link_cookies q0;
 	char *topic;			/* owned; LINK_TOPIC_MAX + 1 */
+	/*
+	 * Topic aliases of our publishes (MQTT 5), this connection only:
+	 * alias i + 1 stands for alias_topic[i]. The first alias_max
+	 * distinct topics published get one, for the life of the
+	 * connection (docs/design.md, "Topic aliases").
+	 */
+	uint16_t alias_conf;		/* the config's topic_alias_max */
+	uint16_t alias_max;		/* min(alias_conf, the broker's) */
+	uint16_t alias_used;
+	char **alias_topic;		/* owned; alias_conf entries */
+	uint32_t *alias_hash;		/* owned; FNV-1a of each topic */
 	struct link_stats st;
 };
 
@@ -112,5 +123,6 @@ int64_t link_ping_wait_ms(const struct link *l);
 void link_read(struct link *l, int64_t now_ms);
 void link_keepalive(struct link *l, int64_t now_ms);
 void link_slots_down(struct link *l);
+void link_alias_reset(struct link *l);
 
 #endif

@@ -69,11 +69,14 @@ status_json_link(struct status_buf *b, const struct relay *r,
 	status_put(b, "\"%s\":{\"connected\":%s,\"reconnects\":%" PRIu64
 	    ",\"inflight\":%zu,\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%"
 	    PRIu64 ",\"packets_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
-	    ",\"writes\":%" PRIu64 ",\"refused\":%" PRIu64 "},",
+	    ",\"writes\":%" PRIu64 ",\"refused\":%" PRIu64
+	    ",\"topic_aliases\":%" PRIu32 ",\"topic_alias_max\":%" PRIu32
+	    ",\"aliased\":%" PRIu64 "},",
 	    link_name(r->link[side]), status_bool(link_state(r->link[side]) ==
 	    LINK_UP && r->subscribed[side]), r->st.reconnects[side],
 	    link_inflight(r->link[side]), ls->tx_bytes, ls->rx_bytes,
-	    ls->packets_in, ls->packets_out, ls->writes, ls->refused);
+	    ls->packets_in, ls->packets_out, ls->writes, ls->refused,
+	    ls->aliases, ls->alias_max, ls->aliased);
 }
 
 /* What crossed the WAN: TLS records when TLS is on, else TCP bytes. */

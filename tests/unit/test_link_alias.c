@@ -1,0 +1,187 @@
+/*
+ * test_link_alias: the topic aliases of our publishes (MQTT 5) against
+ * the fake broker of link_test.h: the first distinct topics get one
+ * within the smaller of the config's and the broker's maximum, later
+ * publishes carry the alias alone, and a new connection starts over.
+ */
+#include "link_test.h"
+
+/* The broker's CONNACK announces Topic Alias Maximum max (< 0: none). */
+static void
+broker_alias_max(struct t *t, int max)
+{
+	struct mqtt_pw w;
+
+	mqtt_pw_init(&w, t->b.cprops, sizeof(t->b.cprops));
+	if (max >= 0)
+		mqtt_pw_u16(&w, MQTT_P_TOPIC_ALIAS_MAX, (uint16_t)max);
+	t->b.cprops_len = w.len;
+}
+
+/* Publishes topic at QoS 0 and flushes it. */
+static void
+pub(struct t *t, const char *topic)
+{
+	struct queue_msg m = t_msg(topic, "payload", 0);
+
+	assert_int_equal(t_publish(t, &m, 1), LINK_OK);
+	link_flush(t->l, t->now);
+}
+
+/* The nth PUBLISH the broker got from mark on: its topic and alias. */
+static void
+assert_pub(struct t *t, size_t mark, size_t nth, const char *topic,
+    int alias)
+{
+	struct mqtt_packet p;
+
+	PUMP_UNTIL(t, fb_count(t, MQTT_PUBLISH, mark) > nth);
+	fb_get(t, MQTT_PUBLISH, mark, nth, &p);
+	assert_int_equal(p.u.publish.topic.len, strlen(topic));
+	assert_memory_equal(p.u.publish.topic.p, topic, strlen(topic));
+	if (alias == 0) {
+		assert_false(MQTT_HAS(&p.props, MQTT_P_TOPIC_ALIAS));
+	} else {
+		assert_true(MQTT_HAS(&p.props, MQTT_P_TOPIC_ALIAS));
+		assert_int_equal(p.props.topic_alias, alias);
+	}
+}
+
+/* The first two topics get aliases 1 and 2; the third goes plain. */
+static void
+test_alias_first_n(void **state)
+{
+	struct t *t = *state;
+	const struct link_stats *st = link_stats(t->l);
+	size_t mark = t->b.n_pkt;
+	uint64_t tx;
+
+	t->cb.topic_alias_max = 64;
+	broker_alias_max(t, 2);
+	t_up(t, 0);
+	assert_int_equal(st->alias_max, 2);
+	pub(t, "gw/x/sensors/one");
+	pub(t, "gw/x/sensors/one");
+	pub(t, "gw/x/sensors/two");
+	pub(t, "gw/x/sensors/three");
+	pub(t, "gw/x/sensors/two");
+	tx = st->tx_bytes;
+	pub(t, "gw/x/sensors/three");
+	/* 2 + 2 (topic length) + 18 + 1 (properties) + 7 (payload). */
+	assert_int_equal(st->tx_bytes - tx, 30);
+	tx = st->tx_bytes;
+	pub(t, "gw/x/sensors/one");
+	/* 2 + 2 + 0 + 1 + 3 (the alias) + 7. */
+	assert_int_equal(st->tx_bytes - tx, 15);
+	assert_pub(t, mark, 0, "gw/x/sensors/one", 1);
+	assert_pub(t, mark, 1, "", 1);
+	assert_pub(t, mark, 2, "gw/x/sensors/two", 2);
+	assert_pub(t, mark, 3, "gw/x/sensors/three", 0);
+	assert_pub(t, mark, 4, "", 2);
+	assert_pub(t, mark, 5, "gw/x/sensors/three", 0);
+	assert_pub(t, mark, 6, "", 1);
+	assert_int_equal(st->aliases, 2);
+	assert_int_equal(st->aliased, 3);
+}
+
+/* Aliases belong to one connection: the next one sets them again. */
+static void
+test_alias_reset_per_connection(void **state)
+{
+	struct t *t = *state;
+	const struct link_stats *st = link_stats(t->l);
+	size_t mark;
+
+	t->cb.topic_alias_max = 64;
+	broker_alias_max(t, 10);
+	t_up(t, 0);
+	pub(t, "a/b");
+	pub(t, "a/b");
+	t_broker_close(t);
+	assert_int_equal(st->aliases, 0);
+	mark = t->b.n_pkt;
+	t_up(t, 0);
+	pub(t, "a/b");
+	pub(t, "a/b");
+	assert_pub(t, mark, 0, "a/b", 1);
+	assert_pub(t, mark, 1, "", 1);
+	/* A broker that announces no maximum takes no alias. */
+	t_broker_close(t);
+	broker_alias_max(t, -1);
+	mark = t->b.n_pkt;
+	t_up(t, 0);
+	assert_int_equal(st->alias_max, 0);
+	pub(t, "a/b");
+	pub(t, "a/b");
+	assert_pub(t, mark, 0, "a/b", 0);
+	assert_pub(t, mark, 1, "a/b", 0);
+}
+
+/* topic_alias_max 0, or MQTT 3.1.1: never an alias. */
+static void
+test_alias_off(void **state)
+{
+	struct t *t = *state;
+	size_t mark = t->b.n_pkt;
+
+	t->cb.topic_alias_max = 0;
+	broker_alias_max(t, 10);
+	t_up(t, 0);
+	pub(t, "a/b");
+	pub(t, "a/b");
+	assert_pub(t, mark, 0, "a/b", 0);
+	assert_pub(t, mark, 1, "a/b", 0);
+	assert_int_equal(link_stats(t->l)->aliased, 0);
+}
+
+static void
+test_alias_v311(void **state)
+{
+	struct t *t = *state;
+	size_t mark = t->b.n_pkt;
+
+	t->cb.topic_alias_max = 64;
+	t_up(t, 0);
+	pub(t, "a/b");
+	pub(t, "a/b");
+	assert_pub(t, mark, 0, "a/b", 0);
+	assert_pub(t, mark, 1, "a/b", 0);
+}
+
+/* A QoS 1 message sent again on a resumed session gets its alias too. */
+static void
+test_alias_qos1_resend(void **state)
+{
+	struct t *t = *state;
+	struct queue_msg m = t_msg("q/one", "x", 1);
+	size_t mark;
+
+	t->cb.topic_alias_max = 4;
+	broker_alias_max(t, 10);
+	t_up(t, 0);
+	assert_int_equal(link_stats(t->l)->alias_max, 4);
+	assert_int_equal(t_publish(t, &m, 7), LINK_OK);
+	link_flush(t->l, t->now);
+	t_broker_close(t);
+	mark = t->b.n_pkt;
+	t_up(t, 1);
+	assert_int_equal(t_publish(t, &m, 7), LINK_OK);
+	assert_int_equal(t_publish(t, &m, 8), LINK_OK);
+	link_flush(t->l, t->now);
+	assert_pub(t, mark, 0, "q/one", 1);
+	assert_pub(t, mark, 1, "", 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T_V5(test_alias_first_n),
+		T_V5(test_alias_reset_per_connection),
+		T_V5(test_alias_off),
+		T_V311(test_alias_v311),
+		T_V5(test_alias_qos1_resend),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
