@@ -415,6 +415,7 @@ struct forward_send {
 	struct link *l;
 	int64_t wall_ms;
 	size_t raw_budget;	/* free in-flight slots for raw publishes */
+	int max_delay;		/* an uplink route has max_delay_ms */
 	int64_t drop[16];	/* batch members that can never be framed */
 	size_t ndrop;
 };
@@ -423,8 +424,19 @@ struct forward_send {
 static int
 forward_send_member(struct forward_send *s, const struct queue_msg *m)
 {
+	const struct conf_route *rt;
+
 	switch (batcher_add(s->r->batcher, m, s->r->now_ms, s->wall_ms)) {
 	case BATCHER_OK:
+		/*
+		 * A route with max_delay_ms: the member leaves by its arrival
+		 * plus that, on the monotonic clock (its stored arrival is
+		 * wall-clock time, so a restart keeps the budget spent).
+		 */
+		if (s->max_delay && (rt = route_up_of(s->r->routes,
+		    m->topic)) != NULL && rt->max_delay_ms >= 0)
+			batcher_member_due(s->r->batcher, s->r->now_ms +
+			    (m->ts_ms + rt->max_delay_ms - s->wall_ms));
 		return 0;
 	case BATCHER_FULL:
 		return 1;	/* The frame is due; the rest waits. */
@@ -584,6 +596,18 @@ forward_batch_step(struct relay *r)
 		relay_timer_arm(r, &r->batch_due, due - r->now_ms);
 }
 
+static int
+forward_any_delay(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_uplink; i++)
+		if (c->uplink[i].mode == CONF_MODE_BATCH &&
+		    c->uplink[i].max_delay_ms >= 0)
+			return 1;
+	return 0;
+}
+
 void
 forward_pump(struct relay *r)
 {
@@ -602,6 +626,7 @@ forward_pump(struct relay *r)
 	memset(&s, 0, sizeof(s));
 	s.r = r;
 	s.wall_ms = clock_wall_ms();
+	s.max_delay = forward_any_delay(r->conf);
 	for (side = 0; side < 2; side++) {
 		s.l = r->link[side];
 		if (link_state(s.l) != LINK_UP)

@@ -10,6 +10,7 @@ struct route_dirtab {
 	const struct conf_route *routes;	/* borrowed from the conf */
 	size_t n;
 	char **filters;		/* prefix + topic, owned */
+	char **remote;		/* uplink: remote_prefix + topic, owned */
 	int *qos;
 };
 
@@ -27,7 +28,10 @@ route_build(struct route_dirtab *d, const struct conf_route *r, size_t n,
 	d->n = n;
 	d->filters = calloc(n + 1, sizeof(*d->filters));
 	d->qos = calloc(n + 1, sizeof(*d->qos));
-	if (d->filters == NULL || d->qos == NULL)
+	d->remote = which == ROUTE_UP ? calloc(n + 1, sizeof(*d->remote)) :
+	    NULL;
+	if (d->filters == NULL || d->qos == NULL || (which == ROUTE_UP &&
+	    d->remote == NULL))
 		return -1;
 	for (i = 0; i < n; i++) {
 		const char *pfx = which == ROUTE_UP ? r[i].local_prefix :
@@ -35,6 +39,11 @@ route_build(struct route_dirtab *d, const struct conf_route *r, size_t n,
 
 		if (asprintf(&d->filters[i], "%s%s", pfx, r[i].topic) == -1) {
 			d->filters[i] = NULL;
+			return -1;
+		}
+		if (which == ROUTE_UP && asprintf(&d->remote[i], "%s%s",
+		    r[i].remote_prefix, r[i].topic) == -1) {
+			d->remote[i] = NULL;
 			return -1;
 		}
 		d->qos[i] = r[i].qos;
@@ -68,7 +77,10 @@ route_free(struct route_table *t)
 	for (d = 0; d < 2; d++) {
 		for (i = 0; t->dir[d].filters != NULL && i < t->dir[d].n; i++)
 			free(t->dir[d].filters[i]);
+		for (i = 0; t->dir[d].remote != NULL && i < t->dir[d].n; i++)
+			free(t->dir[d].remote[i]);
 		free(t->dir[d].filters);
+		free(t->dir[d].remote);
 		free(t->dir[d].qos);
 	}
 	free(t);
@@ -110,5 +122,17 @@ route_map(const struct route_table *t, enum route_dir d, const char *topic,
 			return NULL;
 		return r;
 	}
+	return NULL;
+}
+
+const struct conf_route *
+route_up_of(const struct route_table *t, const char *topic)
+{
+	const struct route_dirtab *dt = &t->dir[ROUTE_UP];
+	size_t i;
+
+	for (i = 0; i < dt->n; i++)
+		if (topic_matches(dt->remote[i], topic))
+			return &dt->routes[i];
 	return NULL;
 }

@@ -46,4 +46,14 @@ size_t route_filters(const struct route_table *t, enum route_dir d,
 const struct conf_route *route_map(const struct route_table *t,
     enum route_dir d, const char *topic, char *out, size_t cap);
 
+/*
+ * route_up_of: the uplink route a queued uplink message came by, from its
+ * central topic (topic, borrowed): the first uplink route whose
+ * remote_prefix + topic filter matches it. Returns the route (borrowed
+ * from the conf) or NULL. Used for what the queue does not store per
+ * message (max_delay_ms).
+ */
+const struct conf_route *route_up_of(const struct route_table *t,
+    const char *topic);
+
 #endif

@@ -68,3 +68,67 @@ def test_topic_aliases_keep_topics_and_save_bytes(relay_factory, local_broker,
     print("\n600 raw messages: central tx %d bytes with aliases, %d without "
           "(%.3f); %d publishes aliased" % (on, off, on / off,
                                             s_on["central"]["aliased"]))
+
+
+# ---- max_delay_ms ----
+
+BATCH_TOPIC = "pushrelay/gw-test/batch"
+
+
+def _decode(binary, frame):
+    import json
+    import subprocess
+    from harness import bin_argv
+    p = subprocess.run(bin_argv(binary, "decode", "-"), input=frame,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    return [r["topic"] for r in lines[1:]]
+
+
+def _batch_cfg(relay, batch):
+    text = relay.conf_path.read_text() + "\nconfig batch\n" + "".join(
+        "\toption %s '%s'\n" % kv for kv in batch.items())
+    relay.conf_path.write_text(text)
+
+
+def test_max_delay_ms_sets_when_a_frame_closes(pushrelay_bin, relay_factory,
+                                               local_broker, central_broker,
+                                               clients):
+    """Telemetry with max_delay_ms 2500 waits past linger_ms (100) for
+    company; an alarm (max_delay_ms 0) closes the open frame at once and
+    takes the waiting telemetry with it."""
+    relay = relay_factory(start=False, uplinks=[
+        {"topic": "alarms/#", "remote_prefix": "gw/%i/", "qos": "1",
+         "mode": "batch", "max_delay_ms": "0"},
+        {"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1",
+         "mode": "batch", "max_delay_ms": "2500"}])
+    _batch_cfg(relay, {"linger_ms": "100"})
+    relay.start()
+    relay.wait_connected()
+    col = clients.collector(central_broker, BATCH_TOPIC, protocol=5)
+    pub = clients.publisher(local_broker)
+
+    # 1. Alone, telemetry waits its own budget, not linger_ms.
+    import time
+    t0 = time.monotonic()
+    pub.publish_many([("sensors/a", b"1")])
+    frames = col.wait_for(lambda c: len(c.messages) >= 1, timeout=T(15),
+                          what="the telemetry frame")
+    waited = frames[0][-1] - t0
+    assert 2.3 <= waited <= 2.5 + T(5), waited
+    assert _decode(pushrelay_bin, frames[0].payload) == [UP + "sensors/a"]
+
+    # 2. Two more telemetry messages, then an alarm: one frame, at once.
+    pub.publish_many([("sensors/b", b"2"), ("sensors/c", b"3")])
+    relay.wait_status(lambda s: s["batches"]["open"] == 2,
+                      what="two members in the open frame")
+    t1 = time.monotonic()
+    pub.publish_many([("alarms/fire", b"!")])
+    frames = col.wait_for(lambda c: len(c.messages) >= 2, timeout=T(15),
+                          what="the alarm's frame")
+    assert frames[1][-1] - t1 < 1.5, frames[1][-1] - t1
+    assert _decode(pushrelay_bin, frames[1].payload) == [
+        UP + "sensors/b", UP + "sensors/c", UP + "alarms/fire"]
+    s = relay.status()
+    assert s["batches"]["frames"] == 2 and s["batches"]["messages"] == 4
