@@ -174,6 +174,12 @@ batcher_due_ms(const struct batcher *b)
 }
 
 int
+batcher_urgent(const struct batcher *b)
+{
+	return b->n > 0 && b->urgent;
+}
+
+int
 batcher_close(struct batcher *b, uint64_t seq, const uint8_t **frame,
     size_t *len, const int64_t **ids, size_t *n)
 {

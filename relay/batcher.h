@@ -80,6 +80,9 @@ void batcher_member_due(struct batcher *b, int64_t due_ms);
  */
 int64_t batcher_due_ms(const struct batcher *b);
 
+/* batcher_urgent: a member of the open frame has a route priority > 0. */
+int batcher_urgent(const struct batcher *b);
+
 /*
  * batcher_close: writes the open frame with sequence number seq. *frame
  * and *len point into the batcher's buffer, *ids and *n at the members'

@@ -7,6 +7,7 @@
  * a broker's acknowledgement marks its message for deletion.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,9 @@ struct forward_send {
 	int64_t wall_ms;
 	size_t raw_budget;	/* free in-flight slots for raw publishes */
 	int max_delay;		/* an uplink route has max_delay_ms */
+	int paused;		/* the WAN budget is spent: priority only */
+	int64_t wan_left;	/* bytes the budget allows in this pass */
+	int down;		/* this pass sends downlink (max_rate) */
 	int64_t drop[16];	/* batch members that can never be framed */
 	size_t ndrop;
 };
@@ -433,8 +437,8 @@ forward_send_member(struct forward_send *s, const struct queue_msg *m)
 		 * plus that, on the monotonic clock (its stored arrival is
 		 * wall-clock time, so a restart keeps the budget spent).
 		 */
-		if (s->max_delay && (rt = route_up_of(s->r->routes,
-		    m->topic)) != NULL && rt->max_delay_ms >= 0)
+		if (s->max_delay && (rt = route_of_dest(s->r->routes,
+		    ROUTE_UP, m->topic, NULL)) != NULL && rt->max_delay_ms >= 0)
 			batcher_member_due(s->r->batcher, s->r->now_ms +
 			    (m->ts_ms + rt->max_delay_ms - s->wall_ms));
 		return 0;
@@ -477,15 +481,34 @@ forward_drops(struct relay *r, struct forward_send *s, const char *dir)
 	s->ndrop = 0;
 }
 
+/*
+ * What goes while the WAN budget is spent: messages of routes with a
+ * priority above 0 (raw, or batch members, whose frame closes at once),
+ * and frames already closed (they must leave in sequence order, and a
+ * frame holding an alarm may be among them).
+ */
+static int
+forward_priority(const struct queue_msg *m)
+{
+	if (m->priority < 0)
+		return m->priority > BATCHER_PRIO_BASE;
+	return m->priority > 0;
+}
+
 static int
 forward_send_one(void *arg, const struct queue_msg *m)
 {
 	struct forward_send *s = arg;
 	int rc;
 
+	/* Over the WAN budget the rest waits, in order, in the queue. */
+	if (s->paused && !forward_priority(m))
+		return 1;
 	if (s->r->batcher != NULL && batcher_is_member(m))
 		return forward_send_member(s, m);
 	if (s->raw_budget == 0)
+		return 1;
+	if (s->down && !flow_down_take(s->r, m))
 		return 1;
 	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
 	    sizeof(s->r->err));
@@ -493,6 +516,11 @@ forward_send_one(void *arg, const struct queue_msg *m)
 		return forward_send_drop(s, m);
 	if (rc == LINK_OK)
 		s->raw_budget--;
+	/* The budget is accounted on the wire next pass; this pass guesses. */
+	if (rc == LINK_OK && !s->down && s->wan_left != INT64_MAX &&
+	    (s->wan_left -= (int64_t)(strlen(m->topic) + m->payload_len +
+	    m->props_len + 8)) <= 0)
+		s->paused = 1;
 	return rc != LINK_OK;
 }
 
@@ -584,11 +612,14 @@ forward_close_batch(struct relay *r)
 }
 
 static void
-forward_batch_step(struct relay *r)
+forward_batch_step(struct relay *r, int paused)
 {
 	int64_t due;
 
 	if ((due = batcher_due_ms(r->batcher)) < 0)
+		return;
+	/* Over the WAN budget only a frame with a priority member closes. */
+	if (paused && !batcher_urgent(r->batcher))
 		return;
 	if (due <= r->now_ms)
 		forward_close_batch(r);
@@ -631,6 +662,10 @@ forward_pump(struct relay *r)
 		s.l = r->link[side];
 		if (link_state(s.l) != LINK_UP)
 			continue;
+		s.down = side == LINK_LOCAL;
+		s.paused = side == LINK_CENTRAL && !flow_central_open(r);
+		s.wan_left = side == LINK_CENTRAL ? flow_central_left(r) :
+		    INT64_MAX;
 		s.raw_budget = link_window_free(s.l);
 		max = s.raw_budget;
 		/* Frame members take no slot: only the frame will. */
@@ -647,7 +682,7 @@ forward_pump(struct relay *r)
 		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)
-			forward_batch_step(r);
+			forward_batch_step(r, s.paused);
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;

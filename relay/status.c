@@ -79,6 +79,23 @@ status_json_link(struct status_buf *b, const struct relay *r,
 	    ls->aliases, ls->alias_max, ls->aliased);
 }
 
+/*
+ * The WAN budget (relay/flow.c): tokens are bytes (negative: a debt the
+ * rate pays back), used_today counts both ways since 00:00 UTC.
+ */
+static void
+status_json_budget(struct status_buf *b, const struct relay *r)
+{
+	const struct budget_wan *w = &r->wan;
+
+	status_put(b, "\"budget\":{\"max_wan_rate\":%" PRIu64 ",\"tokens\":%"
+	    PRId64 ",\"daily_wan_quota\":%" PRIu64 ",\"used_today\":%" PRIu64
+	    ",\"paused\":%s,\"pauses\":%" PRIu64 ",\"downlink_held\":%"
+	    PRIu64 "}},", r->conf->max_wan_rate, w->rate.rate != 0 ?
+	    w->rate.milli / 1000 : 0, r->conf->daily_wan_quota, w->used,
+	    status_bool(w->paused), w->pauses, r->down_held);
+}
+
 /* What crossed the WAN: TLS records when TLS is on, else TCP bytes. */
 static void
 status_json_wan(struct status_buf *b, const struct relay *r)
@@ -96,8 +113,9 @@ status_json_wan(struct status_buf *b, const struct relay *r)
 	status_put(b, "\"wan\":{\"tls\":%s,\"tx_bytes\":%" PRIu64
 	    ",\"rx_bytes\":%" PRIu64 ",\"handshakes_full\":%" PRIu64
 	    ",\"handshakes_resumed\":%" PRIu64 ",\"handshakes_failed\":%"
-	    PRIu64 "},", status_bool(r->tls != NULL), ls.tx_bytes, ls.rx_bytes,
+	    PRIu64 ",", status_bool(r->tls != NULL), ls.tx_bytes, ls.rx_bytes,
 	    ls.handshakes_full, ls.handshakes_resumed, ls.handshakes_failed);
+	status_json_budget(b, r);
 }
 
 static void

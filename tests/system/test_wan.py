@@ -132,3 +132,135 @@ def test_max_delay_ms_sets_when_a_frame_closes(pushrelay_bin, relay_factory,
         UP + "sensors/b", UP + "sensors/c", UP + "alarms/fire"]
     s = relay.status()
     assert s["batches"]["frames"] == 2 and s["batches"]["messages"] == 4
+
+
+# ---- the WAN budget ----
+
+ALARMS = {"topic": "alarms/#", "remote_prefix": "gw/%i/", "qos": "1",
+          "mode": "raw", "priority": "1"}
+SENSORS = {"topic": "sensors/#", "remote_prefix": "gw/%i/", "qos": "1",
+           "mode": "raw"}
+
+
+def _set_option(relay, name, value):
+    import re
+    text = relay.conf_path.read_text()
+    text, n = re.subn(r"option %s '[^']*'" % name,
+                      "option %s '%s'" % (name, value), text)
+    assert n == 1, name
+    relay.conf_path.write_text(text)
+
+
+def test_max_wan_rate_paces_uplink_and_lets_alarms_pass(
+        relay_factory, local_broker, central_broker, clients, telemetry):
+    """max_wan_rate 4000 B/s: 200 telemetry messages (about 30 KB on the
+    wire) take the time the rate gives them and all arrive in order; an
+    alarm (priority 1) published while they wait arrives at once."""
+    import time
+    relay = relay_factory(relay={"max_wan_rate": "4000"},
+                          uplinks=[ALARMS, SENSORS])
+    relay.wait_status(lambda s: s["central"]["inflight"] == 0,
+                      what="the status message acknowledged")
+    col = clients.collector(central_broker, UP + "#", protocol=5)
+    pub = clients.publisher(local_broker)
+    msgs = telemetry(200)
+    tx0 = relay.status()["wan"]["tx_bytes"]
+    t0 = time.monotonic()
+    pub.publish_many(msgs)
+    relay.wait_status(lambda s: s["wan"]["budget"]["paused"],
+                      what="the budget spent")
+    t_alarm = time.monotonic()
+    pub.publish_many([("alarms/smoke", b"ALARM")])
+    got = col.wait_for(lambda c: (UP + "alarms/smoke", b"ALARM") in c.unique,
+                       timeout=T(10), what="the alarm")
+    alarm = [m for m in got if m.topic == UP + "alarms/smoke"][0]
+    s = relay.status()
+    assert alarm.t - t_alarm < 1.0, alarm.t - t_alarm
+    assert s["queue"]["uplink"]["messages"] > 0, "telemetry still waits"
+    col.wait_unique(len(msgs) + 1, timeout=T(60))
+    took = time.monotonic() - t0
+    s = relay.wait_status(lambda s: s["forwarded"]["uplink"] == len(msgs) + 1,
+                          what="all forwarded")
+    sent = s["wan"]["tx_bytes"] - tx0
+    # One second of burst, then 4000 B/s; the last write may be in debt.
+    assert took >= (sent - 4000 - 2000) / 4000.0, (took, sent)
+    assert s["wan"]["budget"]["pauses"] >= 1
+    assert s["wan"]["budget"]["max_wan_rate"] == 4000
+    a = analyse(msgs, [p for p in col.pairs(strip_prefix=UP)
+                       if p[0].startswith("sensors/")])
+    assert not a["lost"] and a["topic_order"], a["lost"][:3]
+    print("\n%d bytes in %.2f s: %.0f B/s with max_wan_rate 4000"
+          % (sent, took, sent / took))
+
+
+def test_daily_wan_quota_holds_the_rest_across_a_restart(
+        relay_factory, local_broker, central_broker, clients, telemetry):
+    """daily_wan_quota 6000: the relay sends until the day's bytes reach
+    it, then only alarms; the rest waits in the queue. A restart keeps the
+    day's use (queue meta); a reload that raises the quota lets the rest
+    go, nothing lost."""
+    relay = relay_factory(relay={"daily_wan_quota": "6000"},
+                          uplinks=[ALARMS, SENSORS])
+    col = clients.collector(central_broker, UP + "#", protocol=5)
+    pub = clients.publisher(local_broker)
+    msgs = telemetry(150)
+    pub.publish_many(msgs)
+    s = relay.wait_status(
+        lambda s: s["wan"]["budget"]["paused"] and
+        s["received"]["uplink"] == len(msgs) and
+        s["queue"]["uplink"]["inflight"] == 0,
+        what="the quota spent, the rest queued")
+    used = s["wan"]["budget"]["used_today"]
+    held = s["queue"]["uplink"]["messages"]
+    assert used >= 6000 and 0 < held < len(msgs), (used, held)
+    # The day's use is stored; a restart does not give the quota back.
+    relay.stop()
+    relay.start()
+    relay.wait_connected()
+    s = relay.wait_status(lambda s: s["wan"]["budget"]["paused"],
+                          what="paused again after the restart")
+    assert s["wan"]["budget"]["used_today"] >= used
+    assert s["queue"]["uplink"]["messages"] == held
+    # Alarms still go.
+    pub.publish_many([("alarms/door", b"open")])
+    col.wait_for(lambda c: (UP + "alarms/door", b"open") in c.unique,
+                 timeout=T(10), what="the alarm while over quota")
+    relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] == held,
+                      what="the alarm acknowledged, the rest still held")
+    # More quota: the rest drains, in order, none lost.
+    _set_option(relay, "daily_wan_quota", "10M")
+    relay.hup()
+    relay.wait_log(r"reload: configuration applied")
+    col.wait_unique(len(msgs) + 1, timeout=T(60))
+    a = analyse(msgs, [p for p in col.pairs(strip_prefix=UP)
+                       if p[0].startswith("sensors/")])
+    assert not a["lost"] and a["topic_order"], a["lost"][:3]
+    relay.wait_status(lambda s: s["queue"]["uplink"]["messages"] == 0 and
+                      not s["wan"]["budget"]["paused"],
+                      what="drained, budget open")
+
+
+def test_downlink_max_rate_paces_commands(relay_factory, local_broker,
+                                          central_broker, clients):
+    """A downlink route with max_rate 20: 60 commands reach the local
+    broker in order, no faster than the rate (one second of burst), none
+    dropped; the excess waited in the queue (downlink_held)."""
+    import time
+    relay = relay_factory(downlinks=[
+        {"topic": "cmd/#", "remote_prefix": "gw/%i/", "qos": "1",
+         "max_rate": "20"}])
+    col = clients.collector(local_broker, "cmd/#", protocol=5)
+    pub = clients.publisher(central_broker)
+    cmds = [(UP + "cmd/dev%d/set" % (i % 3), b"%d" % i) for i in range(60)]
+    t0 = time.monotonic()
+    pub.publish_many(cmds)
+    got = col.wait_for(lambda c: len(c.unique) >= 60, timeout=T(30),
+                       what="60 commands")
+    took = max(m.t for m in got) - t0
+    assert took >= (60 - 20) / 20.0 * 0.9, took
+    a = analyse([(t[len(UP):], p) for t, p in cmds], col.pairs())
+    assert not a["lost"] and a["topic_order"], a["lost"][:3]
+    s = relay.status()
+    assert s["wan"]["budget"]["downlink_held"] > 0
+    assert s["dropped"]["full"] == 0
+    print("\n60 commands at max_rate 20 took %.2f s" % took)
