@@ -34,7 +34,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench fuzz fuzz-uci cross cross-test
+	bench bench-bytes fuzz fuzz-uci cross cross-test
 all: $(BIN) pushrelay
 
 pushrelay: $(BIN)
@@ -122,6 +122,11 @@ demo: deps all
 
 bench: deps all
 	$(PYTHON) tests/bench/run
+	$(PYTHON) tests/bench/wanbytes
+
+# The WAN bytes rows alone (issue #14): 1, 5, 100 msg/s, flood, idle.
+bench-bytes: deps all
+	$(PYTHON) tests/bench/wanbytes
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
