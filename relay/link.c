@@ -178,6 +178,25 @@ link_out_shrink(struct link *l)
 	l->out_off = l->out_len = 0;
 }
 
+/* Notes a QoS 0 publish's cookie; 0 or -1 (no memory). */
+int
+link_q0_add(struct link *l, int64_t cookie)
+{
+	struct link_cookies *c = &l->q0;
+	int64_t *nv;
+	size_t ncap;
+
+	if (c->n == c->cap) {
+		ncap = c->cap != 0 ? c->cap * 2 : 256;
+		if ((nv = realloc(c->v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = cookie;
+	return 0;
+}
+
 /*
  * QoS 0 publishes are done once every byte before them is written. The
  * list is taken out while it is reported: an on_acked may publish more
@@ -300,27 +319,6 @@ link_put_connect(struct link *l, const struct conf_broker *b,
 	l->out_len = n;
 	l->st.packets_out++;
 	return LINK_OK;
-}
-
-/* Room for n aliases (kept across connections: n changes on a reload). */
-static int
-link_alias_setup(struct link *l, int n)
-{
-	char **t;
-	uint32_t *h;
-
-	if (n <= l->alias_conf) {
-		l->alias_conf = (uint16_t)n;
-		return 0;
-	}
-	if ((t = realloc(l->alias_topic, (size_t)n * sizeof(*t))) == NULL)
-		return -1;
-	l->alias_topic = t;
-	if ((h = realloc(l->alias_hash, (size_t)n * sizeof(*h))) == NULL)
-		return -1;
-	l->alias_hash = h;
-	l->alias_conf = (uint16_t)n;
-	return 0;
 }
 
 int

@@ -236,89 +236,6 @@ link_put_publish(struct link *l, const struct mqtt_publish *p, char *err,
 	return LINK_OK;
 }
 
-static int
-link_q0_add(struct link *l, int64_t cookie)
-{
-	struct link_cookies *c = &l->q0;
-	int64_t *nv;
-	size_t ncap;
-
-	if (c->n == c->cap) {
-		ncap = c->cap != 0 ? c->cap * 2 : 256;
-		if ((nv = realloc(c->v, ncap * sizeof(*nv))) == NULL)
-			return -1;
-		c->v = nv;
-		c->cap = ncap;
-	}
-	c->v[c->n++] = cookie;
-	return 0;
-}
-
-/* ---- Topic aliases (our publishes, MQTT 5). ---- */
-
-void
-link_alias_reset(struct link *l)
-{
-	uint16_t i;
-
-	for (i = 0; i < l->alias_used; i++)
-		free(l->alias_topic[i]);
-	l->alias_used = 0;
-	l->alias_max = 0;
-	l->st.aliases = 0;
-	l->st.alias_max = 0;
-}
-
-static uint32_t
-link_alias_fnv(const char *t, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)t[i]) * 16777619u;
-	return h;
-}
-
-/*
- * The alias for topic t: > 0 and *known set when the broker has it
- * already; > 0 and *known 0 when a free one would be set now (taken by
- * link_alias_commit once the publish is queued); 0 when none.
- */
-static uint16_t
-link_alias_find(const struct link *l, const char *t, size_t len,
-    uint32_t h, int *known)
-{
-	uint16_t i;
-
-	*known = 0;
-	if (l->alias_max == 0)
-		return 0;
-	for (i = 0; i < l->alias_used; i++)
-		if (l->alias_hash[i] == h && strcmp(l->alias_topic[i], t) == 0) {
-			*known = 1;
-			return (uint16_t)(i + 1);
-		}
-	/* A topic that alone nearly fills the alias saves nothing. */
-	if (l->alias_used >= l->alias_max || len < 3)
-		return 0;
-	return (uint16_t)(l->alias_used + 1);
-}
-
-/* The publish that sets alias a for t is queued: the broker will know. */
-static void
-link_alias_commit(struct link *l, uint16_t a, const char *t, uint32_t h)
-{
-	char *c;
-
-	if (a != (uint16_t)(l->alias_used + 1) || (c = strdup(t)) == NULL)
-		return;		/* Without memory it is set again later. */
-	l->alias_topic[a - 1] = c;
-	l->alias_hash[a - 1] = h;
-	l->alias_used++;
-	l->st.aliases = l->alias_used;
-}
-
 int
 link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
     int64_t cookie, char *err, size_t errlen)
@@ -346,15 +263,7 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 		if ((pl = link_pub_props(m, wall_ms, props, sizeof(props) -
 		    3)) == (size_t)-1)
 			pl = 0;	/* Oversized properties are dropped, not it. */
-		h = link_alias_fnv(m->topic, p.topic.len);
-		alias = link_alias_find(l, m->topic, p.topic.len, h, &known);
-		if (alias != 0) {
-			props[pl++] = MQTT_P_TOPIC_ALIAS;
-			props[pl++] = (uint8_t)(alias >> 8);
-			props[pl++] = (uint8_t)(alias & 0xff);
-		}
-		if (known)
-			p.topic.len = 0;	/* The alias alone names it. */
+		alias = link_alias_put(l, &p, props, &pl, &known, &h);
 		p.props = props;
 		p.props_len = pl;
 	}

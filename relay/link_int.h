@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqtt/mqtt.h"
 #include "relay/link.h"
 
 struct dial;
@@ -115,6 +116,7 @@ void link_fail(struct link *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int link_out_reserve(struct link *l, size_t n);
 size_t link_out_pending(const struct link *l);
+int link_q0_add(struct link *l, int64_t cookie);
 
 /* link_in.c */
 int link_mqtt_version(const struct link *l);	/* MQTT_V5 or MQTT_V311 */
@@ -123,6 +125,21 @@ int64_t link_ping_wait_ms(const struct link *l);
 void link_read(struct link *l, int64_t now_ms);
 void link_keepalive(struct link *l, int64_t now_ms);
 void link_slots_down(struct link *l);
+
+/* link_alias.c */
+/* Room for n aliases; 0 or -1 when out of memory. */
+int link_alias_setup(struct link *l, int n);
+/* Forgets the connection's aliases (the link goes down). */
 void link_alias_reset(struct link *l);
+/*
+ * The alias of p's topic (NUL-terminated at p->topic.p), appended to
+ * props at *pl (room for 3 more bytes); with *known the broker has it
+ * and p's topic is emptied. 0: no alias. *h: the topic's hash, for
+ * link_alias_commit once the publish is queued.
+ */
+uint16_t link_alias_put(struct link *l, struct mqtt_publish *p,
+    uint8_t *props, size_t *pl, int *known, uint32_t *h);
+void link_alias_commit(struct link *l, uint16_t a, const char *t,
+    uint32_t h);
 
 #endif
