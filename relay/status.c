@@ -266,6 +266,12 @@ status_text(struct status_buf *b, const struct relay *r)
 	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
 	    ", refused %" PRIu64 ", no route %" PRIu64 "\n", s->dropped_full,
 	    s->dropped_expired, s->dropped_rejected, s->dropped_noroute);
+	if (r->conf->max_wan_rate != 0 || r->conf->daily_wan_quota != 0)
+		status_put(b, "wan      %s; %" PRIu64 " B used today of %" PRIu64
+		    " (0: no quota), rate %" PRIu64 " B/s (0: no limit)\n",
+		    r->wan.paused ? "PAUSED: priority routes only" : "open",
+		    r->wan.used, r->conf->daily_wan_quota,
+		    r->conf->max_wan_rate);
 }
 
 size_t

@@ -8,7 +8,7 @@ Default routes (conftest): local sensors/# -> central gw/gw-test/sensors/#
 
 import pytest
 
-from harness import T, analyse, wait_until
+from harness import T, analyse, run_cli, wait_until
 
 UP = "gw/gw-test/"
 
@@ -213,6 +213,8 @@ def test_daily_wan_quota_holds_the_rest_across_a_restart(
     used = s["wan"]["budget"]["used_today"]
     held = s["queue"]["uplink"]["messages"]
     assert used >= 6000 and 0 < held < len(msgs), (used, held)
+    text = run_cli(relay.bin, "status", conf=relay.status_conf_path).stdout
+    assert "wan      PAUSED: priority routes only" in text, text
     # The day's use is stored; a restart does not give the quota back.
     relay.stop()
     relay.start()
