@@ -156,6 +156,7 @@ flow_down_setup(struct relay *r)
 		    r->now_ms);
 	free(r->down_rate);
 	r->down_rate = b;
+	r->n_down_rate = n;
 	r->down_rate_conf = r->conf;
 	return 0;
 }
@@ -168,7 +169,7 @@ flow_down_take(struct relay *r, const struct queue_msg *m)
 	size_t i;
 
 	if (flow_down_setup(r) != 0 || route_of_dest(r->routes, ROUTE_DOWN,
-	    m->topic, &i) == NULL)
+	    m->topic, &i) == NULL || i >= r->n_down_rate)
 		return 1;
 	b = &r->down_rate[i];
 	if (b->rate == 0)
@@ -188,5 +189,6 @@ flow_free(struct relay *r)
 {
 	free(r->down_rate);
 	r->down_rate = NULL;
+	r->n_down_rate = 0;
 	r->down_rate_conf = NULL;
 }

@@ -160,6 +160,7 @@ struct relay {
 	int wan_loaded;			/* wan set up from the store */
 	int64_t wan_saved_ms;		/* when its use was last stored */
 	struct budget_bucket *down_rate;	/* owned; per downlink route */
+	size_t n_down_rate;
 	const struct conf *down_rate_conf;	/* the conf it was built for */
 	uint64_t down_held;		/* downlink sends held by max_rate */
 	int connect_failed[2];		/* failures since the last success */
@@ -206,7 +207,7 @@ void forward_status(struct relay *r, const char *state);
  * flow_central_open: accounts the central link's bytes; 1 when traffic
  * that is not priority may go, else 0 (flow_wait is armed). flow_down_take:
  * 1 when downlink message m may go now (its route's token taken), 0 when
- * it waits. flow_free: at exit.
+ * it waits. flow_free: at exit, and at a reload (built again lazily).
  */
 int flow_central_open(struct relay *r);
 /* flow_central_left: bytes the WAN budget still allows now (INT64_MAX: no

@@ -263,6 +263,26 @@ def test_downlink_max_rate_paces_commands(relay_factory, local_broker,
     a = analyse([(t[len(UP):], p) for t, p in cmds], col.pairs())
     assert not a["lost"] and a["topic_order"], a["lost"][:3]
     s = relay.status()
-    assert s["wan"]["budget"]["downlink_held"] > 0
+    held = s["wan"]["budget"]["downlink_held"]
+    assert held > 0
     assert s["dropped"]["full"] == 0
     print("\n60 commands at max_rate 20 took %.2f s" % took)
+
+    # A reload that lifts the limit and adds a route: the buckets are built
+    # again for the new routes, and nothing more is held.
+    _set_option(relay, "max_rate", "0")
+    relay.conf_path.write_text(relay.conf_path.read_text() + (
+        "\nconfig downlink\n\toption topic 'cfg/#'\n"
+        "\toption remote_prefix 'gw/%i/'\n\toption max_rate '1000'\n"))
+    relay.hup()
+    relay.wait_log(r"reload: configuration applied")
+    relay.wait_connected()
+    col2 = clients.collector(local_broker, "cfg/#", protocol=5)
+    more = [(UP + "cmd/dev/set", b"m%d" % i) for i in range(60)] + [
+        (UP + "cfg/x", b"c%d" % i) for i in range(20)]
+    pub.publish_many(more)
+    col.wait_for(lambda c: len(c.unique) >= 120, timeout=T(30),
+                 what="60 more commands")
+    col2.wait_for(lambda c: len(c.unique) >= 20, timeout=T(30),
+                  what="20 cfg messages")
+    assert relay.status()["wan"]["budget"]["downlink_held"] == held
