@@ -25,6 +25,8 @@
 #define FORWARD_STABLE_MS	10000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
 #define FORWARD_FRAME_PRIO	256
+/* A pass that spent the WAN budget looks again this soon (flow.c). */
+#define FORWARD_FLOW_RECHECK_MS	10
 /* MQTT packet types of the acknowledgements the relay owes. */
 #define FORWARD_PUBACK		4
 #define FORWARD_PUBREC		5
@@ -683,6 +685,13 @@ forward_pump(struct relay *r)
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)
 			forward_batch_step(r, s.paused);
+		/*
+		 * The pass spent the budget itself: the next pass accounts
+		 * what it wrote and arms the wait; QoS 0 brings no PUBACK to
+		 * wake the loop for it.
+		 */
+		if (s.paused && !r->flow_wait.armed)
+			relay_timer_arm(r, &r->flow_wait, FORWARD_FLOW_RECHECK_MS);
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;
