@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pushrelay: GNU Make build. Honours CC, CROSS_COMPILE, PKG_CONFIG, CFLAGS,
 # LDFLAGS, PREFIX, DESTDIR. Objects go under $(BUILD); `make asan` uses its
 # own build directory so both variants can coexist.
@@ -8,6 +9,21 @@ CC          := $(if $(filter default,$(origin CC)),$(CROSS_COMPILE)gcc,$(CC))
 PKG_CONFIG  ?= pkg-config
 PREFIX      ?= /usr
 DESTDIR     ?=
+
+# MBEDTLS=3: build against mbedTLS 3.6 (OpenWrt 24.10 and later) from
+# Debian 13, unpacked by cross/mbedtls3-sysroot.sh into
+# build-mbedtls3/sysroot, in build-mbedtls3/ beside the default build. The
+# code picks its branch by MBEDTLS_VERSION_NUMBER; this only says which
+# headers and libraries (docs/tls.md).
+MBEDTLS     ?= 2
+MBEDTLS3_SYSROOT := $(CURDIR)/build-mbedtls3/sysroot
+ifeq ($(MBEDTLS),3)
+BUILD       ?= build-mbedtls3
+MBEDTLS3_LIBDIR  := $(MBEDTLS3_SYSROOT)/usr/lib/$(shell $(CC) -dumpmachine)
+CPPFLAGS    += -isystem $(MBEDTLS3_SYSROOT)/usr/include
+# override: also when LDFLAGS comes on the command line (an ASan build).
+override LDFLAGS += -L$(MBEDTLS3_LIBDIR) -Wl,-rpath,$(MBEDTLS3_LIBDIR)
+endif
 BUILD       ?= build
 PYTHON      ?= /usr/bin/python3
 
@@ -34,8 +50,10 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench bench-bytes fuzz fuzz-uci cross cross-test
-all: $(BIN) pushrelay
+	bench bench-bytes fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3 \
+	dist openwrt-check
+# MBEDTLS=3 leaves ./pushrelay (the default build's copy) alone.
+all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay)
 
 pushrelay: $(BIN)
 	cp $(BIN) $@
@@ -43,7 +61,7 @@ pushrelay: $(BIN)
 $(BIN): $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(if $(filter 3,$(MBEDTLS)),| $(MBEDTLS3_SYSROOT)/.pushrelay-sysroot)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -107,6 +125,24 @@ test: deps
 	$(MAKE) system
 	$(MAKE) system-aedes
 
+# mbedTLS 3.6: the sysroot (cross/mbedtls3-sysroot.sh), then the relay and
+# the TLS unit tests built against it in build-mbedtls3/, and the TLS unit
+# and system suites run with them (PUSHRELAY_BIN points the harness at that
+# binary). TLS_SYSTEM_MBEDTLS3: the system test files run.
+TLS_SYSTEM_MBEDTLS3 ?= tests/system/test_tls.py tests/system/test_secret_files.py
+mbedtls3-sysroot:
+	@sh cross/mbedtls3-sysroot.sh
+
+$(MBEDTLS3_SYSROOT)/.pushrelay-sysroot:
+	@sh cross/mbedtls3-sysroot.sh
+
+tls-test-mbedtls3: mbedtls3-sysroot
+	$(MAKE) MBEDTLS=3 BUILD=build-mbedtls3 build-mbedtls3/pushrelay \
+	    build-mbedtls3/tests/test_tls
+	build-mbedtls3/tests/test_tls
+	@$(call system_run,PUSHRELAY_BIN=$(abspath build-mbedtls3/pushrelay) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider,$(SYSTEM_JOBS),$(TLS_SYSTEM_MBEDTLS3))
+
 # ASan+UBSan build of the binary and the unit tests, then the whole suite.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
@@ -136,6 +172,47 @@ install: $(BIN)
 
 clean:
 	rm -rf build pushrelay
+
+# `make dist`: $(DIST_DIR)/pushrelay-VERSION.tar.gz, the source tarball the
+# OpenWrt package builds from (openwrt/net/pushrelay/Makefile). The same
+# tree gives the same bytes: names sorted, owner and group 0, modes without
+# group or other write, every mtime SOURCE_DATE_EPOCH (OpenWrt's build
+# exports it; else the last commit's time, else 0), gzip without a name or
+# time stamp. Everything but build output and node_modules goes in.
+DIST_DIR   ?= $(BUILD)
+DIST_NAME  := pushrelay-$(VERSION)
+DIST_FILES := .ci .gitignore LICENSE README.md Makefile mqtt platform \
+	storage relay cross docs openwrt tests
+SOURCE_DATE_EPOCH ?= $(shell git -C $(CURDIR) log -1 --format=%ct \
+	2>/dev/null || echo 0)
+dist:
+	@mkdir -p $(DIST_DIR)
+	find $(DIST_FILES) \( -name node_modules -o -name __pycache__ \
+	    -o -name '*.pyc' \) -prune -o \( -type f -o -type l \) -print \
+	    > $(DIST_DIR)/$(DIST_NAME).found
+	LC_ALL=C sort $(DIST_DIR)/$(DIST_NAME).found > $(DIST_DIR)/$(DIST_NAME).files
+	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 \
+	    --numeric-owner --mode='go-w,a+rX' \
+	    --mtime=@$(SOURCE_DATE_EPOCH) --transform='s,^,$(DIST_NAME)/,S' \
+	    -cf - -T $(DIST_DIR)/$(DIST_NAME).files | gzip -9n \
+	    > $(DIST_DIR)/$(DIST_NAME).tar.gz
+	@rm -f $(DIST_DIR)/$(DIST_NAME).found $(DIST_DIR)/$(DIST_NAME).files
+	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"
+
+# `make openwrt-check`: the OpenWrt feed and package without an SDK
+# (docs/openwrt.md, "What is tested here, what is not"): the feed layout
+# through a simulation of scripts/feeds and include/scan.mk (src-link and
+# a plain symlink), then tests/system/test_packaging.py: shellcheck of the
+# init and uci-defaults scripts, the init script's behaviour against a
+# procd stand-in with the real `pushrelay check`, the uci-defaults ids,
+# `make dist`, and the package Makefile against stub rules.mk/package.mk.
+# The feed layout, the package's scripts against the procd stand-in, and
+# the TLS suites built against mbedTLS 3.6, which OpenWrt 24.10 and later
+# ship (the default build, on Debian 12's 2.28, runs them in `make test`).
+openwrt-check: $(BIN)
+	sh tests/openwrt/feed-scan.sh openwrt
+	$(SYSTEM_PYTEST) tests/system/test_packaging.py
+	$(MAKE) tls-test-mbedtls3
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

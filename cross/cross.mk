@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # cross/cross.mk: cross-builds for ARM with Debian's cross compilers, to be
 # included by the top Makefile (after BUILD, PYTHON and the unit test list
 # are set). See docs/cross.md.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # cross/sysroot.sh ARCH: sets up what `make cross ARCH=...` and cross/qemu-run
 # need, and only what is missing, so it is safe (and quick) to run again:
 #   - Debian's cross compiler for ARCH, the target's libc headers and

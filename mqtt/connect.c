@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * connect: the CONNECT packet (section 3.1 of both specifications), both
  * ways: the client encodes it, tests and fakes decode it. The encoder

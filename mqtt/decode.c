@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * decode: mqtt_decode(), one whole packet to a struct mqtt_packet of views
  * into it, with every check the specifications ask of a packet on its own

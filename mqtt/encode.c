@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * encode: the encoders for PUBLISH, the acknowledgements, PINGREQ,
  * PINGRESP, DISCONNECT, AUTH, CONNACK and SUBACK/UNSUBACK, and the helpers

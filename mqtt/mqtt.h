@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mqtt: the MQTT 3.1.1 and 5.0 packet codec. Encodes packets into
  * caller-owned buffers and decodes packets from caller-owned bytes; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * packet: mqtt_encode_packet(), a decoded struct mqtt_packet written back
  * to the wire through the encoder of its type, for fakes that forward

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * props: MQTT 5 properties (section 2.2.2): the identifier table, the
  * iterator over raw property bytes, the validating parser that fills a

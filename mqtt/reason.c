@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reason: the codec's error table, the MQTT 5 reason codes (section 2.4,
  * table 2-6) with the packets each may appear in, and the MQTT 3.1.1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * subscribe: SUBSCRIBE and UNSUBSCRIBE (sections 3.8 and 3.10): their
  * topic filter lists, iterated, checked and encoded.

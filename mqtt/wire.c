@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire: the MQTT data representations (section 1.5 of both
  * specifications): variable byte integers, two-byte lengths, UTF-8

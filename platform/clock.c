@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* clock: monotonic and wall-clock time; see clock.h. */
 #include <time.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: the pushrelay configuration schema; see conf.h.
  *
@@ -54,6 +55,11 @@ static const struct confval_policy relay_policy[] = {
 	    max_wan_rate, "0", 0, 1024 * GIB),
 	NUM("daily_wan_quota", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
 	    daily_wan_quota, "0", 0, 1024 * 1024 * GIB),
+	/* Read by the OpenWrt init script, not by the relay (docs/openwrt.md). */
+	NUM("enabled", CONFVAL_UINT, CONFVAL_K_INT, struct conf, enabled, "1",
+	    0, 1),
+	STR("wan_interface", CONFVAL_STRING, struct conf, wan_interface,
+	    "wan wan6", 0),
 };
 
 static const struct confval_policy local_policy[] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf: turns a UCI configuration file into a plain struct conf.
  *
@@ -186,6 +187,13 @@ struct conf {
 	char *user;		/* drop root to this user at start; "" = don't */
 	uint64_t max_wan_rate;	/* central link bytes/s; 0 = no limit */
 	uint64_t daily_wan_quota; /* central link bytes per UTC day; 0 none */
+	/*
+	 * For the OpenWrt init script only; the relay ignores them: enabled
+	 * 0 keeps procd from starting it, wan_interface names the netifd
+	 * interfaces whose "up" sends SIGUSR1.
+	 */
+	int enabled;
+	char *wan_interface;
 
 	struct conf_broker local;
 	struct conf_broker central;

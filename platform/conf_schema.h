@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf_schema: what platform/conf.c (the relay's file) and
  * platform/conf_unpack.c (the unpacker's file) share to write their policy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf_secrets: warnings about secrets that every user of the system can
  * read (see conf_warn_exposed() in conf.h). A warning, not an error: the

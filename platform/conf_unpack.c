@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf_unpack: the schema of the unpacker's file, one config unpack
  * section holding both the daemon's options and its broker's (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* confval: policy tables onto plain structs, strict values; see confval.h. */
 #include <sys/un.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * confval: typed configuration values and the policy-table engine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ctl: the control socket, server and client; see ctl.h. */
 #include <errno.h>
 #include <fcntl.h>

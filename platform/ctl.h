@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctl: the control socket, a UNIX stream socket of mode 0600.
  *

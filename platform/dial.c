@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* dial: non-blocking TCP connect to a broker, maybe via a proxy; dial.h. */
 #include <errno.h>
 #include <netdb.h>

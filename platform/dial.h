@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dial: open a TCP connection to one of a broker's addresses without ever
  * blocking the main loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* escape: printable renderings of untrusted bytes; see escape.h. */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * escape: printable renderings of untrusted bytes, for log lines.
  *

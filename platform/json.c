@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* json: JSON string output, UTF-8 validation and base64; see json.h. */
 #include "platform/json.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json: the few pieces of JSON output the command line needs: a string
  * escaper, a UTF-8 check and base64. Output goes to a stdio stream.

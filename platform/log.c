@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log: syslog and stderr output for the daemon; see log.h. */
 #include <errno.h>
 #include <stdarg.h>

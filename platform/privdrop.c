@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* privdrop: become an unprivileged user; see privdrop.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * privdrop: leave root for an unprivileged user once everything that needs
  * root is open (queue, control socket, TLS keys).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls: loading and checking the TLS configuration of a link, and what its
  * connections share (see tls.h). The connections themselves are in
@@ -15,6 +16,11 @@
 
 #define TLS_INTERNAL
 #include "platform/tls.h"
+
+#if TLS_MBEDTLS3
+#include <mbedtls/psa_util.h>
+#include <psa/crypto.h>
+#endif
 
 static const char *const tls_errstr[] = {
 	[0] = "success",
@@ -139,14 +145,30 @@ tls_load_cert(struct tls *t, const struct tls_conf *c, struct tls_report *r)
 		    "cannot parse", ret);
 	else
 		t->have_cert = 1;
-	/* mbedTLS's texts for key errors never quote the key. */
-	if ((ret = mbedtls_pk_parse_keyfile(&t->key, c->key_file, NULL)) != 0)
+	/*
+	 * mbedTLS's texts for key errors never quote the key. 3.x wants an
+	 * RNG for the blinding of EC operations: PSA's (tls_crypto_init()).
+	 */
+#if TLS_MBEDTLS3
+	ret = mbedtls_pk_parse_keyfile(&t->key, c->key_file, NULL,
+	    mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+#else
+	ret = mbedtls_pk_parse_keyfile(&t->key, c->key_file, NULL);
+#endif
+	if (ret != 0)
 		tls_file_problem(r, TLS_OPT_KEY_FILE, c->key_file,
 		    "cannot parse", ret);
 	else
 		have_key = 1;
-	if (t->have_cert && have_key &&
-	    (ret = mbedtls_pk_check_pair(&t->cert.pk, &t->key)) != 0) {
+#if TLS_MBEDTLS3
+	if (t->have_cert && have_key)
+		ret = mbedtls_pk_check_pair(&t->cert.pk, &t->key,
+		    mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+#else
+	if (t->have_cert && have_key)
+		ret = mbedtls_pk_check_pair(&t->cert.pk, &t->key);
+#endif
+	if (t->have_cert && have_key && ret != 0) {
 		tls_problem(r, TLS_OPT_KEY_FILE, 0, "tls: key_file %s: does not "
 		    "match cert_file %s", c->key_file, c->cert_file);
 		t->have_cert = 0;
@@ -352,10 +374,30 @@ tls_alloc(void)
 	return t;
 }
 
+/*
+ * mbedTLS 3.x: PSA Crypto must be initialised before any TLS 1.3
+ * handshake and before the PSA RNG serves key parsing. Repeated calls are
+ * cheap no-ops; the state is process-wide and lives until exit.
+ */
+static void
+tls_crypto_init(struct tls_report *r)
+{
+#if TLS_MBEDTLS3
+	psa_status_t st;
+
+	if ((st = psa_crypto_init()) != PSA_SUCCESS)
+		tls_problem(r, TLS_OPT_NONE, 0, "tls: psa_crypto_init: "
+		    "failed with PSA status %d", (int)st);
+#else
+	(void)r;
+#endif
+}
+
 /* Load everything from c into t, reporting each problem through r. */
 static void
 tls_load(struct tls *t, const struct tls_conf *c, struct tls_report *r)
 {
+	tls_crypto_init(r);
 	t->psk_mode = tls_set(c->psk) && tls_set(c->psk_identity);
 	tls_load_values(t, c, r);
 	tls_load_psk(t, c, r);
@@ -409,10 +451,7 @@ tls_setup(struct tls *t)
 	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
 	/* Always: there is deliberately no way to lower this. */
 	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	    MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-	    MBEDTLS_SSL_MINOR_VERSION_3);
+	/* The TLS versions are set with the suites (tls_suites_setup). */
 	mbedtls_ssl_conf_session_tickets(&t->conf,
 	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 	if (t->have_ca)
@@ -477,7 +516,7 @@ tls_free(struct tls *t)
 	if (t == NULL)
 		return;
 	assert(t->nconn == 0);	/* connections borrow t */
-	mbedtls_ssl_session_free(&t->saved);
+	mbedtls_ssl_session_free(&t->saved);	/* t is wiped below */
 	mbedtls_ssl_config_free(&t->conf);	/* wipes the PSK */
 	mbedtls_pk_free(&t->key);
 	mbedtls_x509_crt_free(&t->cert);
@@ -527,4 +566,10 @@ tls_option_name(enum tls_option opt)
 	if ((unsigned)opt >= TLS_OPT__COUNT)
 		return "?";
 	return tls_optname[opt];
+}
+
+const char *
+tls_library_version(void)
+{
+	return MBEDTLS_VERSION_STRING_FULL;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls: the mbedTLS client transport of a broker connection.
  *
@@ -13,9 +14,21 @@
  * Verification is always on (MBEDTLS_SSL_VERIFY_REQUIRED): the chain must
  * lead to ca_file/ca_path and the certificate must name the server (DNS
  * SAN, or CN without SANs; an IP address target needs an IP SAN, checked
- * here because mbedTLS 2.28 does not). There is no way to turn this off.
+ * here because mbedTLS does not). There is no way to turn this off.
  * With a PSK, only PSK cipher suites are offered and no certificate is
- * involved. TLS 1.2 only (mbedTLS 2.28).
+ * involved.
+ *
+ * Builds against mbedTLS 2.28 (Debian 12, OpenWrt 23.05) and 3.6 (OpenWrt
+ * 24.10 and later), chosen by MBEDTLS_VERSION_NUMBER; only public API on
+ * both. With 2.28: TLS 1.2. With 3.6: TLS 1.3 and 1.2 in certificate mode
+ * (1.3 preferred), TLS 1.2 with a PSK; PSA Crypto is initialised by
+ * tls_new() and tls_check_conf(). TLS 1.3 session tickets arrive after the
+ * handshake and are taken by tls_conn read. In TLS 1.3 the server judges
+ * the client's certificate after the client has finished its handshake, so
+ * a refusal (a missing client certificate) shows on the first read as a
+ * failed handshake ("tls handshake: refused by the server ..."), and the
+ * handshake counts as full or resumed only once the server has sent
+ * something (docs/tls.md).
  *
  * What is offered (docs/tls.md): only suites with ephemeral ECDH and an
  * AEAD cipher (ChaCha20-Poly1305, AES-GCM); with a PSK, ECDHE-PSK and PSK
@@ -122,7 +135,9 @@ typedef void (*tls_check_fn)(void *arg, enum tls_option opt, size_t index,
     const char *text);
 
 /*
- * tls_check_conf: validate c without network and without seeding the RNG:
+ * tls_check_conf: validate c without network and without seeding the
+ * CTR-DRBG (with mbedTLS 3.x it initialises PSA Crypto, whose RNG the key
+ * parsing needs):
  * read and parse ca_file, ca_path, cert_file and key_file, check that the
  * key matches the certificate, decode the PSK and the pins, check the
  * combinations (PSK excludes cert_file and pins; certificate mode needs
@@ -184,6 +199,19 @@ void tls_stats(const struct tls *t, struct tls_stats *out);
  */
 const char *tls_conn_alpn(void *ctx);
 
+/*
+ * tls_conn_version: the protocol version of connection ctx (a ctx from
+ * tls_wrap(), still open) as mbedTLS names it ("TLSv1.2", "TLSv1.3"), or
+ * NULL when the handshake is not done. The string is static.
+ */
+const char *tls_conn_version(void *ctx);
+
+/*
+ * tls_library_version: the mbedTLS this was built against, e.g. "Mbed TLS
+ * 3.6.6" (static).
+ */
+const char *tls_library_version(void);
+
 /* tls_strerror: static text for a tls_err code. */
 const char *tls_strerror(int err);
 
@@ -220,9 +248,21 @@ size_t tls_default_suites(int psk, int *ids, size_t cap);
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
+/* 1 when built against mbedTLS 3.x (3.6 is what is tested). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define TLS_MBEDTLS3	1
+#else
+#define TLS_MBEDTLS3	0
+#endif
+#if TLS_MBEDTLS3 && MBEDTLS_VERSION_NUMBER < 0x03020000
+#error "mbedTLS 3.0 and 3.1 lack the API used here: use 2.28 or 3.2 and up"
+#endif
+
 #define TLS_SUITES_MAX	16
+#define TLS_MASTER_LEN	48	/* a TLS 1.2 master secret */
 
 struct tls {
 	mbedtls_entropy_context entropy;
@@ -246,6 +286,11 @@ struct tls {
 	int64_t timeout_ms;
 	mbedtls_ssl_session saved;	/* for resumption */
 	int have_saved;
+#if TLS_MBEDTLS3
+	/* saved's TLS 1.2 master secret, to tell a resumption (a secret) */
+	unsigned char saved_master[TLS_MASTER_LEN];
+	int have_saved_master;
+#endif
 	char saved_host[TLS_NAME_MAX + 1];
 	size_t nconn;			/* open connections */
 	struct tls_stats stats;
@@ -258,9 +303,73 @@ _Static_assert(TLS_SUITES_MAX > TLS_CIPHERS_MAX, "TLS_SUITES_MAX is too "
 /*
  * tls_suites_setup (tls_suites.c): on t->conf, offer t->suites (set by
  * tls_load) and restrict groups, handshake signature hashes and the
- * certificate profile as the header comment says. 0 or an mbedTLS error.
+ * certificate profile as the header comment says; set the TLS versions
+ * (1.2; with 3.x also 1.3 when t->suites holds a TLS 1.3 suite, and 1.3
+ * only when it holds nothing else). 0 or an mbedTLS error.
  */
 int tls_suites_setup(struct tls *t);
+
+#define TLS_DN_MAX	128	/* a DN in a reason */
+
+enum tls_conn_state {
+	TLS_CONN_HANDSHAKE,	/* mbedtls_ssl_handshake() not done yet */
+	TLS_CONN_OPEN,		/* application data flows; in TLS 1.3 the
+				   server may still refuse (unconfirmed) */
+	TLS_CONN_FAILED		/* tls->last_error says why */
+};
+
+/* What the verify callback saw of the server's chain, for the reason. */
+struct tls_seen {
+	int called;			/* a certificate was verified */
+	uint32_t flags;			/* union over the chain */
+	char names[TLS_ERR_MAX / 2];	/* the leaf's "DNS:a, IP:b" or DN */
+	char untrusted[TLS_DN_MAX];	/* issuer nobody vouches for */
+	char dated[TLS_ERR_MAX / 2];	/* "'DN' ... DATE" of a bad date */
+	uint8_t spki[32];		/* SHA-256 of the leaf's key, for pins */
+	int have_spki;
+};
+
+struct tls_conn {
+	struct tls *tls;		/* borrowed; outlives us */
+	int fd;
+	enum tls_conn_state state;
+	mbedtls_ssl_context ssl;
+	int64_t deadline_ms;		/* end of the handshake */
+	short want;			/* HANDSHAKE: POLLIN or POLLOUT */
+	size_t wpending;		/* bytes of a write mbedTLS still sends */
+	int offered;			/* the saved session was offered */
+	int sys_errno;			/* errno of the last failed send/recv */
+	int eof;			/* recv() returned 0 */
+	char host[TLS_NAME_MAX + 1];	/* the target, keys the saved session */
+	char expect[TLS_NAME_MAX + 1];	/* name or address verified */
+	uint8_t ip[16];			/* expect as an address */
+	size_t iplen;			/* 4, 16, or 0 when expect is a name */
+	struct tls_seen seen;
+	uint8_t tail[7];		/* the last bytes read (a plain alert) */
+	int unconfirmed;		/* TLS 1.3: nothing from the server yet
+					   since our Finished */
+	int resumed;			/* how to count it once confirmed */
+#if TLS_MBEDTLS3
+	unsigned char master[TLS_MASTER_LEN];	/* TLS 1.2 master secret */
+	int have_master;
+#endif
+};
+
+/*
+ * tls_reason_verify (tls_reason.c): the mbedtls_ssl_set_verify()
+ * callback; arg is the struct tls_conn. Notes what the reason needs in
+ * c->seen and, for an address target, checks the IP SANs. Returns 0.
+ */
+int tls_reason_verify(void *arg, mbedtls_x509_crt *crt, int depth,
+    uint32_t *flags);
+
+/*
+ * tls_reason_handshake (tls_reason.c): the one reason for the mbedTLS
+ * error ret of connection c, into buf (cap bytes). Returns whether the
+ * saved session should be forgotten (the server's identity is in
+ * question, not the network).
+ */
+int tls_reason_handshake(struct tls_conn *c, int ret, char *buf, size_t cap);
 
 /* tls_conn_ops: the transport operations of a connection. */
 extern const struct transport_ops tls_conn_ops;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* topic: MQTT topic filter validation, matching and overlap; see topic.h. */
 #include <stdbool.h>
 #include <stddef.h>

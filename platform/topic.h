@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * topic: MQTT topic names and topic filters (MQTT 3.1.1 section 4.7,
  * MQTT 5 section 4.7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* transport: plain TCP as a transport_ops table; see transport.h. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * transport: the byte stream under an MQTT connection, as a small
  * operations table over a connected, non-blocking socket. Plain TCP is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* uci: reader for OpenWrt UCI syntax into a plain section list; see uci.h. */
 #include <stdarg.h>
 #include <stdbool.h>

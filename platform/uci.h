@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * uci: a stand-alone reader for OpenWrt UCI configuration syntax.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backoff: capped exponential reconnect delays, each with up to a quarter
  * taken off at random (see backoff.h for the formula).

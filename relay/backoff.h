@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backoff: reconnect delays that double from min up to max, each with up
  * to a quarter taken off at random ("jitter": a fleet of gateways that lost

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* batcher: uplink messages of batch routes into frames; see batcher.h. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * batcher: gathers uplink messages of routes in mode batch into one frame
  * (relay/frame.h) until config batch's limits or its linger time say the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* budget: token buckets for the WAN budget and rate limits; see budget.h. */
 #include "relay/budget.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * budget: the relay's rate limits, as token buckets: the WAN byte budget
  * of the central link (option max_wan_rate, bytes/s, and option

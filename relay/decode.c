@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* decode: print one batch frame as JSON lines; see decode.h. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * decode: `pushrelay decode [FILE|-]`, the central side's look into one
  * batch frame. Prints the header as one JSON object, then one JSON object

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * durable: the commit step and what hangs on it (docs/design.md,
  * "Durability"). What one loop pass took in (messages, QoS 2 ids) and let

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * flow: the relay's flow control (issue #14): the WAN byte budget of the
  * central link and the downlink rate per route, over relay/budget.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * forward: the message pipeline of the relay. The links call back here
  * from the main loop: received messages are routed and pushed to the

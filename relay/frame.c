@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame: the parts of the batch frame codec shared by the encoder
  * (frame_enc.c) and the decoder (frame_dec.c): the error table, XXH32 and

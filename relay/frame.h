@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame: the batch frame codec. Encodes a batch of MQTT messages (records)
  * into one self-describing frame and decodes such frames back; the byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame_dec: the batch frame decoder (relay/frame.h, docs/frame-format.md).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame_enc: the batch frame encoder (relay/frame.h, docs/frame-format.md).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* gwshare: queued bytes per gateway in the unpacker; see gwshare.h. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gwshare: the bytes each gateway has queued in the unpacker's store, so
  * that one gateway cannot take more than its share of it (docs/unpack.md,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link: one MQTT connection in the main loop; see link.h. The connection
  * set-up (dial, transport, CONNECT) and the byte buffers are here; the
@@ -232,6 +233,12 @@ link_flush(struct link *l, int64_t now_ms)
 		    link_out_pending(l));
 		if (n == TRANSPORT_IO_AGAIN)
 			break;
+		if (n < 0 && l->state == LINK_CONNECTING) {
+			/* A TLS 1.3 server refuses after our Finished. */
+			link_fail(l, "connect: broker %s: %s",
+			    dial_address(l->dial), link_io_reason(l, errno));
+			return;
+		}
 		if (n < 0) {
 			link_fail(l, "connection lost: write: %s",
 			    link_io_reason(l, errno));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link: one MQTT connection (the local broker or the central one), owned
  * by the main loop.

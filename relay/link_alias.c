@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link_alias: the topic aliases of our publishes (MQTT 5), part of the
  * link module (link.h says the policy; docs/design.md says why): the

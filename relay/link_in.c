@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link_in: the MQTT packets of a link: what arrives is framed, decoded
  * in place and handed to the owner; what the owner sends is encoded into
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "mqtt/mqtt.h"
+#include "platform/dial.h"
 #include "platform/tls.h"
 #include "platform/transport.h"
 #include "relay/link_int.h"
@@ -770,6 +772,12 @@ link_read(struct link *l, int64_t now_ms)
 		l->read_dry = 0;
 		if (n == 0) {
 			link_fail(l, "connection lost: closed by the broker");
+			return;
+		}
+		if (n < 0 && l->state == LINK_CONNECTING) {
+			/* A TLS 1.3 server refuses after our Finished. */
+			link_fail(l, "connect: broker %s: %s",
+			    dial_address(l->dial), link_io_reason(l, errno));
 			return;
 		}
 		if (n < 0) {

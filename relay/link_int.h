@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link_int: the inside of struct link, shared by relay/link.c (set-up,
  * buffers, the loop's side) and relay/link_in.c (packets in and out).

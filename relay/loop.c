@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop: start-up, the poll loop, timers, signals and the stop sequence of
  * the relay. One thread owns everything. Each iteration: read the clock
@@ -29,6 +30,7 @@
  */
 static volatile sig_atomic_t loop_sig_stop;
 static volatile sig_atomic_t loop_sig_hup;
+static volatile sig_atomic_t loop_sig_usr1;
 static volatile int loop_sig_fd = -1;
 
 /* Upper bound of one poll, so a lost wake-up costs at most this. */
@@ -39,6 +41,8 @@ loop_on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		loop_sig_hup = 1;
+	else if (sig == SIGUSR1)
+		loop_sig_usr1 = 1;
 	else
 		loop_sig_stop = 1;
 	if (loop_sig_fd != -1) {
@@ -62,6 +66,7 @@ loop_signals(struct relay *r)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -184,6 +189,29 @@ loop_drain_wake(struct relay *r)
 		;
 }
 
+/*
+ * SIGUSR1 means "the WAN is up" (the OpenWrt init script's interface
+ * trigger sends it): a central link that waits out its backoff, or is
+ * still trying on the old route, connects again now, and the backoff
+ * starts over from reconnect_min, since the failures it counted were on a
+ * network that is gone. A link that is up is left alone: its keepalive
+ * finds out whether the connection survived the change.
+ */
+static void
+loop_wan_up(struct relay *r)
+{
+	struct link *l = r->link[LINK_CENTRAL];
+
+	if (r->state != RELAY_RUNNING || link_state(l) == LINK_UP)
+		return;
+	log_info("central broker %s: SIGUSR1 (WAN up): reconnecting now",
+	    r->conf->central.address[0]);
+	if (link_state(l) != LINK_DOWN)
+		forward_link_lost(r, LINK_CENTRAL);
+	backoff_reset(&r->backoff[LINK_CENTRAL]);
+	relay_timer_arm(r, &r->reconnect[LINK_CENTRAL], 0);
+}
+
 static void
 loop_timers(struct relay *r)
 {
@@ -290,6 +318,10 @@ loop_iterate(struct relay *r)
 	if (loop_sig_hup) {
 		loop_sig_hup = 0;
 		reload_apply(r);
+	}
+	if (loop_sig_usr1) {
+		loop_sig_usr1 = 0;
+		loop_wan_up(r);
 	}
 	if (loop_sig_stop && r->state == RELAY_RUNNING)
 		loop_begin_stop(r);

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main: the pushrelay command line. One binary, subcommands: run,
  * unpack, check, status, decode, version, help. Exit codes: 0 success,
  * 1 runtime failure, 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "platform/ctl.h"
 #include "platform/json.h"
 #include "platform/log.h"
+#include "platform/tls.h"
 #include "relay/decode.h"
 #include "relay/relay.h"
 
@@ -119,6 +122,12 @@ main_run(const struct main_opts *o, enum conf_role role)
 	struct conf *c;
 	int dest = LOG_TO_SYSLOG;
 
+	/*
+	 * SIGUSR1 ("the WAN is up", docs/openwrt.md) kills by default; one
+	 * that arrives while the relay starts, before loop.c installs its
+	 * handler, is ignored instead: the relay is about to connect anyway.
+	 */
+	signal(SIGUSR1, SIG_IGN);
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
 	if (c->role != role) {
@@ -230,7 +239,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("pushrelay %s\n", PUSHRELAY_VERSION);
+		printf("pushrelay %s (%s)\n", PUSHRELAY_VERSION,
+		    tls_library_version());
 		return 0;
 	}
 	if (strcmp(cmd, "decode") == 0) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* props: the carried MQTT 5 properties of a message; see props.h. */
 #include <string.h>
 

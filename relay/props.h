@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * props: the MQTT 5 properties that travel with a message, in and out of
  * the queue's opaque props blob.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qos2: the packet ids of QoS 2 exchanges, kept in the queue's meta table
  * so that they survive a restart (docs/design.md, "Exactly once"):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reload: SIGHUP re-reads the configuration file. A file that fails to
  * load is reported and the running configuration stays; a good one is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* route: mapping topics between the local and the central broker. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * route: the topic mapping between the local and the central broker, as
  * Mosquitto's bridge does it. An uplink route subscribes locally to

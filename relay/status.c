@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* status: the reply to `pushrelay status`, as JSON or as text. */
 #include <inttypes.h>
 #include <stdarg.h>

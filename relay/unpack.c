@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unpack: batch frames to records on the central site; see unpack.h and
  * docs/unpack.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * unpack: the central-site step of the pipeline (`pushrelay unpack`).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue: the durable, bounded store-and-forward queue, in one SQLite file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue_file: turns a path into a ready SQLite connection for the queue,
  * moving a corrupt file aside when needed (see storage/queue_file.h and

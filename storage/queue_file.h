@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue_file: the life cycle of the queue's SQLite file. Internal to
  * storage/queue.c; nothing else includes it.

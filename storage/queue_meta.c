@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue_meta: named integers kept in the queue's file, written in the
  * queue's own transaction (see storage/queue.h): the unpacker's sequence

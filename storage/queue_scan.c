@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * queue_scan: one pass over the stored messages of a direction, for
  * accounting kept beside the queue (storage/queue.h). Rare (a start, a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """pushrelay demo: two Mosquitto brokers, the relay between them batching
 real telemetry into LZ4 frames over TLS, the unpacker turning them back
 into plain messages at the central site, commands the other way, then a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Installs the Debian packages that building and testing pushrelay need,
 # only when one is missing, and then aedes, the second broker the system
 # tests run the central side on (tests/brokers, `make system-aedes`), with
@@ -6,12 +7,18 @@
 # missing or older than the lock file. Safe to run again; needs root to
 # install packages.
 set -e
+# busybox: OpenWrt's shell (ash), to run the init script's tests with
+# (tests/system/test_packaging.py).
 # python3-pytest-xdist: `make system` and `make cross-test` run the system
 # tests in parallel (Makefile, cross/cross.mk). The cross compilers,
 # qemu-user and the ARM libraries come from cross/sysroot.sh.
 PKGS="build-essential pkg-config libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-pytest-xdist python3-paho-mqtt procps
-lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd"
+lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd busybox"
+# chromium: tests/system/test_luci.py renders the LuCI status page
+# (openwrt/luci/luci-app-pushrelay) in headless Chromium; it skips,
+# saying so, where chromium is missing.
+PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

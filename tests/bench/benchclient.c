@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* benchclient: the fast MQTT load generator and recorder of tests/bench/run.
  *
  * Built by tests/bench/run with cc against libmosquitto (libmosquitto-dev).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* benchproxy: the counting TCP proxy on the central link of tests/bench/run.
  *
  *   benchproxy LISTEN_PORT UPSTREAM_PORT

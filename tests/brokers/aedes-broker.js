@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // aedes-broker.js: a second, independent MQTT broker for the central side
 // of pushrelay's system tests (tests/lib/harness.py, class AedesBroker).
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/fuzz/fuzz.mk: the `make fuzz` target, to be included by the top
 # Makefile (after WARN, BUILD and PKG_CONFIG are set). Builds four
 # libFuzzer targets with clang, one per decoder of outside bytes: fuzz_uci
@@ -81,10 +82,10 @@ fuzz: fuzz-expand
 # seeds are the project's own example and default configurations.
 UCI_FUZZ_SRCS := platform/conf.c platform/conf_unpack.c platform/confval.c \
 	platform/uci.c platform/topic.c platform/tls.c platform/tls_conn.c \
-	platform/tls_suites.c \
+	platform/tls_suites.c platform/tls_reason.c \
 	platform/clock.c
 UCI_FUZZ_SEEDS := docs/examples/pushrelay.conf \
-	cross/openwrt/files/pushrelay.config
+	openwrt/net/pushrelay/files/pushrelay.config
 
 $(FUZZ_DIR)/fuzz_uci: tests/fuzz/fuzz_uci.c $(UCI_FUZZ_SRCS)
 	@mkdir -p $(dir $@)

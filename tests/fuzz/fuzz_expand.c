@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_expand: libFuzzer target for the receiver's checks in the batch
  * frame decoder (relay/frame.h): the bound on what a frame's records

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_frame: libFuzzer target for the batch frame decoder (relay/frame).
  *

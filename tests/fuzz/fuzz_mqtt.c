@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_mqtt: libFuzzer target for the MQTT codec (mqtt/).
  *

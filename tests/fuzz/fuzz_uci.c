@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_uci: libFuzzer on the configuration reader: the UCI parser
  * (platform/uci.c) and the schema that turns its sections into a struct

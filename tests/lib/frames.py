@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Batch frames (docs/frame-format.md) built byte by byte in Python, so
 that tests can send the central broker what no honest relay would: bad
 strings, a topic table used 2,000 times, another gateway's id.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """System-test harness for pushrelay: brokers, the relay, MQTT clients, data.
 
 Used by tests/system/conftest.py (pytest fixtures) and by tests/demo.py.

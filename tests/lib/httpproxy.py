@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A small HTTP CONNECT proxy for the system tests (option proxy).
 
 HttpProxy(user=None, password=None) listens on 127.0.0.1 (a free port),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Fixtures for the pushrelay system tests (real Mosquitto, real binary).
 
 Run with Debian's interpreter: `/usr/bin/python3 -m pytest tests/system`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Uplink routes in mode batch: LZ4 frames on the central broker, read back
 with the real `pushrelay decode`.
 

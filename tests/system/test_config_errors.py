@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Every configuration error path of `pushrelay check` (and `run`), the valid
 case with masked secrets and defaults, and the plain CLI exit codes.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The control socket: mode 0600, refuses other users; `status` output;
 what the relay does with whatever stands at the control path, and how
 `status` prints a reply it cannot trust."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A corrupt or unreadable queue file is moved aside, logged, and a fresh
 one started: the relay keeps working."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """`pushrelay decode` on the worked examples of docs/frame-format.md.
 
 The frames are taken from the document's hex dumps, so the test also

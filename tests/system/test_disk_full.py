@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A full disk loses nothing that was acknowledged (docs/design.md, "When a
 write fails").
 

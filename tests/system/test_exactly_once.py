@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Exactly once, end to end, across kill -9 of the relay and the unpacker.
 
 QoS 2 on every leg: a device publishes QoS 2 to the local broker; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Brokers of another make than Mosquitto: what the relay says to aedes
 (tests/brokers), a broker of MQTT 3.1.1 only, when it is configured for
 MQTT 5 (the default). These tests start their own aedes, whichever

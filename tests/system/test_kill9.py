@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """kill -9 at random moments under load, at least 20 times.
 
 A publisher sends real telemetry to the local broker at ~1000 msg/s for

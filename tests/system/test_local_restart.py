@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The local broker restarted mid-stream.
 
 The relay must notice, reconnect by itself (local.reconnects grows),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Store and forward through broker outages.
 
 Uplink: 20,000 real messages published locally during a 60-second central

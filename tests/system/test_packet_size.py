@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """option max_packet_size: a packet over it is refused on read, without
 buffering it whole, and counted; the relay's memory stays bounded.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """option user: the relay leaves root after opening what needs root, and
 warns when it is left running as root.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The central link through an HTTP CONNECT proxy (option proxy), as
 corporate and carrier networks need: the relay's own client sends the
 CONNECT request with Basic credentials, then speaks MQTT through it."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Both directions with real telemetry; retain, QoS cap, MQTT 5 properties,
 no echo of downlink messages, status counters and shape.
 

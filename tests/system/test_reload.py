@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """SIGHUP re-reads the configuration without losing a queued message; a bad
 new file is rejected (logged as FILE:LINE) and the old configuration kept."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Secrets every user can read: `pushrelay check` and the start warn about
 a world-readable key_file, and about a world-readable configuration that
 holds a password, proxy_password or psk (docs/config.md). Warnings only:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """SIGTERM/SIGINT: stop intake, wait up to 5 s for in-flight
 acknowledgements, commit, exit 0; nothing acknowledged is lost after a
 restart. Also the status topic: retained "online", will "offline"."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """store_max_bytes bounds the queue; store_full picks what goes.
 
 Messages are sized so that the capacity is the same whichever way the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """TLS to the central broker, through the real binary and real Mosquitto
 TLS listeners, with certificates these tests make with the openssl command.
 
@@ -18,6 +19,22 @@ from harness import (Broker, T, bin_argv, free_port, make_ca, make_cert,
                      socket_inodes, wait_until)
 
 UP = "gw/gw-test/"
+
+
+def _mbedtls_major(pushrelay_bin):
+    """The major version of the mbedTLS the binary was built against, from
+    `pushrelay version` ("pushrelay 0.1.0 (Mbed TLS 3.6.6)")."""
+    r = subprocess.run(bin_argv(pushrelay_bin, "version"),
+                       capture_output=True, text=True, timeout=30)
+    m = re.search(r"TLS (\d+)\.\d+", r.stdout)
+    assert m, r.stdout
+    return int(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def mbedtls3(pushrelay_bin):
+    """Whether the relay under test uses mbedTLS 3.x (TLS 1.3 offered)."""
+    return _mbedtls_major(pushrelay_bin) >= 3
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +348,10 @@ def test_check_reports_tls_problems_at_their_lines(pushrelay_bin, tmp_path,
 ALL_SUITES = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 PSK_KEY = "00112233445566778899aabbccddeeff"
 
-# The relay's offers in OpenSSL's names (docs/tls.md), in its order.
+# The relay's offers in OpenSSL's names (docs/tls.md), in its order; with
+# mbedTLS 3.x the TLS 1.3 suites come first.
+TLS13_OFFER = ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+               "TLS_AES_256_GCM_SHA384"]
 CERT_OFFER = ["ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-GCM-SHA256",
               "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305",
               "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]
@@ -359,13 +379,14 @@ class SServer:
     """`openssl s_server` on a free port with the given options; its
     output (what it saw of each handshake) in a log file."""
 
-    def __init__(self, tmp_path, args):
+    def __init__(self, tmp_path, args, tls12=True):
         self.port = free_port()
         self.log = tmp_path / ("s_server-%d.log" % self.port)
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                ["openssl", "s_server", "-accept", "127.0.0.1:%d" % self.port,
-                 "-tls1_2"] + list(args), stdin=subprocess.PIPE,
+                ["openssl", "s_server", "-accept", "127.0.0.1:%d" % self.port]
+                + (["-tls1_2"] if tls12 else []) + list(args),
+                stdin=subprocess.PIPE,
                 stdout=out, stderr=subprocess.STDOUT)
         wait_until(lambda: b"ACCEPT" in self.log.read_bytes(), T(10),
                    what="s_server to listen")
@@ -394,8 +415,8 @@ class SServer:
 def s_server(tmp_path):
     made = []
 
-    def make(*args):
-        srv = SServer(tmp_path, args)
+    def make(*args, tls12=True):
+        srv = SServer(tmp_path, args, tls12=tls12)
         made.append(srv)
         return srv
     yield make
@@ -411,14 +432,16 @@ def _relay_on(relay_factory, srv, pki, name="relay", **opts):
 
 
 def test_offers_only_ecdhe_aead_x25519_p256_p384_sha256_up(
-        pki, relay_factory, s_server):
+        pki, relay_factory, s_server, mbedtls3):
     """A server that would take anything sees the whole offer: six ECDHE
-    suites with AEAD ciphers, three groups, SHA-256 and up. Before, the
-    relay offered some 80 suites and groups down to secp192r1."""
+    suites with AEAD ciphers (and the three TLS 1.3 suites with mbedTLS
+    3.x), three groups, SHA-256 and up. Before, the relay offered some 80
+    suites and groups down to secp192r1."""
     srv = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
                    "-cipher", ALL_SUITES)
     _relay_on(relay_factory, srv, pki)
-    assert srv.field("Shared ciphers") == CERT_OFFER
+    assert srv.field("Shared ciphers") == \
+        (TLS13_OFFER if mbedtls3 else []) + CERT_OFFER
     assert srv.field("Supported groups") == ["x25519", "secp256r1",
                                              "secp384r1"]
     sigs = srv.field("Signature Algorithms")
@@ -457,6 +480,32 @@ def test_weak_server_choices_are_refused(pki, rsa_server, relay_factory,
         (pki["server.pem"], pki["server.key"])
     srv = s_server("-cert", cert[0], "-key", cert[1], *args)
     relay = _relay_on(relay_factory, srv, pki)
+    _refused(relay, srv)
+
+
+def test_tls13_with_mbedtls3_else_tls12(pki, relay_factory, s_server,
+                                       mbedtls3):
+    """A server that speaks TLS 1.3 and 1.2: the mbedTLS 3.x relay agrees
+    on TLS 1.3 and ChaCha20-Poly1305 (its first choice), the 2.28 one on
+    TLS 1.2 and ECDHE-ECDSA with ChaCha20-Poly1305."""
+    srv = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
+                   tls12=False)
+    _relay_on(relay_factory, srv, pki)
+    want = "TLS_CHACHA20_POLY1305_SHA256" if mbedtls3 else \
+        "ECDHE-ECDSA-CHACHA20-POLY1305"
+    wait_until(lambda: re.search(r"^CIPHER is %s$" % want, srv.text(), re.M),
+               T(20), what="a handshake with %s" % want, details=srv.text)
+
+
+def test_tls13_only_tls_ciphers(pki, relay_factory, s_server, mbedtls3):
+    """tls_ciphers naming only TLS 1.3 suites: TLS 1.3 alone with mbedTLS
+    3.x, so a TLS 1.2-only server gets no handshake."""
+    if not mbedtls3:
+        pytest.skip("TLS 1.3 needs the mbedTLS 3.x build (make MBEDTLS=3)")
+    srv = s_server("-cert", pki["server.pem"], "-key", pki["server.key"],
+                   "-cipher", ALL_SUITES)
+    relay = _relay_on(relay_factory, srv, pki,
+                      tls_ciphers=["TLS_AES_256_GCM_SHA384"])
     _refused(relay, srv)
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Expired messages are dropped and counted, never sent.
 
 Route ttl (seconds a message may wait) and the MQTT 5 message expiry

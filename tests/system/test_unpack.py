@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """`pushrelay unpack`: batch frames back into plain MQTT messages at the
 central site, through the real binaries on real brokers.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What a gateway can and cannot do through the unpacker (issue 12,
 findings 3, 4 and 5; docs/unpack.md, "Trust"), through the real binaries
 on real brokers.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Few WAN bytes (issue #14), through the binary against real Mosquitto:
 topic aliases on the central link, per-route max_delay_ms, the WAN byte
 budget (max_wan_rate, daily_wan_quota) and the downlink max_rate.

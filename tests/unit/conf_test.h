@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Helpers shared by the unit tests of platform/conf: parse a text, expect
  * success or an exact error report, print a conf. Included by

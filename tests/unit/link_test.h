@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared fixture for the relay/link unit tests (test_link.c and
  * test_link_qos2.c): a real struct link against a fake MQTT broker on a

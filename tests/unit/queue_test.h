@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared fixture and helpers for the storage/queue unit tests
  * (test_queue.c, test_queue_bound.c, test_queue_file.c). Each test works in

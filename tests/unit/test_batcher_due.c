@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_batcher_due: when the open frame is due: linger_ms from the first
  * linger member, each max_delay_ms member's own deadline, the earliest

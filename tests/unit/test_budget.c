@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_budget: relay/budget.c's token buckets and the WAN budget on a
  * synthetic clock: burst, debt, refill, day boundary, stored use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for conf_warn_exposed() (platform/conf_secrets.c): which
  * modes and which options give a warning, and what it says. The files are

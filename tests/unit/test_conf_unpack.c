@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/conf_unpack: the unpacker's config file. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for platform/dial: real sockets, on loopback only (127.0.0.1,
  * ::1 and "localhost"; a broker name given to a proxy is never resolved

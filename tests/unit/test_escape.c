@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/escape: untrusted bytes rendered for logs. */
 #include <setjmp.h>
 #include <stdarg.h>

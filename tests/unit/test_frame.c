@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for relay/frame: round trips, limits and decoder hardening. */
 #include <setjmp.h>
 #include <stdarg.h>

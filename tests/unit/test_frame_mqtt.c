@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for relay/frame's receiver checks: MQTT's string rules per
  * record (frame_record.refused) and the bound on what a frame expands to

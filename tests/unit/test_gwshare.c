@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for relay/gwshare: queued bytes per gateway, by topic. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/json: strings that are not UTF-8 stay JSON. */
 #include <setjmp.h>
 #include <stdarg.h>

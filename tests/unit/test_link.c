@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for relay/link: the connection, inbound messages and their
  * acknowledgements, keepalive, hostile input, split delivery and the two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_link_alias: the topic aliases of our publishes (MQTT 5) against
  * the fake broker of link_test.h: the first distinct topics get one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for relay/link: our publishes (QoS 0, 1 and 2, their
  * acknowledgements, properties and the in-flight window) and the QoS 2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for mqtt/: the data representations, the byte-exact examples
  * of the MQTT 3.1.1 and 5.0 specifications, our own vectors for every

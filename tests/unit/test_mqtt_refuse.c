@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for mqtt/: what the decoder must refuse (MALFORMED or
  * PROTOCOL, case by case from the specifications) and what the encoders

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for mqtt/: framing a byte stream split anywhere, buffer
  * sizes (every encoder against every too-small capacity, with a canary),

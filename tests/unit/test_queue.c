@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for storage/queue at run time: order within and across
  * priorities, in-flight bookkeeping, acknowledgements, persistence across

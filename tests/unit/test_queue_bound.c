@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for storage/queue's bound and expiry: both store_full
  * policies with exact eviction and refusal counts, eviction across

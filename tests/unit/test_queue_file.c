@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for the queue file's life cycle (storage/queue_file.c through
  * queue_open()): mode 0600, a missing directory, sync levels, recovery from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for the queue's hooks for accounting kept beside it:
  * queue_set_on_forget() for every way a message leaves, queue_scan(),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for relay/route: mosquitto-style topic mapping. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for platform/tls: real Mosquitto TLS listeners (and one
  * `openssl s_server` for ALPN), certificates made here with the openssl
@@ -25,14 +26,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * suite_is_strong() judges suites by mbedTLS's own description of them,
+ * whose fields 3.x marks private (no accessor exists for the key
+ * exchange): this test, not the relay, reads them.
+ */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include <mbedtls/cipher.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/version.h>
 
 #include "platform/clock.h"
 #include "platform/tls.h"
 
 #define WAIT_MS		5000
+
+/*
+ * mbedTLS 3.x (3.6 tested) adds three TLS 1.3 suites to the certificate
+ * mode offer, and speaks TLS 1.3 to the Mosquitto listeners here.
+ */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define TLS13_SUITES	3
+#else
+#define TLS13_SUITES	0
+#endif
 #define PSK_HEX		"00112233445566778899aabbccddeeff"
 #define PSK_ID		"gw1"
 
@@ -292,6 +310,7 @@ tcp_connect(uint16_t p)
 
 /* One connection through the transport. */
 struct conn {
+	struct tls *tls;
 	const struct transport_ops *ops;
 	void *ctx;
 	int fd;
@@ -377,6 +396,33 @@ new_tls(const struct tls_conf *cf)
 	return t;
 }
 
+/*
+ * TLS 1.3: the client's handshake is over after its Finished; the server
+ * judges the client's certificate after that, and a refusal arrives on
+ * the first read. Send CONNECT and read until the session fails.
+ */
+static int
+refused_after(struct conn *c)
+{
+	int64_t end = clock_mono_ms() + WAIT_MS;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	uint8_t got[4];
+	ssize_t n;
+
+	(void)c->ops->write(c->ctx, mqtt_connect, sizeof(mqtt_connect));
+	while (clock_mono_ms() < end) {
+		n = c->ops->read(c->ctx, got, sizeof(got));
+		if (n == TRANSPORT_IO_ERR) {
+			snprintf(c->err, sizeof(c->err), "%s",
+			    tls_last_error(c->tls));
+			return n;
+		}
+		assert_int_equal(n, TRANSPORT_IO_AGAIN);
+		(void)poll(&pfd, 1, (int)(end - clock_mono_ms()));
+	}
+	return 0;
+}
+
 /* Connect; expect failure whose reason holds each of the texts. */
 static void
 expect_refused(const struct tls_conf *cf, uint16_t p, const char *host,
@@ -385,8 +431,13 @@ expect_refused(const struct tls_conf *cf, uint16_t p, const char *host,
 	struct tls *t = new_tls(cf);
 	struct tls_stats st;
 	struct conn c;
+	int rc;
 
-	assert_int_equal(handshake(t, p, host, &c), TRANSPORT_IO_ERR);
+	c.tls = t;
+	rc = handshake(t, p, host, &c);
+	if (rc == 0 && TLS13_SUITES > 0)
+		rc = refused_after(&c);
+	assert_int_equal(rc, TRANSPORT_IO_ERR);
 	print_message("reason: %s\n", c.err);
 	for (; *texts != NULL; texts++)
 		if (strstr(c.err, *texts) == NULL)
@@ -418,6 +469,8 @@ test_trusted(void **state)
 	assert_true(st.tx_bytes > sizeof(mqtt_connect));
 	assert_true(st.rx_bytes > 4);
 	assert_null(tls_conn_alpn(c.ctx));
+	assert_string_equal(tls_conn_version(c.ctx), TLS13_SUITES > 0 ?
+	    "TLSv1.3" : "TLSv1.2");
 	c.ops->close(c.ctx);
 	tls_free(t);
 }
@@ -488,11 +541,19 @@ test_pins(void **state)
 	struct tls *t;
 	struct conn c;
 
+	struct tls_stats st;
+	int i;
+
 	(void)state;
+	/* The second connection resumes; the pins hold for it too. */
 	t = new_tls(&cf);
-	assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
-	mqtt_roundtrip(&c);
-	c.ops->close(c.ctx);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(handshake(t, port[P_OK], "127.0.0.1", &c), 0);
+		mqtt_roundtrip(&c);
+		c.ops->close(c.ctx);
+	}
+	tls_stats(t, &st);
+	assert_int_equal(st.handshakes_resumed, 1);
 	tls_free(t);
 	cf.pin_sha256 = bad;
 	cf.n_pin_sha256 = 1;
@@ -560,8 +621,12 @@ test_resumption(void **state)
 	tls_stats(t, &st);
 	assert_int_equal(st.handshakes_full, 1);
 	assert_int_equal(st.handshakes_resumed, 2);
-	/* Another host does not get this host's session. */
+	/*
+	 * Another host does not get this host's session. (In TLS 1.3 the
+	 * handshake counts once the server has answered.)
+	 */
 	assert_int_equal(handshake(t, port[P_OK], "localhost", &c), 0);
+	mqtt_roundtrip(&c);
 	c.ops->close(c.ctx);
 	tls_stats(t, &st);
 	assert_int_equal(st.handshakes_full, 2);
@@ -595,6 +660,53 @@ test_alpn(void **state)
 	c.ops->close(c.ctx);
 	tls_free(t);
 	stop(&pr);
+}
+
+/*
+ * A TLS 1.2 session saved from a 1.2-only server must not hold the relay
+ * at TLS 1.2 once the server (here: another one on the same host) speaks
+ * TLS 1.3: mbedTLS 3.6 offers only 1.2 when it offers a 1.2 session.
+ */
+static void
+test_session_no_downgrade(void **state)
+{
+	char cert[128], key[128], acc12[32], acc13[32];
+	char *argv12[] = { "openssl", "s_server", "-accept", acc12, "-cert",
+	    cert, "-key", key, "-tls1_2", NULL };
+	char *argv13[] = { "openssl", "s_server", "-accept", acc13, "-cert",
+	    cert, "-key", key, NULL };
+	struct tls_conf cf = { .ca_file = path("ca.crt") };
+	struct proc p12, p13;
+	struct tls *t;
+	struct conn c;
+	int i;
+
+	(void)state;
+	snprintf(cert, sizeof(cert), "%s", path("srv.crt"));
+	snprintf(key, sizeof(key), "%s", path("srv.key"));
+	snprintf(acc12, sizeof(acc12), "127.0.0.1:%u", free_port());
+	snprintf(acc13, sizeof(acc13), "127.0.0.1:%u", free_port());
+	spawn_until(argv12, "ACCEPT", &p12);
+	spawn_until(argv13, "ACCEPT", &p13);
+	t = new_tls(&cf);
+	assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc12, ':') + 1),
+	    "127.0.0.1", &c), 0);
+	assert_string_equal(tls_conn_version(c.ctx), "TLSv1.2");
+	c.ops->close(c.ctx);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc13, ':') +
+		    1), "127.0.0.1", &c), 0);
+		print_message("then: %s\n", tls_conn_version(c.ctx));
+		c.ops->close(c.ctx);
+	}
+	assert_int_equal(handshake(t, (uint16_t)atoi(strchr(acc13, ':') + 1),
+	    "127.0.0.1", &c), 0);
+	assert_string_equal(tls_conn_version(c.ctx), TLS13_SUITES > 0 ?
+	    "TLSv1.3" : "TLSv1.2");
+	c.ops->close(c.ctx);
+	tls_free(t);
+	stop(&p12);
+	stop(&p13);
 }
 
 /* A listener that accepts nothing: the handshake must time out. */
@@ -753,21 +865,32 @@ test_check_conf(void **state)
 /*
  * Whether a suite is one the relay may offer, judged from mbedTLS's own
  * description of it: forward secrecy (ECDHE) or a PSK, an AEAD cipher
- * with a full-length tag, TLS 1.2.
+ * with a full-length tag, TLS 1.2; or a TLS 1.3 suite (all of them are
+ * AEAD with ephemeral key exchange) with a full-length tag, certificate
+ * mode only.
  */
 static int
 suite_is_strong(int id, int psk)
 {
 	const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(id);
 	const mbedtls_cipher_info_t *ci;
+	mbedtls_cipher_mode_t mode;
 
 	if (cs == NULL || (cs->flags & (MBEDTLS_CIPHERSUITE_WEAK |
 	    MBEDTLS_CIPHERSUITE_SHORT_TAG)) != 0)
 		return 0;
-	if ((ci = mbedtls_cipher_info_from_type(cs->cipher)) == NULL ||
-	    (ci->mode != MBEDTLS_MODE_GCM &&
-	    ci->mode != MBEDTLS_MODE_CHACHAPOLY))
+	if ((ci = mbedtls_cipher_info_from_type(
+	    (mbedtls_cipher_type_t)cs->cipher)) == NULL)
 		return 0;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	mode = mbedtls_cipher_info_get_mode(ci);
+#else
+	mode = ci->mode;
+#endif
+	if (mode != MBEDTLS_MODE_GCM && mode != MBEDTLS_MODE_CHACHAPOLY)
+		return 0;
+	if ((id & 0xff00) == 0x1300)
+		return !psk;
 	if (psk)
 		return cs->key_exchange == MBEDTLS_KEY_EXCHANGE_ECDHE_PSK ||
 		    cs->key_exchange == MBEDTLS_KEY_EXCHANGE_PSK;
@@ -785,7 +908,7 @@ test_default_suites(void **state)
 	(void)state;
 	for (psk = 0; psk < 2; psk++) {
 		n = tls_default_suites(psk, ids, 32);
-		assert_int_equal(n, psk ? 4 : 6);
+		assert_int_equal(n, psk ? 4 : 6 + TLS13_SUITES);
 		for (i = 0; i < n; i++)
 			if (!suite_is_strong(ids[i], psk))
 				fail_msg("offered: %s",
@@ -838,7 +961,14 @@ test_suite_lookup(void **state)
 			strong++;
 		}
 	}
-	assert_int_equal(strong, 10);
+	assert_int_equal(strong, 10 + TLS13_SUITES);
+	/* The TLS 1.3 suites by IANA name, in certificate mode only. */
+	assert_int_equal(tls_suite_lookup("TLS_AES_128_GCM_SHA256", 1, &id),
+	    TLS_SUITE_OTHER_MODE);
+	assert_int_equal(tls_suite_lookup("TLS_AES_128_GCM_SHA256", 0, &id),
+	    TLS13_SUITES > 0 ? TLS_SUITE_OK : TLS_SUITE_MISSING);
+	assert_int_equal(tls_suite_lookup("TLS_AES_128_CCM_8_SHA256", 0, &id),
+	    TLS13_SUITES > 0 ? TLS_SUITE_WEAK : TLS_SUITE_UNKNOWN);
 }
 
 static void
@@ -892,6 +1022,7 @@ main(void)
 		cmocka_unit_test(test_psk),
 		cmocka_unit_test(test_resumption),
 		cmocka_unit_test(test_alpn),
+		cmocka_unit_test(test_session_no_downgrade),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_closed),
 		cmocka_unit_test(test_check_conf),

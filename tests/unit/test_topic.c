@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/topic: filter validity, matching, overlap. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests for platform/uci: every syntax form and every error. */
 #include <setjmp.h>
 #include <stdarg.h>
