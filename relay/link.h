@@ -168,8 +168,9 @@ void link_free(struct link *l);
  * refused and ends the connection. With MQTT 5 and b->topic_alias_max > 0
  * our publishes use topic aliases, as many as the smaller of
  * b->topic_alias_max and the broker's Topic Alias Maximum (CONNACK): the
- * first that many distinct topics of the connection get one, set with
- * their first publish, and later publishes to them carry the alias alone. The outcome comes as on_up or
+ * first that many topics published a second time on the connection get
+ * one, set with that publish, and later publishes to them carry the
+ * alias alone. The outcome comes as on_up or
  * on_down. Returns LINK_OK or LINK_ERR_* with "broker ADDR: why" in err;
  * the link is then DOWN.
  */

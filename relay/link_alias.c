@@ -2,8 +2,8 @@
 /*
  * link_alias: the topic aliases of our publishes (MQTT 5), part of the
  * link module (link.h says the policy; docs/design.md says why): the
- * first alias_max distinct topics of a connection keep an alias for its
- * life. Internal to relay/link*.c through link_int.h.
+ * first alias_max topics published twice on a connection keep an alias
+ * for its life. Internal to relay/link*.c through link_int.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,7 @@ link_alias_reset(struct link *l)
 		free(l->alias_topic[i]);
 	l->alias_used = 0;
 	l->alias_max = 0;
+	l->alias_seen_n = l->alias_seen_next = 0;
 	l->st.aliases = 0;
 	l->st.alias_max = 0;
 }
@@ -57,13 +58,36 @@ link_alias_fnv(const char *t, size_t len)
 }
 
 /*
+ * Whether a topic with hash h was published on this connection before;
+ * if not, it is remembered (the oldest of LINK_ALIAS_SEEN goes). A hash
+ * that collides only gives a topic its alias one publish early.
+ */
+static int
+link_alias_seen(struct link *l, uint32_t h)
+{
+	uint16_t i;
+
+	for (i = 0; i < l->alias_seen_n; i++)
+		if (l->alias_seen[i] == h)
+			return 1;
+	l->alias_seen[l->alias_seen_next] = h;
+	l->alias_seen_next = (uint16_t)((l->alias_seen_next + 1) %
+	    LINK_ALIAS_SEEN);
+	if (l->alias_seen_n < LINK_ALIAS_SEEN)
+		l->alias_seen_n++;
+	return 0;
+}
+
+/*
  * The alias for topic t: > 0 and *known set when the broker has it
  * already; > 0 and *known 0 when a free one would be set now (taken by
- * link_alias_commit once the publish is queued); 0 when none.
+ * link_alias_commit once the publish is queued): the topic's second
+ * publish on the connection, so that a topic published once (the status
+ * message) takes none; 0 when none.
  */
 static uint16_t
-link_alias_find(const struct link *l, const char *t, size_t len,
-    uint32_t h, int *known)
+link_alias_find(struct link *l, const char *t, size_t len, uint32_t h,
+    int *known)
 {
 	uint16_t i;
 
@@ -76,7 +100,8 @@ link_alias_find(const struct link *l, const char *t, size_t len,
 			return (uint16_t)(i + 1);
 		}
 	/* A topic that alone nearly fills the alias saves nothing. */
-	if (l->alias_used >= l->alias_max || len < 3)
+	if (l->alias_used >= l->alias_max || len < 3 ||
+	    !link_alias_seen(l, h))
 		return 0;
 	return (uint16_t)(l->alias_used + 1);
 }

@@ -28,6 +28,7 @@ struct transport_ops;
 #define LINK_CONNECT_MS		15000
 #define LINK_CONNACK_MS		15000
 #define LINK_WHY_MAX		320
+#define LINK_ALIAS_SEEN		256	/* topics seen once, remembered */
 
 /*
  * An in-flight slot; slot i carries packet id i + 1. A QoS 2 id keeps
@@ -100,15 +101,19 @@ struct link {
 	char *topic;			/* owned; LINK_TOPIC_MAX + 1 */
 	/*
 	 * Topic aliases of our publishes (MQTT 5), this connection only:
-	 * alias i + 1 stands for alias_topic[i]. The first alias_max
-	 * distinct topics published get one, for the life of the
-	 * connection (docs/design.md, "Topic aliases").
+	 * alias i + 1 stands for alias_topic[i]. The first alias_max topics
+	 * published a second time get one, for the life of the connection;
+	 * alias_seen remembers (hashes of) the last LINK_ALIAS_SEEN topics
+	 * published once (docs/design.md, "Few WAN bytes").
 	 */
 	uint16_t alias_conf;		/* the config's topic_alias_max */
 	uint16_t alias_max;		/* min(alias_conf, the broker's) */
 	uint16_t alias_used;
 	char **alias_topic;		/* owned; alias_conf entries */
 	uint32_t *alias_hash;		/* owned; FNV-1a of each topic */
+	uint32_t alias_seen[LINK_ALIAS_SEEN];	/* a ring of hashes */
+	uint16_t alias_seen_n;
+	uint16_t alias_seen_next;
 	struct link_stats st;
 };
 
