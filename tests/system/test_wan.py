@@ -122,14 +122,15 @@ def test_max_delay_ms_sets_when_a_frame_closes(pushrelay_bin, relay_factory,
     assert _decode(pushrelay_bin, frames[0].payload) == [UP + "sensors/a"]
 
     # 2. Two more telemetry messages, then an alarm: one frame, at once.
+    t_bc = time.monotonic()
     pub.publish_many([("sensors/b", b"2"), ("sensors/c", b"3")])
     relay.wait_status(lambda s: s["batches"]["open"] == 2,
                       what="two members in the open frame")
-    t1 = time.monotonic()
     pub.publish_many([("alarms/fire", b"!")])
     frames = col.wait_for(lambda c: len(c.messages) >= 2, timeout=T(15),
                           what="the alarm's frame")
-    assert frames[1][-1] - t1 < 1.5, frames[1][-1] - t1
+    # Before the telemetry's own deadline (2.5 s after it arrived).
+    assert frames[1][-1] - t_bc < 2.3, frames[1][-1] - t_bc
     assert _decode(pushrelay_bin, frames[1].payload) == [
         UP + "sensors/b", UP + "sensors/c", UP + "alarms/fire"]
     s = relay.status()
@@ -179,8 +180,9 @@ def test_max_wan_rate_paces_uplink_and_lets_alarms_pass(
                        timeout=T(10), what="the alarm")
     alarm = [m for m in got if m.topic == UP + "alarms/smoke"][0]
     s = relay.status()
-    assert alarm.t - t_alarm < 1.0, alarm.t - t_alarm
+    # It overtook the telemetry: that still waits in the queue.
     assert s["queue"]["uplink"]["messages"] > 0, "telemetry still waits"
+    assert alarm.t - t_alarm < T(2.0), alarm.t - t_alarm
     col.wait_unique(len(msgs) + 1, timeout=T(60))
     took = time.monotonic() - t0
     s = relay.wait_status(lambda s: s["forwarded"]["uplink"] == len(msgs) + 1,
