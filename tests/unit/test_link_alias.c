@@ -194,6 +194,68 @@ test_alias_qos1_resend(void **state)
 	assert_pub(t, mark, 2, "", 1);
 }
 
+/*
+ * A broker's view of our publishes: it resolves each PUBLISH against the
+ * aliases this connection set (MQTT 5 section 3.3.2.3.4) and must get
+ * back every topic as published, in order, over random sequences of
+ * topics and alias maximums, with reconnects in between (a model check
+ * of the alias table; deterministic seed).
+ */
+static void
+test_alias_model(void **state)
+{
+	struct t *t = *state;
+	static char topics[24][32];
+	char amap[16][32];
+	const char *sent[900];
+	size_t nsent = 0, mark, i, k;
+	uint32_t rng = 12345;
+	int round, max;
+	struct mqtt_packet p;
+
+	for (i = 0; i < 24; i++)
+		snprintf(topics[i], sizeof(topics[i]), "gw/x/sensors/dev%zu/t",
+		    i * 7 % 24);
+	t->cb.topic_alias_max = 12;
+	for (round = 0; round < 3; round++) {
+		max = 1 + round * 5;		/* 1, 6, 11 */
+		broker_alias_max(t, max);
+		mark = t->b.n_pkt;
+		nsent = 0;
+		t_up(t, 0);
+		for (i = 0; i < 300; i++) {
+			rng = rng * 1103515245u + 12345u;
+			/* Skewed: low indices come far more often. */
+			k = (rng >> 16) % 24;
+			k = k * ((rng >> 8) % 24) / 24;
+			pub(t, topics[k]);
+			sent[nsent++] = topics[k];
+		}
+		PUMP_UNTIL(t, fb_count(t, MQTT_PUBLISH, mark) >= nsent);
+		memset(amap, 0, sizeof(amap));
+		for (i = 0; i < nsent; i++) {
+			char got[32];
+			uint16_t a;
+
+			fb_get(t, MQTT_PUBLISH, mark, i, &p);
+			snprintf(got, sizeof(got), "%.*s",
+			    (int)p.u.publish.topic.len, p.u.publish.topic.p);
+			if (MQTT_HAS(&p.props, MQTT_P_TOPIC_ALIAS)) {
+				a = p.props.topic_alias;
+				assert_true(a >= 1 && a <= max);
+				if (got[0] != '\0')
+					strcpy(amap[a], got);
+				else
+					strcpy(got, amap[a]);
+			}
+			assert_string_equal(got, sent[i]);
+		}
+		assert_true(link_stats(t->l)->aliases <= (uint32_t)max);
+		assert_true(link_stats(t->l)->aliased > 0);
+		t_broker_close(t);
+	}
+}
+
 int
 main(void)
 {
@@ -203,6 +265,7 @@ main(void)
 		T_V5(test_alias_off),
 		T_V311(test_alias_v311),
 		T_V5(test_alias_qos1_resend),
+		T_V5(test_alias_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
