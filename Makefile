@@ -46,6 +46,8 @@ LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/relay/main.o
 BIN         := $(BUILD)/pushrelay
 
+FLASHSHIM   := $(BUILD)/tests/libflashshim.so
+
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -100,8 +102,15 @@ system_run = $(if $(filter 0,$(2)),$(1) $(call system_files,$(3)),rc=0; \
 	$(if $(call system_alone,$(3)),$(1) $(call system_alone,$(3)) || rc=1;) \
 	exit $$rc)
 
-system: $(BIN)
+system: $(BIN) $(FLASHSHIM)
 	@$(call system_run,$(SYSTEM_PYTEST),$(SYSTEM_JOBS))
+
+# An LD_PRELOAD library that makes SQLite's files behave as on JFFS2 and
+# counts what SQLite writes (tests/system/test_flash.py). Test code only;
+# plain -O2 even in the ASan build, which preloads it after its runtime.
+$(FLASHSHIM): tests/shim/flashshim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
 
 # The same suites with aedes as the central broker (tests/brokers, installed
 # by `make deps`): a broker written apart from Mosquitto, MQTT 3.1.1 only.
@@ -114,7 +123,7 @@ system: $(BIN)
 # the first message of each burst. AEDES_TRACE=1 shows it.
 SYSTEM_AEDES := tests/system/test_relay_basic.py tests/system/test_outage.py \
 	tests/system/test_kill9.py tests/system/test_unpack.py
-system-aedes: $(BIN)
+system-aedes: $(BIN) $(FLASHSHIM)
 	@$(call system_run,PUSHRELAY_CENTRAL_BROKER=aedes \
 	    PUSHRELAY_OUTAGE_S=15 PUSHRELAY_KILLS=10 PUSHRELAY_KILL_LOAD_S=10 \
 	    $(SYSTEM_PYTEST) -rs,$(SYSTEM_JOBS),$(SYSTEM_AEDES))

@@ -48,7 +48,7 @@ static const struct confval_policy relay_policy[] = {
 	DAEMON_ROWS("/var/lib/pushrelay/queue.db", "64M",
 	    "/var/run/pushrelay.sock"),
 	STR("status_topic", CONFVAL_TOPIC, struct conf, status_topic,
-	    "pushrelay/%i/status", 0),
+	    "pushrelay/%i/status", CONFVAL_F_NONE),
 	NUM("downlink_reserve", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
 	    downlink_reserve, "10", 0, 90),
 	NUM("max_wan_rate", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
@@ -56,7 +56,7 @@ static const struct confval_policy relay_policy[] = {
 	NUM("daily_wan_quota", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
 	    daily_wan_quota, "0", 0, 1024 * 1024 * GIB),
 	/* Read by the OpenWrt init script, not by the relay (docs/openwrt.md). */
-	NUM("enabled", CONFVAL_UINT, CONFVAL_K_INT, struct conf, enabled, "1",
+	NUM("enabled", CONFVAL_BOOL, CONFVAL_K_INT, struct conf, enabled, "1",
 	    0, 1),
 	STR("wan_interface", CONFVAL_STRING, struct conf, wan_interface,
 	    "wan wan6", 0),
@@ -82,9 +82,9 @@ static const struct confval_policy central_policy[] = {
 	STR("topic", CONFVAL_FILTER, struct conf_route, topic, NULL, \
 	    CONFVAL_F_REQUIRED), \
 	STR("local_prefix", CONFVAL_PREFIX, struct conf_route, local_prefix, \
-	    "", 0), \
+	    "", CONFVAL_F_NONE), \
 	STR("remote_prefix", CONFVAL_PREFIX, struct conf_route, \
-	    remote_prefix, "gw/%i/", 0), \
+	    remote_prefix, "gw/%i/", CONFVAL_F_NONE), \
 	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route, qos, "1", \
 	    0, 2)
 #define ROUTE_TTL \
@@ -529,6 +529,43 @@ conf_is_unpack(const struct uci_file *uf)
 	return false;
 }
 
+/* A good file's warnings, kept in c->warnings for conf_warnings(). */
+static int
+conf_keep_warnings(struct confval_ctx *cx, struct conf *c)
+{
+	size_t len = 0;
+	FILE *f;
+
+	if (cx->n_warnings == 0) {
+		confval_flush(cx, NULL);
+		return 0;
+	}
+	if ((f = open_memstream(&c->warnings, &len)) == NULL) {
+		confval_flush(cx, NULL);
+		return -1;
+	}
+	confval_flush(cx, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+conf_warnings(const struct conf *c, conf_warn_fn fn, void *arg)
+{
+	const char *p, *nl;
+	char line[1024];
+	int n = 0;
+
+	for (p = c->warnings; p != NULL && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		if (fn != NULL)
+			fn(arg, line);
+		n++;
+	}
+	return n;
+}
+
 int
 conf_parse(const char *file, const char *buf, size_t len,
     struct conf **out, FILE *errs)
@@ -550,10 +587,15 @@ conf_parse(const char *file, const char *buf, size_t len,
 	else
 		load_all(&cx, c, uf);
 	uci_free(uf);
-	confval_flush(&cx, cx.nomem ? NULL : errs);
 	if (cx.nomem || cx.n_errors > 0) {
+		/* The warnings go with the errors: they may explain them. */
+		confval_flush(&cx, cx.nomem ? NULL : errs);
 		conf_free(c);
 		return cx.nomem ? CONF_ERR_NOMEM : CONF_ERR_INVALID;
+	}
+	if (conf_keep_warnings(&cx, c) != 0) {
+		conf_free(c);
+		return CONF_ERR_NOMEM;
 	}
 	*out = c;
 	return CONF_OK;
@@ -626,6 +668,7 @@ conf_free(struct conf *c)
 	free(c->uplink);
 	free(c->downlink);
 	free(c->file);
+	free(c->warnings);
 	free(c);
 }
 

@@ -87,8 +87,8 @@ struct conf_route {
 	int line;		/* line of the "config uplink|downlink" header */
 	char *name;		/* section name, NULL when anonymous (added) */
 	char *topic;		/* subscription pattern, relative to a prefix */
-	char *local_prefix;	/* "" when none */
-	char *remote_prefix;	/* "" when none */
+	char *local_prefix;	/* "" when none ('%none' or absent) */
+	char *remote_prefix;	/* "" when none ('%none') */
 	int qos;		/* 0..2: cap on the QoS carried across */
 	enum conf_mode mode;	/* uplink only; downlink is always raw */
 	uint32_t ttl_s;		/* 0 = no limit */
@@ -159,6 +159,7 @@ struct conf_batch {
 
 struct conf {
 	char *file;		/* path as given to conf_load() */
+	char *warnings;		/* see conf_warnings(); NULL when none */
 	enum conf_role role;
 	char *unpack_topic;	/* unpacker: the frames' filter; else NULL */
 	int unpack_qos;		/* unpacker: subscription QoS and the most
@@ -183,7 +184,9 @@ struct conf {
 	int commit_delay_ms;	/* group commit: the oldest waits at most */
 	char *control;		/* control socket path */
 	enum conf_log_level log_level;
-	char *status_topic;	/* %i expanded; "" disables */
+	char *status_topic;	/* %i expanded; "" disables ('%none') */
+	int unhealthy_after;	/* s the central link may be down before
+				   `status` exits 3; 0: never */
 	char *user;		/* drop root to this user at start; "" = don't */
 	uint64_t max_wan_rate;	/* central link bytes/s; 0 = no limit */
 	uint64_t daily_wan_quota; /* central link bytes per UTC day; 0 none */
@@ -262,6 +265,17 @@ typedef void (*conf_warn_fn)(void *arg, const char *text);
  * Returns the number of warnings. `pushrelay check` and the start run it.
  */
 int conf_warn_exposed(const struct conf *c, conf_warn_fn fn, void *arg);
+
+/*
+ * conf_warnings: pass each warning found while loading c to fn, one line
+ * "FILE:LINE: warning: option NAME: text": what loads but may not mean
+ * what the writer meant (an option written as '', which uci deletes, where
+ * the default is not empty; a value an unquoted '#' cut short). A file
+ * that fails to load has its warnings written to errs with its errors
+ * instead. c is borrowed; fn may be NULL. Returns the number of warnings.
+ * `pushrelay check`, the start and a reload run it.
+ */
+int conf_warnings(const struct conf *c, conf_warn_fn fn, void *arg);
 
 /* conf_strerror: static text for a conf_err code. */
 const char *conf_strerror(int err);

@@ -74,10 +74,10 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 
 /* TLS to a broker (docs/tls.md); tls_def: "1" on, "0" off by default. */
 #define TLS_ROWS(st, m, tls_def) \
-	NUM("tls", CONFVAL_UINT, CONFVAL_K_INT, st, m tls.enabled, tls_def, \
+	NUM("tls", CONFVAL_BOOL, CONFVAL_K_INT, st, m tls.enabled, tls_def, \
 	    0, 1), \
 	STR("ca_file", CONFVAL_STRING, st, m tls.ca_file, \
-	    "/etc/ssl/certs/ca-certificates.crt", 0), \
+	    "/etc/ssl/certs/ca-certificates.crt", CONFVAL_F_NONE), \
 	STR("ca_path", CONFVAL_STRING, st, m tls.ca_path, "", 0), \
 	STR("cert_file", CONFVAL_STRING, st, m tls.cert_file, "", 0), \
 	STR("key_file", CONFVAL_STRING, st, m tls.key_file, "", 0), \
@@ -111,7 +111,9 @@ _Static_assert(sizeof(enum conf_store_full) == sizeof(int) &&
 	STR("control", CONFVAL_SOCKET, struct conf, control, control_def, 0), \
 	ENUM("log_level", struct conf, log_level, "info", \
 	    conf_log_level_names, 0), \
-	STR("user", CONFVAL_STRING, struct conf, user, "", 0)
+	STR("user", CONFVAL_STRING, struct conf, user, "", 0), \
+	NUM("unhealthy_after", CONFVAL_UINT, CONFVAL_K_INT, struct conf, \
+	    unhealthy_after, "300", 0, 31536000)
 
 /* Names of the enum options, indexed by value, NULL-terminated. */
 extern const char *const conf_store_full_names[];

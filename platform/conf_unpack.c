@@ -27,7 +27,7 @@ static const struct confval_policy unpack_policy[] = {
 	 * written: it stands for each frame's gateway, not for this id. */
 	STR("record_prefix", CONFVAL_STRING, struct conf,
 	    unpack_record_prefix, "gw/%i/", 0),
-	NUM("allow_retain", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
+	NUM("allow_retain", CONFVAL_BOOL, CONFVAL_K_INT, struct conf,
 	    unpack_allow_retain, "0", 0, 1),
 	NUM("max_frame_expanded", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
 	    unpack_max_expanded, "16M", KIB, GIB),

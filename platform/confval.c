@@ -16,11 +16,13 @@
 
 #define CONFVAL_SUN_MAX	(sizeof(((struct sockaddr_un *)NULL)->sun_path))
 #define CONFVAL_ID_MAX	64
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* One error message, kept until all are known so they print in order. */
 struct confval_msg {
 	int line;		/* 0 when no line applies */
 	size_t seq;
+	bool warning;
 	char *text;
 };
 
@@ -32,15 +34,15 @@ confval_init(struct confval_ctx *cx, const char *file)
 	cx->id = "";
 }
 
-void
-confval_error(struct confval_ctx *cx, int line, const char *fmt, ...)
+static void
+confval_record(struct confval_ctx *cx, int line, bool warning,
+    const char *fmt, va_list ap0)
 {
 	struct confval_msg *m;
 	va_list ap;
 	int len;
 
-	cx->n_errors++;
-	va_start(ap, fmt);
+	va_copy(ap, ap0);
 	len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	m = realloc(cx->msgs, (cx->n_msgs + 1) * sizeof(*m));
@@ -55,11 +57,34 @@ confval_error(struct confval_ctx *cx, int line, const char *fmt, ...)
 		cx->nomem = true;
 		return;
 	}
-	va_start(ap, fmt);
+	va_copy(ap, ap0);
 	vsnprintf(m->text, (size_t)len + 1, fmt, ap);
 	va_end(ap);
 	m->line = line;
+	m->warning = warning;
 	m->seq = cx->n_msgs++;
+}
+
+void
+confval_error(struct confval_ctx *cx, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	cx->n_errors++;
+	va_start(ap, fmt);
+	confval_record(cx, line, false, fmt, ap);
+	va_end(ap);
+}
+
+void
+confval_warn(struct confval_ctx *cx, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	cx->n_warnings++;
+	va_start(ap, fmt);
+	confval_record(cx, line, true, fmt, ap);
+	va_end(ap);
 }
 
 static int
@@ -85,10 +110,11 @@ confval_flush(struct confval_ctx *cx, FILE *errs)
 	for (i = 0; i < cx->n_msgs; i++) {
 		m = &cx->msgs[i];
 		if (errs != NULL && m->line > 0)
-			fprintf(errs, "%s:%d: %s\n", cx->file, m->line,
-			    m->text);
+			fprintf(errs, "%s:%d: %s%s\n", cx->file, m->line,
+			    m->warning ? "warning: " : "", m->text);
 		else if (errs != NULL)
-			fprintf(errs, "%s: %s\n", cx->file, m->text);
+			fprintf(errs, "%s: %s%s\n", cx->file,
+			    m->warning ? "warning: " : "", m->text);
 		free(m->text);
 	}
 	free(cx->msgs);
@@ -250,10 +276,13 @@ set_text(struct confval_ctx *cx, const struct confval_policy *p,
 {
 	char **slot = (char **)(void *)((char *)base + p->off);
 	size_t *count = (size_t *)(void *)((char *)base + p->count_off);
-	const char *why;
+	const char *why = NULL;
+	bool none = false;
 	char *v, **vec;
 
-	if (p->type == CONFVAL_CLIENT_ID || p->type == CONFVAL_FILTER ||
+	if ((p->flags & CONFVAL_F_NONE) != 0 && strcmp(raw, CONFVAL_NONE) == 0)
+		v = strdup(""), none = true;
+	else if (p->type == CONFVAL_CLIENT_ID || p->type == CONFVAL_FILTER ||
 	    p->type == CONFVAL_PREFIX || p->type == CONFVAL_TOPIC)
 		v = confval_expand(raw, cx->id);
 	else
@@ -262,7 +291,7 @@ set_text(struct confval_ctx *cx, const struct confval_policy *p,
 		cx->nomem = true;
 		return;
 	}
-	if ((why = confval_check(p->type, v)) != NULL) {
+	if (!none && (why = confval_check(p->type, v)) != NULL) {
 		confval_error(cx, line, "option %s: '%s' %s%s", p->name, raw,
 		    p->type == CONFVAL_FILTER || p->type == CONFVAL_TOPIC ||
 		    p->type == CONFVAL_ADDRESS ? "is not valid: " : "", why);
@@ -289,9 +318,25 @@ static bool
 parse_word(struct confval_ctx *cx, const struct confval_policy *p,
     const char *v, int line, uint64_t *n)
 {
+	static const char *const yes[] = { "1", "true", "yes", "on",
+		"enabled" };
+	static const char *const no[] = { "0", "false", "no", "off",
+		"disabled" };
 	char list[128] = "";
 	size_t i;
 
+	if (p->type == CONFVAL_BOOL) {
+		for (i = 0; i < NELEM(yes); i++) {
+			if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+				*n = strcmp(v, yes[i]) == 0;
+				return true;
+			}
+		}
+		confval_error(cx, line, "option %s: '%s' is not a boolean "
+		    "(1/0, true/false, yes/no, on/off, enabled/disabled)",
+		    p->name, v);
+		return false;
+	}
 	if (p->type == CONFVAL_PROTOCOL) {
 		if (strcmp(v, "5") == 0 || strcmp(v, "311") == 0)
 			return confval_uint(v, false, n);
@@ -382,6 +427,23 @@ find_policy(const struct confval_policy *pol, size_t n, const char *name)
 	return NULL;
 }
 
+/*
+ * An option written as '': absent, as uci makes it. When the default is
+ * not empty, the file may mean what '' meant in earlier versions ("none").
+ */
+static void
+warn_empty(struct confval_ctx *cx, const struct confval_policy *p,
+    const struct uci_option *o)
+{
+	if (p->def == NULL || p->def[0] == '\0')
+		return;
+	confval_warn(cx, o->line, "option %s: '' is the same as leaving the "
+	    "option out (uci deletes such a line at the next commit), so the "
+	    "default '%s' applies%s", p->name, p->def,
+	    (p->flags & CONFVAL_F_NONE) != 0 ? "; write '" CONFVAL_NONE "' "
+	    "for none" : "");
+}
+
 void
 confval_apply(struct confval_ctx *cx, const struct confval_policy *pol,
     size_t n, const struct uci_section *s, const char *type, void *base)
@@ -401,7 +463,12 @@ confval_apply(struct confval_ctx *cx, const struct confval_policy *pol,
 	}
 	for (i = 0; i < n; i++) {
 		p = &pol[i];
-		if ((o = uci_find_option(s, p->name)) == NULL) {
+		o = uci_find_option(s, p->name);
+		if (o != NULL && !o->is_list && o->values[0].str[0] == '\0') {
+			warn_empty(cx, p, o);
+			o = NULL;
+		}
+		if (o == NULL) {
 			if (p->def != NULL)
 				set_value(cx, p, p->def, 0, base);
 			else if (p->flags & CONFVAL_F_REQUIRED)
@@ -412,9 +479,16 @@ confval_apply(struct confval_ctx *cx, const struct confval_policy *pol,
 		}
 		if (o->is_list && (p->flags & CONFVAL_F_LIST) == 0)
 			continue;
-		for (j = 0; j < o->n_values; j++)
+		for (j = 0; j < o->n_values; j++) {
+			if (o->values[j].cut)
+				confval_warn(cx, o->values[j].line, "option "
+				    "%s: an unquoted '#' starts a comment in "
+				    "uci, so the value is '%s'; quote the "
+				    "whole value if the '#' belongs to it",
+				    p->name, o->values[j].str);
 			set_value(cx, p, o->values[j].str, o->values[j].line,
 			    base);
+		}
 	}
 }
 
@@ -465,6 +539,9 @@ field_text(const struct confval_policy *p, const void *base, char *num,
 		s = *(char *const *)slot;
 		if (s == NULL)
 			return "";
+		if ((p->flags & CONFVAL_F_NONE) != 0 && *s == '\0' &&
+		    p->def != NULL && p->def[0] != '\0')
+			return CONFVAL_NONE;
 		if ((p->flags & CONFVAL_F_SECRET) != 0 && *s != '\0')
 			return "********";
 		return s;

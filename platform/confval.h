@@ -42,6 +42,9 @@ enum confval_type {
 	CONFVAL_SIZE,		/* decimal, optional K, M or G; in [min, max] */
 	CONFVAL_ENUM,		/* one of names[]; the index is stored */
 	CONFVAL_PROTOCOL,	/* MQTT version: 5 or 311, stored as written */
+	CONFVAL_BOOL,		/* what OpenWrt's config_get_bool takes: 1/0,
+				 * true/false, yes/no, on/off, enabled/
+				 * disabled; stored as int 1 or 0 */
 };
 
 /* How a value is stored at off in the target struct. */
@@ -60,6 +63,14 @@ enum confval_kind {
 #define CONFVAL_F_LIST		0x2
 /* confval_print() shows a non-empty value as '********'. */
 #define CONFVAL_F_SECRET	0x4
+/* The value CONFVAL_NONE stores "": the explicit "none" of an option whose
+ * default is not empty (a written '' is the same as absent, see
+ * confval_apply()); confval_print() shows "" as CONFVAL_NONE when the
+ * default is not empty. */
+#define CONFVAL_F_NONE		0x8
+
+/* The word that says "none" to an option with CONFVAL_F_NONE. */
+#define CONFVAL_NONE		"%none"
 
 struct confval_policy {
 	const char *name;
@@ -86,6 +97,7 @@ struct confval_ctx {
 	const char *file;	/* borrowed; prefix of every message */
 	const char *id;		/* borrowed; replaces %i ("" until known) */
 	int n_errors;
+	int n_warnings;
 	bool nomem;		/* an allocation failed; the result is void */
 	struct confval_msg *msgs;
 	size_t n_msgs;
@@ -102,8 +114,18 @@ void confval_error(struct confval_ctx *cx, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * confval_flush: write the recorded errors to errs (may be NULL) sorted by
- * line, those without a line last, then free them. n_errors is kept.
+ * confval_warn: record one warning for line: something that loads but may
+ * not mean what the writer meant. Counts it in n_warnings; never in
+ * n_errors.
+ */
+void confval_warn(struct confval_ctx *cx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * confval_flush: write the recorded errors and warnings to errs (may be
+ * NULL) sorted by line, those without a line last, then free them; a
+ * warning reads "FILE:LINE: warning: text". n_errors and n_warnings are
+ * kept.
  */
 void confval_flush(struct confval_ctx *cx, FILE *errs);
 
@@ -113,6 +135,13 @@ void confval_flush(struct confval_ctx *cx, FILE *errs);
  * section in messages ("option x: unknown in config TYPE"). Every problem
  * is recorded in cx; a field whose value is invalid is left untouched
  * (NULL or 0). base MUST start zeroed.
+ * As in libuci, where `option X ''` deletes the option (any `uci commit`
+ * drops the line), an option whose one value is '' is taken as absent: the
+ * default applies, or "required" is reported. When the default is not
+ * empty that is a warning, since earlier versions of pushrelay read '' as
+ * "none"
+ * (with CONFVAL_F_NONE the warning says to write CONFVAL_NONE). A value
+ * that an unquoted '#' cut short (struct uci_value, cut) is a warning too.
  */
 void confval_apply(struct confval_ctx *cx, const struct confval_policy *pol,
     size_t n, const struct uci_section *s, const char *type, void *base);

@@ -29,7 +29,7 @@ enum uci_sec_state {
 
 enum uci_word {
 	WORD_OK = 0,		/* a word is in ps->word */
-	WORD_END,		/* end of statement: newline, ';', '#' or EOF */
+	WORD_END,		/* end of statement: newline, '#' or EOF */
 	WORD_ERR,		/* error already reported (or out of memory) */
 };
 
@@ -44,6 +44,7 @@ struct uci_parser {
 	enum uci_sec_state sec;
 	struct uci_file *uf;
 	struct uci_buf word;
+	bool word_cut;		/* the last word ran into an unquoted '#' */
 	/*
 	 * The current section's options by name: an open-addressing table
 	 * of option index + 1 (0: empty), and the options array's capacity,
@@ -157,7 +158,7 @@ skip_line(struct uci_parser *ps)
 	ps->line++;
 }
 
-/* Consume what ended a statement: a comment and newline, newline or ';'. */
+/* Consume what ended a statement: a comment and newline, or a newline. */
 static void
 end_statement(struct uci_parser *ps)
 {
@@ -166,12 +167,23 @@ end_statement(struct uci_parser *ps)
 	case '\n':
 		skip_line(ps);
 		break;
-	case ';':
-		ps->p++;
-		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * An unquoted ';' is refused: libuci ends the word there and, when the word
+ * was unquoted, overwrites the ';' with the word's terminator, so the rest
+ * of the line is silently lost (after a quoted word it parses on). One
+ * statement per line reads the same in both.
+ */
+static void
+refuse_semicolon(struct uci_parser *ps)
+{
+	parse_error(ps, "';' joins statements on one line, and libuci drops "
+	    "what follows it: write one statement per line (quote a ';' that "
+	    "belongs to a value)");
 }
 
 /* Read 'text' at ps->p into the word; false after reporting an error. */
@@ -256,12 +268,17 @@ read_word(struct uci_parser *ps)
 
 	ps->word.len = 0;
 	ps->word.s[0] = '\0';
+	ps->word_cut = false;
 	skip_blanks(ps);
 	c = peek(ps, 0);
-	if (c == -1 || c == '\n' || c == ';' || c == '#')
+	if (c == -1 || c == '\n' || c == '#')
 		return WORD_END;
 	while (ok && (c = peek(ps, 0)) != -1 &&
-	    (c == '\0' || strchr(" \t\r\n;#", c) == NULL)) {
+	    (c == '\0' || strchr(" \t\r\n#", c) == NULL)) {
+		if (c == ';') {
+			refuse_semicolon(ps);
+			return WORD_ERR;
+		}
 		if (c == '\'')
 			ok = read_single(ps);
 		else if (c == '"')
@@ -276,6 +293,7 @@ read_word(struct uci_parser *ps)
 			ps->p++;
 		}
 	}
+	ps->word_cut = ok && c == '#';
 	return ok ? WORD_OK : WORD_ERR;
 }
 
@@ -474,7 +492,7 @@ options_grow(struct uci_parser *ps, struct uci_section *s)
  */
 static bool
 add_value(struct uci_parser *ps, char *name, char *value, int line,
-    bool list)
+    bool list, bool cut)
 {
 	struct uci_section *s = &ps->uf->sections[ps->uf->n_sections - 1];
 	struct uci_option *o = NULL;
@@ -511,6 +529,7 @@ add_value(struct uci_parser *ps, char *name, char *value, int line,
 	o->is_list = list;
 	o->line = line;
 	o->values[o->n_values].str = value;
+	o->values[o->n_values].cut = cut;
 	o->values[o->n_values++].line = line;
 	return true;
 }
@@ -524,6 +543,7 @@ parse_option(struct uci_parser *ps, int line, bool list)
 {
 	const char *kw = list ? "list" : "option";
 	char *name, *value = NULL;
+	bool cut;
 
 	if (ps->sec == SEC_NONE) {
 		parse_error(ps, "%s outside of a config section", kw);
@@ -547,6 +567,7 @@ parse_option(struct uci_parser *ps, int line, bool list)
 	default:
 		break;
 	}
+	cut = ps->word_cut;
 	if ((value = strdup(ps->word.s)) == NULL) {
 		ps->nomem = true;
 		goto fail;
@@ -558,7 +579,7 @@ parse_option(struct uci_parser *ps, int line, bool list)
 		free(value);
 		return true;
 	}
-	if (add_value(ps, name, value, line, list))
+	if (add_value(ps, name, value, line, list, cut))
 		return true;
 	ps->nomem = true;
 fail:

@@ -18,14 +18,20 @@
  * and unquoted characters (a backslash takes the next character literally),
  * so 'a'"b"c is the one word abc, and 'it'\''s' is it's. A backslash at
  * the end of a line joins the next line. An unquoted '#' starts a comment
- * that runs to the end of the line; an unquoted ';' ends a statement, so
- * several fit on one line. Spaces, tabs and a '\r' before the newline
- * separate words. Quoted text may not run past the end of its line.
+ * that runs to the end of the line, even inside a word, as in libuci
+ * (file.c, parse_str): "option topic sensors/#" sets 'sensors/', and the
+ * value records that it was cut there (struct uci_value, cut). An unquoted
+ * ';' is a syntax error: libuci takes it as a statement separator but,
+ * after an unquoted word, drops the rest of the line without a word, so
+ * one statement per line is the only form both read alike. Spaces, tabs
+ * and a '\r' before the newline separate words. Quoted text may not run
+ * past the end of its line.
  *
  * Names: section and option names are 1 or more of [A-Za-z0-9_]; section
  * types are 1 or more printable ASCII characters other than a space, as in
  * libuci. Unlike libuci, an option or list without a value is an error (an
- * explicit '' gives an empty value), and two sections with the same name
+ * explicit '' gives an empty value, which platform/confval then takes as
+ * absent, as libuci does), and two sections with the same name
  * stay two sections: deciding whether that is allowed is the schema's job.
  *
  * Errors are written to a caller-given FILE as "FILE:LINE: syntax: what",
@@ -54,6 +60,8 @@ enum uci_err {
 struct uci_value {
 	char *str;		/* NUL-terminated; may be empty */
 	int line;
+	bool cut;		/* an unquoted '#' right after the value began
+				 * a comment: the text meant may be longer */
 };
 
 /*

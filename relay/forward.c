@@ -86,6 +86,8 @@ forward_connect(struct relay *r, enum link_side side)
 static void
 forward_forget(struct relay *r, enum link_side side)
 {
+	if (r->subscribed[side])
+		r->down_since_ms[side] = clock_mono_ms();
 	r->subscribed[side] = 0;
 	/* Acks of the dead connection cannot be sent any more. */
 	r->pending[side].n = 0;

@@ -174,9 +174,11 @@ loop_ctl_handler(void *arg, const char *req, char *out, size_t cap)
 	const struct relay *r = arg;
 
 	if (strcmp(req, "status json") == 0)
-		return status_render(r, 1, out, cap);
+		return status_render(r, STATUS_JSON, out, cap);
+	if (strcmp(req, "status prometheus") == 0)
+		return status_render(r, STATUS_PROM, out, cap);
 	if (strcmp(req, "status") == 0)
-		return status_render(r, 0, out, cap);
+		return status_render(r, STATUS_TEXT, out, cap);
 	return (size_t)snprintf(out, cap, "error: unknown request\n");
 }
 
@@ -457,6 +459,15 @@ loop_open(struct relay *r)
 	}
 	if (recovered)
 		log_err("%s; started a fresh queue", r->err);
+	if (strcmp(queue_journal(r->queue), "wal") == 0)
+		log_info("queue %s: journal wal (index in memory, no -shm "
+		    "file)", r->conf->store);
+	else
+		log_warn("queue %s: journal %s, not WAL (WAL could not be "
+		    "used on this file system, now or by an earlier run on "
+		    "this file): more flash writes per message, see "
+		    "docs/openwrt.md", r->conf->store,
+		    queue_journal(r->queue));
 	queue_set_reserve(r->queue, QUEUE_DOWN, r->conf->store_max_bytes /
 	    100 * (uint64_t)r->conf->downlink_reserve);
 	if (ctl_listen(&r->ctl, r->conf->control, r->err,
@@ -553,6 +564,8 @@ relay_run(struct conf *c)
 	r->conf = c;
 	r->wake[0] = r->wake[1] = -1;
 	r->now_ms = r->started_ms = clock_mono_ms();
+	r->down_since_ms[LINK_LOCAL] = r->down_since_ms[LINK_CENTRAL] =
+	    r->started_ms;
 	if (loop_open(r) == 0) {
 		loop_signals(r);
 		qos2_restore(r);

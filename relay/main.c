@@ -2,7 +2,8 @@
 /*
  * main: the pushrelay command line. One binary, subcommands: run,
  * unpack, check, status, decode, version, help. Exit codes: 0 success,
- * 1 runtime failure, 2 usage or configuration error.
+ * 1 runtime failure, 2 usage or configuration error, and for status 3:
+ * the central link has been down longer than option unhealthy_after.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -21,11 +22,13 @@
 #include "relay/relay.h"
 
 #define EXIT_USAGE	2
+#define EXIT_UNHEALTHY	3
 
 struct main_opts {
 	const char *file;
 	int verbose;
 	int json;
+	int prometheus;
 };
 
 static void
@@ -41,7 +44,10 @@ main_usage(FILE *f)
 	    "                              (FILE defaults to %s)\n"
 	    "  check [-c FILE]             validate FILE and print the "
 	    "effective configuration\n"
-	    "  status [-c FILE] [--json]   show the running relay's state\n"
+	    "  status [-c FILE] [--json|--prometheus]\n"
+	    "                              show the running relay's state "
+	    "(Prometheus:\n"
+	    "                              text exposition format)\n"
 	    "  decode [FILE|-]             print one batch frame as JSON "
 	    "lines\n"
 	    "  version                     print the version\n"
@@ -50,7 +56,11 @@ main_usage(FILE *f)
 	    "FILE defaults to %s. Logs go to syslog, and to stderr\n"
 	    "when it is a terminal or -v is given.\n"
 	    "Exit codes: 0 success, 1 runtime failure, 2 usage or "
-	    "configuration error.\n", CONF_UNPACK_DEFAULT_FILE,
+	    "configuration error;\n"
+	    "status exits 3 when the central link has been down longer than "
+	    "option\n"
+	    "unhealthy_after (default 300 s; 0: never).\n",
+	    CONF_UNPACK_DEFAULT_FILE,
 	    CONF_DEFAULT_FILE);
 }
 
@@ -61,6 +71,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -78,6 +89,9 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		case 'j':
 			o->json = 1;
 			break;
+		case 'P':
+			o->prometheus = 1;
+			break;
 		default:
 			return -1;
 		}
@@ -85,6 +99,11 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	if (optind != argc) {
 		fprintf(stderr, "pushrelay: unexpected argument '%s'\n",
 		    argv[optind]);
+		return -1;
+	}
+	if (o->json && o->prometheus) {
+		fprintf(stderr, "pushrelay: --json and --prometheus exclude "
+		    "each other\n");
 		return -1;
 	}
 	return 0;
@@ -106,6 +125,13 @@ static void
 main_warn_print(void *arg, const char *text)
 {
 	fprintf(arg, "pushrelay: warning: %s\n", text);
+}
+
+/* conf_warnings() lines carry their own "FILE:LINE: warning:". */
+static void
+main_warn_line(void *arg, const char *text)
+{
+	fprintf(arg, "%s\n", text);
 }
 
 static void
@@ -142,6 +168,7 @@ main_run(const struct main_opts *o, enum conf_role role)
 	if (o->verbose || isatty(STDERR_FILENO))
 		dest |= LOG_TO_STDERR;
 	log_open("pushrelay", dest, (enum log_level)c->log_level);
+	conf_warnings(c, main_warn_log, NULL);
 	conf_warn_exposed(c, main_warn_log, NULL);
 	return relay_run(c);
 }
@@ -153,6 +180,7 @@ main_check(const struct main_opts *o)
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
+	conf_warnings(c, main_warn_line, stderr);
 	conf_warn_exposed(c, main_warn_print, stderr);
 	conf_print(c, stdout);
 	conf_free(c);
@@ -201,23 +229,74 @@ main_put_reply(FILE *f, const char *reply, int json)
 	}
 }
 
+/*
+ * How long the central link has been down, read from a status reply in
+ * the form asked for: JSON "central":{..."down_s":N}, Prometheus
+ * pushrelay_link_down_seconds{link="central"} N, text "health   central
+ * link down for N s" (absent: up). -1 when a JSON or Prometheus reply has
+ * no such figure (a relay older than this client, or not a relay at all).
+ */
+static long long
+main_central_down(const char *reply, const struct main_opts *o)
+{
+	static const char prom[] = "\npushrelay_link_down_seconds"
+	    "{link=\"central\"} ";
+	static const char text[] = "\nhealth   central link down for ";
+	const char *p = NULL, *end;
+	char *num_end;
+	long long v;
+
+	if (o->json) {
+		if ((p = strstr(reply, "\"central\":{")) == NULL ||
+		    (end = strchr(p, '}')) == NULL ||
+		    (p = strstr(p, "\"down_s\":")) == NULL || p > end)
+			return -1;
+		p += strlen("\"down_s\":");
+	} else if (o->prometheus) {
+		if ((p = strstr(reply, prom)) == NULL)
+			return -1;
+		p += strlen(prom);
+	} else {
+		if ((p = strstr(reply, text)) == NULL)
+			return 0;
+		p += strlen(text);
+	}
+	v = strtoll(p, &num_end, 10);
+	return num_end != p && v >= 0 ? v : -1;
+}
+
+/*
+ * status: prints the relay's reply; exits 3 when the central link has
+ * been down longer than option unhealthy_after (0: never), read from the
+ * reply itself, so that a watchdog needs no JSON parser.
+ */
 static int
 main_status(const struct main_opts *o)
 {
 	char reply[CTL_REPLY_MAX], err[512];
+	long long down;
 	struct conf *c;
-	int rc;
+	int rc, after;
 
 	if ((c = main_load(o->file)) == NULL)
 		return EXIT_USAGE;
-	rc = ctl_request(c->control, o->json ? "status json" : "status",
-	    reply, sizeof(reply), 5000, err, sizeof(err));
+	after = c->unhealthy_after;
+	rc = ctl_request(c->control, o->json ? "status json" : o->prometheus ?
+	    "status prometheus" : "status", reply, sizeof(reply), 5000, err,
+	    sizeof(err));
 	conf_free(c);
 	if (rc != CTL_OK) {
 		fprintf(stderr, "pushrelay: status: %s\n", err);
 		return 1;
 	}
 	main_put_reply(stdout, reply, o->json);
+	down = main_central_down(reply, o);
+	if (after > 0 && down > after) {
+		fprintf(stderr, "pushrelay: status: unhealthy: the central "
+		    "link has been down for %lld s (option unhealthy_after "
+		    "%d)\n", down, after);
+		return EXIT_UNHEALTHY;
+	}
 	return 0;
 }
 

@@ -166,6 +166,8 @@ struct relay {
 	uint64_t down_held;		/* downlink sends held by max_rate */
 	int connect_failed[2];		/* failures since the last success */
 	int64_t up_since_ms[2];		/* when the link last came up */
+	int64_t down_since_ms[2];	/* when it last stopped relaying (the
+					   start, if it never did) */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */
@@ -255,9 +257,18 @@ void qos2_out_flush(struct relay *r);
 void qos2_forget(struct relay *r, enum link_side side);
 void qos2_restore(struct relay *r);
 
-/* status.c: render the status reply (JSON when json != 0). */
-size_t status_render(const struct relay *r, int json, char *out,
-    size_t cap);
+/*
+ * status.c: render the status reply into out (cap bytes, NUL-terminated,
+ * truncated when short); returns its length. STATUS_JSON and STATUS_PROM
+ * (Prometheus text exposition) come from one list of figures.
+ */
+enum status_format {
+	STATUS_TEXT = 0,
+	STATUS_JSON,
+	STATUS_PROM,
+};
+size_t status_render(const struct relay *r, enum status_format fmt,
+    char *out, size_t cap);
 
 /* reload.c: re-read the configuration file; keeps the old one on error. */
 void reload_apply(struct relay *r);

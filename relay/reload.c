@@ -102,6 +102,13 @@ reload_log_errors(const char *text)
 	}
 }
 
+static void
+reload_warn(void *arg, const char *text)
+{
+	(void)arg;
+	log_warn("reload: %s", text);
+}
+
 static struct conf *
 reload_load(const char *file)
 {
@@ -122,7 +129,8 @@ reload_load(const char *file)
 		log_err("reload: %s: %s; keeping the running configuration",
 		    file, conf_strerror(rc));
 		nc = NULL;
-	}
+	} else
+		conf_warnings(nc, reload_warn, NULL);
 	free(buf);
 	return nc;
 }

@@ -17,6 +17,7 @@
 
 #include "platform/log.h"
 #include "storage/queue.h"
+#include "storage/queue_bound.h"
 #include "storage/queue_file.h"
 
 #define QUEUE_GONE_MAX		64	/* expired ids noted per fetch query */
@@ -102,9 +103,7 @@ struct queue {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	char *path;
-	uint64_t max_bytes;
-	uint64_t reserve[2];	/* bytes the other direction may not use */
-	enum queue_policy policy;
+	struct queue_bound bound;
 	int in_tx;		/* a BEGIN IMMEDIATE is open */
 	int in_fetch;		/* a fetch callback is running */
 	int64_t last_id;	/* never reused, even after a rollback */
@@ -391,8 +390,8 @@ queue_open(struct queue **out, const struct queue_conf *qc, int *recovered,
 	*out = NULL;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return QUEUE_ERR_NOMEM;
-	q->max_bytes = qc->max_bytes;
-	q->policy = qc->policy;
+	q->bound.max_bytes = qc->max_bytes;
+	q->bound.policy = qc->policy;
 	if ((q->path = strdup(qc->path)) == NULL)
 		rc = QUEUE_ERR_NOMEM;
 	else
@@ -434,8 +433,8 @@ queue_set_limits(struct queue *q, uint64_t max_bytes,
 	if (q == NULL || max_bytes == 0 ||
 	    (policy != QUEUE_DROP_OLDEST && policy != QUEUE_DROP_NEWEST))
 		return;
-	q->max_bytes = max_bytes;
-	q->policy = policy;
+	q->bound.max_bytes = max_bytes;
+	q->bound.policy = policy;
 }
 
 static int
@@ -449,51 +448,20 @@ queue_msg_valid(const struct queue_msg *m)
 	    m->expire_ms >= 0;
 }
 
-/* The bytes direction dir may hold: the bound less the other's reserve. */
-static uint64_t
-queue_cap(const struct queue *q, enum queue_dir dir)
+/* The bytes each direction holds, as queue_bound wants them. */
+static const uint64_t *
+queue_used(const struct queue *q, uint64_t used[2])
 {
-	uint64_t r = q->reserve[dir == QUEUE_UP ? QUEUE_DOWN : QUEUE_UP];
-
-	return r < q->max_bytes ? q->max_bytes - r : 0;
-}
-
-/* Whether dir's side plus size bytes exceeds a bound. */
-static int
-queue_over(const struct queue *q, enum queue_dir dir, uint64_t size)
-{
-	uint64_t total = q->side[QUEUE_UP].bytes + q->side[QUEUE_DOWN].bytes;
-
-	return total + size > q->max_bytes ||
-	    q->side[dir].bytes + size > queue_cap(q, dir);
-}
-
-/*
- * Decides whether a message of size bytes can be stored, possibly after
- * evictions of its own direction. Nothing is evicted when eviction could
- * not make it fit.
- */
-static int
-queue_room(const struct queue *q, enum queue_dir dir, uint64_t size)
-{
-	uint64_t total = q->side[QUEUE_UP].bytes + q->side[QUEUE_DOWN].bytes;
-
-	if (size > queue_cap(q, dir))
-		return QUEUE_ERR_FULL;
-	if (!queue_over(q, dir, size))
-		return QUEUE_OK;
-	if (q->policy == QUEUE_DROP_NEWEST)
-		return QUEUE_ERR_FULL;
-	if (total - q->side[dir].bytes + size > q->max_bytes)
-		return QUEUE_ERR_FULL;
-	return QUEUE_OK;
+	used[QUEUE_UP] = q->side[QUEUE_UP].bytes;
+	used[QUEUE_DOWN] = q->side[QUEUE_DOWN].bytes;
+	return used;
 }
 
 void
 queue_set_reserve(struct queue *q, enum queue_dir dir, uint64_t bytes)
 {
 	if (q != NULL && (dir == QUEUE_UP || dir == QUEUE_DOWN))
-		q->reserve[dir] = bytes;
+		q->bound.reserve[dir] = bytes;
 }
 
 /* Deletes the lowest id of direction dir: the head of each priority. */
@@ -570,7 +538,7 @@ int
 queue_push(struct queue *q, struct queue_msg *m, uint64_t *evicted,
     char *err, size_t errlen)
 {
-	uint64_t size, n = 0;
+	uint64_t size, n = 0, used[2];
 	size_t pi;
 	int rc;
 
@@ -579,12 +547,14 @@ queue_push(struct queue *q, struct queue_msg *m, uint64_t *evicted,
 	if (q == NULL || q->in_fetch || !queue_msg_valid(m))
 		return QUEUE_ERR_INVAL;
 	size = strlen(m->topic) + (uint64_t)m->payload_len;
-	if ((rc = queue_room(q, m->dir, size)) != QUEUE_OK)
+	if ((rc = queue_bound_room(&q->bound, queue_used(q, used), m->dir,
+	    size)) != QUEUE_OK)
 		return rc;
 	if ((rc = queue_prio_index(&q->side[m->dir], m->priority, &pi)) != 0 ||
 	    (rc = queue_begin(q, err, errlen)) != QUEUE_OK)
 		return rc;
-	while (queue_over(q, m->dir, size)) {
+	while (queue_bound_over(&q->bound, queue_used(q, used), m->dir,
+	    size)) {
 		if ((rc = queue_evict_one(q, m->dir, err, errlen)) != QUEUE_OK)
 			break;
 		n++;

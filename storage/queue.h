@@ -310,6 +310,14 @@ uint64_t queue_generation(const struct queue *q);
 int queue_scan(struct queue *q, enum queue_dir dir, queue_row_fn fn,
     void *arg, char *err, size_t errlen);
 
+/*
+ * queue_journal (queue_file.c): the journal mode SQLite uses for the
+ * queue's file: "wal", or "truncate" where WAL could not be used (a file
+ * system that cannot map shared memory, as JFFS2; docs/openwrt.md), or
+ * "?" when SQLite cannot say. Static text. Main loop only; reads no disk.
+ */
+const char *queue_journal(struct queue *q);
+
 /* queue_strerror: static text for a queue_err code. */
 const char *queue_strerror(int err);
 

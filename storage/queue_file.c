@@ -98,6 +98,11 @@ static const char *const queue_file_sync_name[] = {
 struct queue_file {
 	sqlite3 *db;
 	const char *path;
+	int last_rc;		/* SQLite's code of the last failure */
+	int no_wal;		/* WAL failed here: use a rollback journal */
+	int was_empty;		/* the file had no byte before this open */
+	dev_t dev;		/* the file queue_file_create() checked */
+	ino_t ino;
 };
 
 void
@@ -138,6 +143,7 @@ queue_file_fail(struct queue_file *f, int rc, const char *what, char *err,
 {
 	const char *msg = sqlite3_errmsg(f->db);
 
+	f->last_rc = sqlite3_extended_errcode(f->db);
 	queue_file_err(f->path, err, errlen, "%s: %s", what, msg);
 	/*
 	 * A damaged header (schema format number out of range) is reported
@@ -185,38 +191,85 @@ queue_file_text(struct queue_file *f, const char *sql, char *out,
 	return rc;
 }
 
+/*
+ * WAL without a -shm file: with locking_mode EXCLUSIVE set before the
+ * first access to the WAL, SQLite keeps the WAL index in the heap and
+ * never creates or maps PATH-shm (tests/system/test_flash.py checks that
+ * no -shm appears). Where WAL still cannot be used (a file system or a
+ * WAL left by an earlier run that needs a -shm mapping SQLite cannot
+ * make, as on JFFS2), the queue falls back to a rollback journal that is
+ * truncated after each commit: one more fsync per commit, no mmap.
+ */
+static int
+queue_file_journal(struct queue_file *f, char *err, size_t errlen)
+{
+	char mode[16], why[256] = "";
+	int rc;
+
+	if (!f->no_wal) {
+		rc = queue_file_text(f, "PRAGMA journal_mode = WAL", mode,
+		    sizeof(mode), why, sizeof(why));
+		if (rc == QUEUE_OK && strcmp(mode, "wal") == 0)
+			return QUEUE_OK;
+	}
+	rc = queue_file_text(f, "PRAGMA journal_mode = TRUNCATE", mode,
+	    sizeof(mode), err, errlen);
+	if (rc != QUEUE_OK)
+		return rc;
+	if (strcmp(mode, "truncate") != 0) {
+		queue_file_err(f->path, err, errlen, "cannot use WAL (%s) nor "
+		    "a rollback journal (got '%s')", why[0] != '\0' ? why :
+		    "refused", mode);
+		return QUEUE_ERR_IO;
+	}
+	return QUEUE_OK;
+}
+
 static int
 queue_file_pragmas(struct queue_file *f, enum queue_sync sync, char *err,
     size_t errlen)
 {
-	char sql[160], mode[16];
+	char sql[160];
 	int rc;
 
 	/*
 	 * One process owns the queue: an exclusive lock, taken at the first
 	 * read and kept, spares a lock and unlock call pair per transaction
 	 * and keeps the WAL index in the heap instead of a shared -shm file
-	 * (which JFFS2 cannot map). The first statement reads the header: a
-	 * foreign file fails here.
+	 * (which JFFS2 cannot map). It must come before anything reads the
+	 * file. The first statement reads the header: a foreign file fails
+	 * here.
 	 */
 	rc = queue_file_exec(f, "PRAGMA locking_mode = EXCLUSIVE", "pragma",
 	    err, errlen);
 	if (rc == QUEUE_OK)
-		rc = queue_file_text(f, "PRAGMA journal_mode = WAL", mode,
-		    sizeof(mode), err, errlen);
+		rc = queue_file_journal(f, err, errlen);
 	if (rc != QUEUE_OK)
 		return rc;
-	if (strcmp(mode, "wal") != 0) {
-		queue_file_err(f->path, err, errlen, "cannot use WAL mode"
-		    " (got '%s')", mode);
-		return QUEUE_ERR_IO;
-	}
 	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
 	    "PRAGMA cache_size = -%d; PRAGMA journal_size_limit = %d;"
 	    "PRAGMA wal_autocheckpoint = %d;",
 	    queue_file_sync_name[sync], QUEUE_FILE_CACHE_KIB,
 	    QUEUE_FILE_WAL_LIMIT, QUEUE_FILE_CHECKPOINT_PAGES);
 	return queue_file_exec(f, sql, "pragma", err, errlen);
+}
+
+const char *
+queue_journal(struct queue *q)
+{
+	static const char *const known[] = { "wal", "truncate", "delete",
+		"persist", "memory", "off" };
+	struct queue_file f = { queue_file_db(q), "", SQLITE_OK, 0, 0, 0, 0 };
+	char mode[16];
+	size_t i;
+
+	if (queue_file_text(&f, "PRAGMA journal_mode", mode, sizeof(mode),
+	    NULL, 0) != QUEUE_OK)
+		return "?";
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(mode, known[i]) == 0)
+			return known[i];
+	return "?";
 }
 
 static int
@@ -378,6 +431,23 @@ queue_file_check_companions(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * Whether the file at fd is an SQLite database whose header marks a
+ * rollback journal (file format bytes 18 and 19 at 1; WAL writes 2). A
+ * queue file in that mode comes from a run that found WAL unusable here:
+ * it keeps the rollback journal, since asking for WAL would rewrite the
+ * header first and only then find the WAL impossible, leaving a file no
+ * connection could open.
+ */
+static int
+queue_file_is_rollback(int fd)
+{
+	unsigned char h[20];
+
+	return pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    memcmp(h, "SQLite format 3", 16) == 0 && h[18] == 1 && h[19] == 1;
+}
+
+/*
  * Creates the file ourselves so that it gets mode 0600 without touching
  * the process-wide umask; SQLite gives -wal and -shm the same mode.
  * O_NOFOLLOW: a symbolic link fails with ELOOP instead of being followed;
@@ -404,6 +474,10 @@ queue_file_create(struct queue_file *f, char *err, size_t errlen)
 		queue_file_err(f->path, err, errlen, "fstat: %s", strerror(e));
 		return QUEUE_ERR_IO;
 	}
+	f->was_empty = sb.st_size == 0;
+	f->dev = sb.st_dev;
+	f->ino = sb.st_ino;
+	f->no_wal = S_ISREG(sb.st_mode) && queue_file_is_rollback(fd);
 	close(fd);
 	if ((rc = queue_file_plain(f->path, NULL, &sb, err, errlen)) !=
 	    QUEUE_OK)
@@ -411,15 +485,13 @@ queue_file_create(struct queue_file *f, char *err, size_t errlen)
 	return queue_file_check_companions(f->path, err, errlen);
 }
 
-/* Opens and checks the file. On failure f->db may still need closing. */
+/* Opens the file in SQLite and checks it; f->db may need closing after. */
 static int
-queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
+queue_file_connect(struct queue_file *f, enum queue_sync sync, char *err,
     size_t errlen)
 {
 	int rc;
 
-	if ((rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
-		return rc;
 	rc = sqlite3_open_v2(f->path, &f->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX | QUEUE_FILE_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
@@ -432,6 +504,96 @@ queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
 	    (rc = queue_file_check(f, err, errlen)) != QUEUE_OK)
 		return rc;
 	return queue_file_schema(f, err, errlen);
+}
+
+/*
+ * Whether a failure in WAL mode came from the WAL itself: its file could
+ * not be made or opened (SQLite then finds the database read-only), or its
+ * index could not be mapped. SQLite may accept "journal_mode = WAL" and
+ * meet these only at the first read or write.
+ */
+static int
+queue_file_wal_trouble(int rc)
+{
+#ifdef SQLITE_CANTOPEN_SYMLINK
+	if (rc == SQLITE_CANTOPEN_SYMLINK)
+		return 0;	/* the file itself became a link: refused */
+#endif
+	switch (rc & 0xff) {
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		return 1;
+	default:
+		return rc == SQLITE_IOERR_SHMOPEN || rc == SQLITE_IOERR_SHMSIZE ||
+		    rc == SQLITE_IOERR_SHMMAP || rc == SQLITE_IOERR_SHMLOCK;
+	}
+}
+
+/*
+ * Empties the file queue_file_create() checked, and only that one: never
+ * through a path that may have become a link since (the relay may start
+ * as root in a directory its user can write; see queue_file_plain()).
+ */
+static int
+queue_file_empty(struct queue_file *f, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, e;
+
+	fd = open(f->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		e = errno;
+		queue_file_err(f->path, err, errlen, "open: %s", strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_nlink != 1 || sb.st_dev != f->dev || sb.st_ino != f->ino) {
+		close(fd);
+		queue_file_err(f->path, err, errlen, "was replaced while being "
+		    "opened");
+		return QUEUE_ERR_IO;
+	}
+	if (ftruncate(fd, 0) == -1) {
+		e = errno;
+		close(fd);
+		queue_file_err(f->path, err, errlen, "truncate: %s",
+		    strerror(e));
+		return QUEUE_ERR_IO;
+	}
+	close(fd);
+	return QUEUE_OK;
+}
+
+/* Opens and checks the file. On failure f->db may still need closing. */
+static int
+queue_file_setup(struct queue_file *f, enum queue_sync sync, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if ((rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
+		return rc;
+	f->last_rc = SQLITE_OK;
+	rc = queue_file_connect(f, sync, err, errlen);
+	if (rc == QUEUE_OK || f->no_wal || !f->was_empty ||
+	    !queue_file_wal_trouble(f->last_rc))
+		return rc;
+	/*
+	 * Once more with a rollback journal (queue_file_journal()). SQLite
+	 * wrote a first page marked WAL into the new file, which no
+	 * connection can turn back without the WAL: the file held nothing
+	 * before, so it is emptied again. An existing file marked WAL
+	 * stays refused (docs/openwrt.md, "Flash").
+	 */
+	sqlite3_close_v2(f->db);
+	f->db = NULL;
+	f->no_wal = 1;
+	if ((rc = queue_file_empty(f, err, errlen)) != QUEUE_OK ||
+	    (rc = queue_file_create(f, err, errlen)) != QUEUE_OK)
+		return rc;
+	f->no_wal = 1;
+	return queue_file_connect(f, sync, err, errlen);
 }
 
 static int
@@ -562,7 +724,7 @@ int
 queue_file_open(sqlite3 **db, const char *path, enum queue_sync sync,
     int *recovered, char *err, size_t errlen)
 {
-	struct queue_file f = { NULL, path };
+	struct queue_file f = { NULL, path, SQLITE_OK, 0, 0, 0, 0 };
 	char msg[512] = "";
 	int rc;
 

@@ -14,6 +14,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Warnings ('' where a default applies, a value cut by '#') are read too. */
+static void
+fuzz_warning(void *arg, const char *text)
+{
+	fputs(text, arg);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,7 +30,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (devnull == NULL && (devnull = fopen("/dev/null", "w")) == NULL)
 		return 0;
 	if (conf_parse("fuzz.conf", (const char *)data, size, &c, devnull) ==
-	    CONF_OK)
+	    CONF_OK) {
+		(void)conf_warnings(c, fuzz_warning, devnull);
 		conf_free(c);
+	}
 	return 0;
 }

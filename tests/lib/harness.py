@@ -811,6 +811,7 @@ class Relay:
         self.status_conf_path = self.workdir / "status.conf"
         self.log_path = self.workdir / ("%s.log" % self.name)
         self.proc = None
+        self.env = {}               # added to the environment of run
         self.starts = 0
         self.last_status = None     # the last status that answered ...
         self.last_status_t = None   # ... and when (time.monotonic())
@@ -874,7 +875,8 @@ class Relay:
                 bin_argv(self.bin, self.command, "-c", self.conf_path, "-v",
                          *extra_args),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True)
+                start_new_session=True,
+                env=dict(os.environ, **self.env) if self.env else None)
         if wait:
             self.wait_status(lambda s: True, timeout=timeout or T(15),
                              what="the relay's control socket to answer")
@@ -943,7 +945,9 @@ class Relay:
                         timeout=T(5))
         except subprocess.TimeoutExpired:
             return None
-        if r.returncode != 0:
+        # 3: it answered, and the central link has been down longer than
+        # option unhealthy_after.
+        if r.returncode not in (0, 3):
             return None
         try:
             s = json.loads(r.stdout)

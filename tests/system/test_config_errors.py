@@ -71,7 +71,8 @@ OPTION_CASES = [
      "option stroe", "stroe"),
     ("bad_id_chars", set_("relay", "id", "gw/01"), None, "option id 'gw/01'", "id"),
     ("id_too_long", set_("relay", "id", "g" * 65), None, "option id 'ggg", "id"),
-    ("empty_id", set_("relay", "id", ""), None, "option id ''", "id"),
+    # '' is absent, as in uci: the required id is missing (section line).
+    ("empty_id", set_("relay", "id", ""), None, "config relay", "id"),
     ("bad_size_suffix", set_("relay", "store_max_bytes", "64X"), None,
      "option store_max_bytes", "store_max_bytes"),
     ("bad_store_full", set_("relay", "store_full", "drop_random"), None,
@@ -284,3 +285,86 @@ def test_help_version_and_usage_errors(pushrelay_bin):
     assert r.returncode == 2, "no subcommand is a usage error"
     r = run_cli(pushrelay_bin, "check", "--no-such-flag")
     assert r.returncode == 2
+
+
+# --- UCI as uci means it (issue 13) ---------------------------------------
+
+def test_semicolon_joined_line_is_refused(tmp_path, pushrelay_bin):
+    """libuci drops what follows an unquoted word and ';': refuse, exit 2."""
+    text = base_config(tmp_path).render().replace(
+        "\toption log_level 'debug'", "\toption log_level debug; option sync off", 1)
+    path = write(tmp_path, text)
+    line = line_of(text, "option sync off")
+    r = run_cli(pushrelay_bin, "check", conf=path)
+    assert_error(r, r"(?m)^%s:%d: syntax: ';' joins statements" %
+                 (re.escape(str(path)), line))
+    r = run_cli(pushrelay_bin, "run", conf=path)
+    assert_error(r, r"(?m)^%s:%d: syntax: ';'" % (re.escape(str(path)), line))
+
+
+def test_unquoted_hash_warns_with_file_line_option(tmp_path, pushrelay_bin):
+    """`sensors/#` unquoted is `sensors/` in uci: check says so, exits 0."""
+    text = base_config(tmp_path).render().replace(
+        "option topic 'sensors/#'", "option topic sensors/#", 1)
+    path = write(tmp_path, text)
+    line = line_of(text, "option topic sensors/#")
+    r = run_cli(pushrelay_bin, "check", conf=path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"(?m)^%s:%d: warning: option topic: an unquoted '#' "
+                     r"starts a comment in uci, so the value is 'sensors/'"
+                     % (re.escape(str(path)), line), r.stderr), r.stderr
+    assert "\toption topic 'sensors/'\n" in r.stdout
+
+
+def test_empty_value_is_absent_and_warns(tmp_path, pushrelay_bin):
+    """'' is what `uci commit` deletes: the default applies, check warns
+    where that changed the meaning, and '%none' says "none"."""
+    cfg = base_config(tmp_path)
+    cfg.relay["status_topic"] = ""
+    cfg.uplinks[0]["remote_prefix"] = ""
+    cfg.downlinks[0]["remote_prefix"] = "%none"
+    text = cfg.render()
+    path = write(tmp_path, text)
+    r = run_cli(pushrelay_bin, "check", conf=path)
+    assert r.returncode == 0, r.stderr
+    for marker, name in (("option status_topic ''", "status_topic"),
+                         ("option remote_prefix ''", "remote_prefix")):
+        rx = r"(?m)^%s:%d: warning: option %s: '' is the same as leaving " \
+             r"the option out .*write '%%none' for none$" % (
+                 re.escape(str(path)), line_of(text, marker), name)
+        assert re.search(rx, r.stderr), "missing %r in:\n%s" % (rx, r.stderr)
+    assert "\toption status_topic 'pushrelay/%s/status'\n" % cfg.relay["id"] \
+        in r.stdout
+    assert "\toption remote_prefix '%none'\n" in r.stdout
+    assert len(r.stderr.strip().splitlines()) == 2, r.stderr
+
+
+@pytest.mark.parametrize("word,want", [("yes", "1"), ("on", "1"),
+                                       ("enabled", "1"), ("true", "1"),
+                                       ("no", "0"), ("off", "0"),
+                                       ("disabled", "0"), ("false", "0")])
+def test_booleans_as_config_get_bool(tmp_path, pushrelay_bin, word, want):
+    cfg = base_config(tmp_path)
+    cfg.central["tls"] = word
+    if want == "1":
+        cfg.central["psk_identity"] = "gw"
+        cfg.central["psk"] = "00112233445566778899aabbccddeeff"
+    path = write(tmp_path, cfg.render())
+    r = run_cli(pushrelay_bin, "check", conf=path)
+    assert r.returncode == 0, r.stderr
+    assert "\toption tls '%s'\n" % want in r.stdout
+
+
+def test_run_logs_the_warnings_once(relay_factory):
+    """run logs what check warns about, at start, naming file:line:option."""
+    relay = relay_factory(start=False, relay={"status_topic": ""})
+    text = relay.write_config(relay.config.render().replace(
+        "option topic 'sensors/#'", "option topic sensors/#", 1))
+    relay.start()
+    relay.wait_connected()
+    log = relay.log_text()
+    for marker, name in (("option status_topic ''", "status_topic"),
+                         ("option topic sensors/#", "topic")):
+        want = "%s:%d: warning: option %s: " % (relay.conf_path,
+                                                 line_of(text, marker), name)
+        assert log.count(want) == 1, "want once %r in:\n%s" % (want, log)

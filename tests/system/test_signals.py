@@ -100,7 +100,7 @@ def test_status_topic_can_be_disabled(relay_factory, local_broker,
                                       central_broker, clients):
     col = clients.collector(central_broker, ["pushrelay/#", UP + "#"],
                             protocol=5)
-    relay = relay_factory(relay={"status_topic": ""})
+    relay = relay_factory(relay={"status_topic": "%none"})
     # Barrier: an uplink message goes out on the relay's own connection
     # after anything it published on connecting, so it arrives after it.
     pub = clients.publisher(local_broker)

@@ -97,7 +97,7 @@ test_values(void **state)
 	    "\toption store_full drop_newest\n"
 	    "\toption sync full\n"
 	    "\toption log_level debug\n"
-	    "\toption status_topic ''\n"
+	    "\toption status_topic '%none'\n"
 	    "config broker 'local'\n"
 	    "\toption address '[::1]:1884'\n"
 	    "\toption protocol 311\n"
@@ -244,15 +244,12 @@ static const struct {
 	  "t.conf:3: option id: 'bad id' must be 1-64 characters of A-Z, "
 	  "a-z, 0-9, '.', '_' and '-'\n" },
 	{ RELAY "\toption id ''\n" CENTRAL UPLINK,
-	  "t.conf:3: option id: '' must be 1-64 characters of A-Z, a-z, "
-	  "0-9, '.', '_' and '-'\n" },
+	  "t.conf:1: option id: required in config relay\n" },
 	{ RELAY "\toption id 'a/b'\n" CENTRAL UPLINK,
 	  "t.conf:3: option id: 'a/b' must be 1-64 characters of A-Z, a-z, "
 	  "0-9, '.', '_' and '-'\n" },
 	{ "config relay 'r'\n" CENTRAL UPLINK,
 	  "t.conf:1: option id: required in config relay\n" },
-	{ RELAY "\toption store ''\n" CENTRAL UPLINK,
-	  "t.conf:3: option store: '' must not be empty\n" },
 	{ RELAY "\toption store_max_bytes '64X'\n" CENTRAL UPLINK,
 	  "t.conf:3: option store_max_bytes: '64X' is not a size (digits "
 	  "with an optional K, M or G)\n" },
@@ -278,8 +275,6 @@ static const struct {
 	{ RELAY "\toption log_level 'INFO'\n" CENTRAL UPLINK,
 	  "t.conf:3: option log_level: 'INFO' is not one of error, warn, "
 	  "info, debug\n" },
-	{ RELAY "\toption control ''\n" CENTRAL UPLINK,
-	  "t.conf:3: option control: '' must not be empty\n" },
 	{ RELAY "\toption control '/run/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	  "xxxxx.sock'\n" CENTRAL UPLINK,
@@ -340,9 +335,6 @@ static const struct {
 	{ RELAY "config broker 'local'\n\toption protocol '4'\n"
 	  CENTRAL UPLINK, "t.conf:4: option protocol: '4' is not one of 5, "
 	  "311\n" },
-	{ RELAY "config broker 'local'\n\toption client_id ''\n"
-	  CENTRAL UPLINK, "t.conf:4: option client_id: '' must not be "
-	  "empty\n" },
 	{ RELAY "config broker 'local'\n\toption reconnect_min '0'\n"
 	  CENTRAL UPLINK, "t.conf:4: option reconnect_min: '0' is not in "
 	  "1..86400\n" },
@@ -393,8 +385,10 @@ static const struct {
 	  "'a/#/b' is not valid: '#' must be the last level\n" },
 	{ MINIMAL "\toption topic 'a+'\n", "t.conf:7: option topic: 'a+' is "
 	  "not valid: '+' must be a whole level\n" },
-	{ MINIMAL "\toption topic ''\n", "t.conf:7: option topic: '' is not "
-	  "valid: a topic filter must not be empty\n" },
+	{ MINIMAL "\toption topic ''\n", "t.conf:5: option topic: required in "
+	  "config uplink\n" },
+	{ RELAY "\toption unhealthy_after '5m'\n" CENTRAL UPLINK,
+	  "t.conf:3: option unhealthy_after: '5m' is not a number\n" },
 	{ MINIMAL "\toption local_prefix 'a/+/'\n", "t.conf:7: option "
 	  "local_prefix: 'a/+/' must not contain '+' or '#'\n" },
 	{ MINIMAL "\toption remote_prefix '#'\n", "t.conf:7: option "
@@ -564,6 +558,7 @@ test_print(void **state)
 	    "\toption ttl 60\n");
 	print(c, &out);
 	assert_non_null(strstr(out, "\toption store_max_bytes '64M'\n"));
+	assert_non_null(strstr(out, "\toption unhealthy_after '300'\n"));
 	assert_non_null(strstr(out, "\toption status_topic "
 	    "'pushrelay/gw-1/status'\n"));
 	assert_non_null(strstr(out, "config broker 'local'\n"
@@ -583,6 +578,141 @@ test_print(void **state)
 }
 
 /* What conf_print writes loads again to the same configuration. */
+/* The warnings conf_warnings() passes on, joined. */
+static void
+collect(void *arg, const char *text)
+{
+	char *buf = arg;
+
+	strcat(buf, text);
+	strcat(buf, "\n");
+}
+
+/*
+ * As in libuci, '' is the same as absent: the default applies, with a
+ * warning where that default is not empty; '%none' says "none".
+ */
+static void
+test_empty_means_absent(void **state)
+{
+	char warns[4096] = "";
+	struct conf *c = load_ok(RELAY
+	    "\toption status_topic ''\n"
+	    "\toption store ''\n"
+	    "\toption user ''\n"
+	    "config broker 'central'\n\tlist address 'c.example:8883'\n"
+	    "\toption ca_file ''\n"
+	    "config uplink\n\toption topic 'a/#'\n"
+	    "\toption remote_prefix ''\n"
+	    "\toption local_prefix ''\n");
+
+	(void)state;
+	assert_string_equal(c->status_topic, "pushrelay/gw-1/status");
+	assert_string_equal(c->store, "/var/lib/pushrelay/queue.db");
+	assert_string_equal(c->user, "");
+	assert_string_equal(c->central.tls.ca_file,
+	    "/etc/ssl/certs/ca-certificates.crt");
+	assert_string_equal(c->uplink[0].remote_prefix, "gw/gw-1/");
+	assert_string_equal(c->uplink[0].local_prefix, "");
+	assert_int_equal(conf_warnings(c, collect, warns), 4);
+	assert_string_equal(warns,
+	    "t.conf:3: warning: option status_topic: '' is the same as "
+	    "leaving the option out (uci deletes such a line at the next "
+	    "commit), so the default 'pushrelay/%i/status' applies; write "
+	    "'%none' for none\n"
+	    "t.conf:4: warning: option store: '' is the same as leaving the "
+	    "option out (uci deletes such a line at the next commit), so the "
+	    "default '/var/lib/pushrelay/queue.db' applies\n"
+	    "t.conf:8: warning: option ca_file: '' is the same as leaving the "
+	    "option out (uci deletes such a line at the next commit), so the "
+	    "default '/etc/ssl/certs/ca-certificates.crt' applies; write "
+	    "'%none' for none\n"
+	    "t.conf:11: warning: option remote_prefix: '' is the same as "
+	    "leaving the option out (uci deletes such a line at the next "
+	    "commit), so the default 'gw/%i/' applies; write '%none' for "
+	    "none\n");
+	conf_free(c);
+}
+
+static void
+test_none_word(void **state)
+{
+	char warns[256] = "", *out;
+	struct conf *c = load_ok(RELAY
+	    "\toption status_topic '%none'\n"
+	    "config broker 'central'\n\tlist address 'c.example:8883'\n"
+	    "\toption ca_file '%none'\n\toption ca_path '/etc/ssl/certs'\n"
+	    "config uplink\n\toption topic 'a/#'\n"
+	    "\toption remote_prefix '%none'\n"
+	    "\toption local_prefix '%none'\n");
+
+	(void)state;
+	assert_string_equal(c->status_topic, "");
+	assert_string_equal(c->central.tls.ca_file, "");
+	assert_string_equal(c->uplink[0].remote_prefix, "");
+	assert_string_equal(c->uplink[0].local_prefix, "");
+	assert_int_equal(conf_warnings(c, collect, warns), 0);
+	print(c, &out);
+	assert_non_null(strstr(out, "\toption status_topic '%none'\n"));
+	assert_non_null(strstr(out, "\toption ca_file '%none'\n"));
+	assert_non_null(strstr(out, "\toption remote_prefix '%none'\n"));
+	assert_non_null(strstr(out, "\toption local_prefix ''\n"));
+	free(out);
+	conf_free(c);
+}
+
+/* What OpenWrt's config_get_bool takes, and nothing else. */
+static void
+test_booleans(void **state)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on",
+		"enabled" };
+	static const char *const no[] = { "0", "false", "no", "off",
+		"disabled" };
+	char text[512];
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		snprintf(text, sizeof(text), RELAY "config broker 'central'\n"
+		    "\tlist address 'c.example:8883'\n\toption tls '%s'\n"
+		    "\toption psk_identity 'i'\n\toption psk '00112233'\n"
+		    UPLINK, yes[i]);
+		c = load_ok(text);
+		assert_int_equal(c->central.tls.enabled, 1);
+		conf_free(c);
+		snprintf(text, sizeof(text), RELAY "config broker 'central'\n"
+		    "\tlist address 'c.example:8883'\n\toption tls '%s'\n"
+		    UPLINK, no[i]);
+		c = load_ok(text);
+		assert_int_equal(c->central.tls.enabled, 0);
+		conf_free(c);
+	}
+	expect_invalid(RELAY "config broker 'central'\n"
+	    "\tlist address 'c.example:8883'\n\toption tls 'True'\n" UPLINK,
+	    "t.conf:5: option tls: 'True' is not a boolean (1/0, true/false, "
+	    "yes/no, on/off, enabled/disabled)\n");
+}
+
+/* An unquoted '#' cuts the value, as in uci: a warning names the line. */
+static void
+test_hash_cut_warns(void **state)
+{
+	char warns[512] = "";
+	struct conf *c = load_ok(RELAY CENTRAL
+	    "config uplink\n\toption topic sensors/#\n"
+	    "config uplink\n\toption topic 'b/#' # fine\n");
+
+	(void)state;
+	assert_string_equal(c->uplink[0].topic, "sensors/");
+	assert_int_equal(conf_warnings(c, collect, warns), 1);
+	assert_string_equal(warns, "t.conf:6: warning: option topic: an "
+	    "unquoted '#' starts a comment in uci, so the value is "
+	    "'sensors/'; quote the whole value if the '#' belongs to it\n");
+	conf_free(c);
+}
+
 static void
 test_print_round_trip(void **state)
 {
@@ -668,6 +798,10 @@ main(void)
 		cmocka_unit_test(test_loop_central_311),
 		cmocka_unit_test(test_no_loop),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_empty_means_absent),
+		cmocka_unit_test(test_none_word),
+		cmocka_unit_test(test_booleans),
+		cmocka_unit_test(test_hash_cut_warns),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_strerror),

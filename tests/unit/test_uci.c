@@ -140,7 +140,7 @@ test_comments_and_separators(void **state)
 	    "   # an indented comment\n"
 	    "config t 'n' # trailing comment\n"
 	    "\toption a 1# comment glued to the value\n"
-	    "\toption b 2 ; option c 3;option d 4\n"
+	    "\toption b '2;3'\"'\" # a ';' quoted or in a comment\n"
 	    "\toption e \\\n"
 	    "\t    five\n"
 	    "\toption f \"long \\\n"
@@ -158,10 +158,10 @@ test_comments_and_separators(void **state)
 	assert_string_equal(s->name, "n");
 	assert_int_equal(s->line, 3);
 	assert_string_equal(value(s, "a", 0), "1");
-	assert_string_equal(value(s, "b", 0), "2");
-	assert_string_equal(value(s, "c", 0), "3");
-	assert_string_equal(value(s, "d", 0), "4");
-	assert_int_equal(uci_find_option(s, "d")->line, 5);
+	assert_true(uci_find_option(s, "a")->values[0].cut);
+	assert_string_equal(value(s, "b", 0), "2;3'");
+	assert_false(uci_find_option(s, "b")->values[0].cut);
+	assert_int_equal(uci_find_option(s, "b")->line, 5);
 	assert_string_equal(value(s, "e", 0), "five");
 	assert_string_equal(value(s, "f", 0), "long line");
 	s = &uf->sections[1];
@@ -263,8 +263,6 @@ test_layouts(void **state)
 	    "\t \tlist\ta\t'x y'\n\n\n config uplink\n option topic 's/#'",
 	    "config relay 'main'\r\n\toption id 'gw'\r\n\tlist a 'x y'\r\n"
 	    "config uplink\r\n\toption topic 's/#'\r\n",
-	    "config relay 'main'; option id 'gw'; list a x\\ y\n"
-	    "config uplink; option topic 's/#' # c\n",
 	    "# head\nconfig relay 'm''ain' # x\n\toption id g'w'\n"
 	    "\tlist a 'x'\" \"y # z\n\n# between\nconfig uplink\n"
 	    "\toption topic \\\n 's/#'\n# tail",
@@ -300,6 +298,10 @@ test_empty_inputs(void **state)
 	uci_free(uf);
 }
 
+#define SEMI "';' joins statements on one line, and libuci drops what " \
+	"follows it: write one statement per line (quote a ';' that belongs " \
+	"to a value)\n"
+
 static const struct {
 	const char *text;
 	const char *errors;
@@ -325,8 +327,16 @@ static const struct {
 	{ "config t\n\tlist # x\n", "t.conf:2: syntax: missing list name\n" },
 	{ "config t\n\toption a\n",
 	  "t.conf:2: syntax: missing value for option 'a'\n" },
-	{ "config t\n\tlist a;\n",
+	{ "config t\n\tlist a #;\n",
 	  "t.conf:2: syntax: missing value for list 'a'\n" },
+	/* libuci drops the rest of a line after an unquoted word and ';'. */
+	{ "config t\n\toption a b;option c d\n",
+	  "t.conf:2: syntax: " SEMI },
+	{ "config t\n\toption a 'b' ; option c d\n",
+	  "t.conf:2: syntax: " SEMI },
+	{ "config t; option a b\n", "t.conf:1: syntax: " SEMI },
+	{ "config t\n\t;\n\toption a x;y\n",
+	  "t.conf:2: syntax: " SEMI "t.conf:3: syntax: " SEMI },
 	{ "config t\n\toption a.b c\n", "t.conf:2: syntax: bad option name "
 	  "'a.b': use only letters, digits and '_'\n" },
 	{ "config t a b\n",
@@ -416,7 +426,7 @@ test_every_truncation(void **state)
 {
 	static const char text[] =
 	    "package p\nconfig relay 'main' # c\n\toption id \"g\\\"w\"\n"
-	    "\tlist a 'x'\"y\"\\\n z ; option b c\nconfig u\n\toption t '1'\n";
+	    "\tlist a 'x'\"y\"\\\n z\n\toption b c\nconfig u\n\toption t '1'\n";
 	struct uci_file *uf;
 	char *errs;
 	size_t len;
