@@ -52,7 +52,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3 \
+	bench bench-bytes fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3 \
 	dist openwrt-check
 # MBEDTLS=3 leaves ./pushrelay (the default build's copy) alone.
 all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay)
@@ -173,6 +173,11 @@ demo: deps all
 
 bench: deps all
 	$(PYTHON) tests/bench/run
+	$(PYTHON) tests/bench/wanbytes
+
+# The WAN bytes rows alone (issue #14): 1, 5, 100 msg/s, flood, idle.
+bench-bytes: deps all
+	$(PYTHON) tests/bench/wanbytes
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -51,6 +51,10 @@ static const struct confval_policy relay_policy[] = {
 	    "pushrelay/%i/status", CONFVAL_F_NONE),
 	NUM("downlink_reserve", CONFVAL_UINT, CONFVAL_K_INT, struct conf,
 	    downlink_reserve, "10", 0, 90),
+	NUM("max_wan_rate", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
+	    max_wan_rate, "0", 0, 1024 * GIB),
+	NUM("daily_wan_quota", CONFVAL_SIZE, CONFVAL_K_U64, struct conf,
+	    daily_wan_quota, "0", 0, 1024 * 1024 * GIB),
 	/* Read by the OpenWrt init script, not by the relay (docs/openwrt.md). */
 	NUM("enabled", CONFVAL_BOOL, CONFVAL_K_INT, struct conf, enabled, "1",
 	    0, 1),
@@ -70,6 +74,8 @@ static const struct confval_policy central_policy[] = {
 	BROKER_ROWS(struct conf_broker, , "pushrelay-%i", "60", "1024",
 	    "256K"),
 	TLS_ROWS(struct conf_broker, , "1"),
+	NUM("topic_alias_max", CONFVAL_UINT, CONFVAL_K_INT, struct conf_broker,
+	    topic_alias_max, "64", 0, 65535),
 };
 
 #define ROUTE_HEAD \
@@ -108,6 +114,8 @@ static const struct confval_policy batch_policy[] = {
 	NUM("dictionary_rotate", CONFVAL_SIZE, CONFVAL_K_INT,
 	    struct conf_batch, dictionary_rotate, "16M", 65536,
 	    1024 * 1024 * 1024),
+	NUM("content_type", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
+	    content_type, "0", 0, 1),
 };
 
 static const struct confval_policy uplink_policy[] = {
@@ -116,11 +124,16 @@ static const struct confval_policy uplink_policy[] = {
 	ROUTE_TTL,
 	NUM("priority", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route,
 	    priority, "0", 0, 255),
+	/* No default: without it the route follows batch linger_ms. */
+	NUM("max_delay_ms", CONFVAL_UINT, CONFVAL_K_INT, struct conf_route,
+	    max_delay_ms, NULL, 0, 3600000),
 };
 
 static const struct confval_policy downlink_policy[] = {
 	ROUTE_HEAD,
 	ROUTE_TTL,
+	NUM("max_rate", CONFVAL_UINT, CONFVAL_K_U32, struct conf_route,
+	    max_rate, "0", 0, 1000000),
 };
 
 static const char *const conf_errstr[] = {
@@ -291,10 +304,12 @@ load_route(struct confval_ctx *cx, struct conf_route *r,
 	r->line = s->line;
 	if (s->name != NULL && (r->name = strdup(s->name)) == NULL)
 		cx->nomem = true;
-	if (up)
+	if (up) {
 		confval_apply(cx, uplink_policy, NELEM(uplink_policy), s,
 		    s->type, r);
-	else
+		if (uci_find_option(s, "max_delay_ms") == NULL)
+			r->max_delay_ms = -1;
+	} else
 		confval_apply(cx, downlink_policy, NELEM(downlink_policy), s,
 		    s->type, r);
 	check_route_filters(cx, r, s);
@@ -697,7 +712,7 @@ conf_print(const struct conf *c, FILE *f)
 	confval_print(f, batch_policy, NELEM(batch_policy), &c->batch);
 	for (i = 0; i < c->n_uplink; i++)
 		print_route(f, "uplink", &c->uplink[i], uplink_policy,
-		    NELEM(uplink_policy));
+		    NELEM(uplink_policy) - (c->uplink[i].max_delay_ms < 0));
 	for (i = 0; i < c->n_downlink; i++)
 		print_route(f, "downlink", &c->downlink[i], downlink_policy,
 		    NELEM(downlink_policy));

@@ -93,6 +93,10 @@ struct conf_route {
 	enum conf_mode mode;	/* uplink only; downlink is always raw */
 	uint32_t ttl_s;		/* 0 = no limit */
 	int priority;		/* uplink only; higher drains first */
+	int max_delay_ms;	/* uplink batch: longest a message waits in
+				   an open frame; -1: batch linger_ms */
+	uint32_t max_rate;	/* downlink: msg/s to the local broker;
+				   0 = no limit */
 };
 
 /* TLS to the central broker; see docs/tls.md. Strings "" when unset. */
@@ -132,6 +136,8 @@ struct conf_broker {
 	char *proxy_username;	/* "" when none */
 	char *proxy_password;	/* "" when none; never printed */
 	struct conf_tls tls;	/* central only; local: enabled 0 */
+	int topic_alias_max;	/* central only: most topic aliases used
+				   (MQTT 5, within the broker's); 0 off */
 };
 
 enum conf_compress {
@@ -152,6 +158,7 @@ struct conf_batch {
 	int dictionary_bytes;	/* v2 + lz4: shared dictionary size; 0 off */
 	int dictionary_rotate;	/* body bytes after which a dictionary is
 				   rebuilt from the recent uplink */
+	int content_type;	/* 1: frames carry the content type */
 };
 
 struct conf {
@@ -185,6 +192,8 @@ struct conf {
 	int unhealthy_after;	/* s the central link may be down before
 				   `status` exits 3; 0: never */
 	char *user;		/* drop root to this user at start; "" = don't */
+	uint64_t max_wan_rate;	/* central link bytes/s; 0 = no limit */
+	uint64_t daily_wan_quota; /* central link bytes per UTC day; 0 none */
 	/*
 	 * For the OpenWrt init script only; the relay ignores them: enabled
 	 * 0 keeps procd from starting it, wan_interface names the netifd

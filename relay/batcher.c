@@ -27,6 +27,9 @@ struct batcher {
 	size_t n;
 	size_t bytes;		/* topic+payload of the open frame */
 	int64_t first_ms;	/* monotonic time of the first member */
+	int64_t linger_at;	/* the first linger member's; -1: none */
+	int64_t own_due;	/* earliest batcher_member_due(); -1: none */
+	int last_linger;	/* the last member set linger_at */
 	int urgent;		/* a member of a route with priority > 0 */
 	int full;
 	uint64_t raw_bytes;
@@ -158,8 +161,13 @@ batcher_add(struct batcher *b, const struct queue_msg *m, int64_t now_ms,
 	}
 	if (rc != 0)
 		return BATCHER_REFUSED;
-	if (b->n == 0)
+	if (b->n == 0) {
 		b->first_ms = now_ms;
+		b->linger_at = b->own_due = -1;
+	}
+	b->last_linger = b->linger_at < 0;
+	if (b->last_linger)
+		b->linger_at = now_ms;
 	if (m->priority > BATCHER_PRIO_BASE)
 		b->urgent = 1;
 	b->ids[b->n++] = m->id;
@@ -173,14 +181,39 @@ batcher_count(const struct batcher *b)
 	return b->n;
 }
 
+void
+batcher_member_due(struct batcher *b, int64_t due_ms)
+{
+	if (b->n == 0)
+		return;
+	if (b->last_linger) {
+		b->linger_at = -1;
+		b->last_linger = 0;
+	}
+	if (b->own_due < 0 || due_ms < b->own_due)
+		b->own_due = due_ms;
+}
+
 int64_t
 batcher_due_ms(const struct batcher *b)
 {
+	int64_t due = -1;
+
 	if (b->n == 0)
 		return -1;
 	if (b->full || b->urgent)
 		return 0;
-	return b->first_ms + b->linger_ms;
+	if (b->linger_at >= 0)
+		due = b->linger_at + b->linger_ms;
+	if (b->own_due >= 0 && (due < 0 || b->own_due < due))
+		due = b->own_due;
+	return due;
+}
+
+int
+batcher_urgent(const struct batcher *b)
+{
+	return b->n > 0 && b->urgent;
 }
 
 /* Keeps the body just written for the next dictionary; rates it. */

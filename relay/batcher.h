@@ -66,11 +66,23 @@ int batcher_add(struct batcher *b, const struct queue_msg *m, int64_t now_ms,
 size_t batcher_count(const struct batcher *b);
 
 /*
- * batcher_due_ms: monotonic time at which the open frame must close (its
- * first member's arrival in it plus linger_ms; at once when full or when
- * a member came from a route with a priority above 0), or -1 when empty.
+ * batcher_member_due: the member batcher_add() just took must leave by
+ * monotonic time due_ms (its arrival plus its route's max_delay_ms); it
+ * then does not count for linger_ms. Call it at most once per member,
+ * right after its BATCHER_OK.
+ */
+void batcher_member_due(struct batcher *b, int64_t due_ms);
+
+/*
+ * batcher_due_ms: monotonic time at which the open frame must close: the
+ * earliest of the first linger member's arrival in it plus linger_ms and
+ * every batcher_member_due(); at once when full or when a member came
+ * from a route with a priority above 0. -1 when empty.
  */
 int64_t batcher_due_ms(const struct batcher *b);
+
+/* batcher_urgent: a member of the open frame has a route priority > 0. */
+int batcher_urgent(const struct batcher *b);
 
 /*
  * batcher_close: writes the open frame with sequence number seq. *frame

@@ -8,6 +8,7 @@
  * a broker's acknowledgement marks its message for deletion.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@
 #define FORWARD_DICT_REQ	"/dict"
 /* A dictionary is sent again on request at most this often. */
 #define FORWARD_DICT_REQ_MS	1000
+/* A pass that spent the WAN budget looks again this soon (flow.c). */
+#define FORWARD_FLOW_RECHECK_MS	10
 /* MQTT packet types of the acknowledgements the relay owes. */
 #define FORWARD_PUBACK		4
 #define FORWARD_PUBREC		5
@@ -470,6 +473,10 @@ struct forward_send {
 	struct link *l;
 	int64_t wall_ms;
 	size_t raw_budget;	/* free in-flight slots for raw publishes */
+	int max_delay;		/* an uplink route has max_delay_ms */
+	int paused;		/* the WAN budget is spent: priority only */
+	int64_t wan_left;	/* bytes the budget allows in this pass */
+	int down;		/* this pass sends downlink (max_rate) */
 	int64_t drop[16];	/* batch members that can never be framed */
 	size_t ndrop;
 };
@@ -478,8 +485,19 @@ struct forward_send {
 static int
 forward_send_member(struct forward_send *s, const struct queue_msg *m)
 {
+	const struct conf_route *rt;
+
 	switch (batcher_add(s->r->batcher, m, s->r->now_ms, s->wall_ms)) {
 	case BATCHER_OK:
+		/*
+		 * A route with max_delay_ms: the member leaves by its arrival
+		 * plus that, on the monotonic clock (its stored arrival is
+		 * wall-clock time, so a restart keeps the budget spent).
+		 */
+		if (s->max_delay && (rt = route_of_dest(s->r->routes,
+		    ROUTE_UP, m->topic, NULL)) != NULL && rt->max_delay_ms >= 0)
+			batcher_member_due(s->r->batcher, s->r->now_ms +
+			    (m->ts_ms + rt->max_delay_ms - s->wall_ms));
 		return 0;
 	case BATCHER_FULL:
 		return 1;	/* The frame is due; the rest waits. */
@@ -520,15 +538,34 @@ forward_drops(struct relay *r, struct forward_send *s, const char *dir)
 	s->ndrop = 0;
 }
 
+/*
+ * What goes while the WAN budget is spent: messages of routes with a
+ * priority above 0 (raw, or batch members, whose frame closes at once),
+ * and frames already closed (they must leave in sequence order, and a
+ * frame holding an alarm may be among them).
+ */
+static int
+forward_priority(const struct queue_msg *m)
+{
+	if (m->priority < 0)
+		return m->priority > BATCHER_PRIO_BASE;
+	return m->priority > 0;
+}
+
 static int
 forward_send_one(void *arg, const struct queue_msg *m)
 {
 	struct forward_send *s = arg;
 	int rc;
 
+	/* Over the WAN budget the rest waits, in order, in the queue. */
+	if (s->paused && !forward_priority(m))
+		return 1;
 	if (s->r->batcher != NULL && batcher_is_member(m))
 		return forward_send_member(s, m);
 	if (s->raw_budget == 0)
+		return 1;
+	if (s->down && !flow_down_take(s->r, m))
 		return 1;
 	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
 	    sizeof(s->r->err));
@@ -536,6 +573,11 @@ forward_send_one(void *arg, const struct queue_msg *m)
 		return forward_send_drop(s, m);
 	if (rc == LINK_OK)
 		s->raw_budget--;
+	/* The budget is accounted on the wire next pass; this pass guesses. */
+	if (rc == LINK_OK && !s->down && s->wan_left != INT64_MAX &&
+	    (s->wan_left -= (int64_t)(strlen(m->topic) + m->payload_len +
+	    m->props_len + 8)) <= 0)
+		s->paused = 1;
 	return rc != LINK_OK;
 }
 
@@ -569,7 +611,13 @@ forward_frame_msg(struct relay *r, struct queue_msg *m, uint8_t *props,
 	m->payload = frame;
 	m->payload_len = len;
 	m->props = props;
-	m->props_len = forward_frame_props(props, props_cap);
+	/*
+	 * The unpacker knows frames by their topic (its subscription) and
+	 * their magic, not by this property: 34 bytes per frame that only
+	 * go out when config batch asks (option content_type).
+	 */
+	m->props_len = r->conf->batch.content_type ?
+	    forward_frame_props(props, props_cap) : 0;
 	m->qos = r->conf->batch.qos;
 	m->ts_ms = clock_wall_ms();
 }
@@ -875,16 +923,31 @@ forward_close_batch(struct relay *r)
 }
 
 static void
-forward_batch_step(struct relay *r)
+forward_batch_step(struct relay *r, int paused)
 {
 	int64_t due;
 
 	if ((due = batcher_due_ms(r->batcher)) < 0)
 		return;
+	/* Over the WAN budget only a frame with a priority member closes. */
+	if (paused && !batcher_urgent(r->batcher))
+		return;
 	if (due <= r->now_ms)
 		forward_close_batch(r);
 	else
 		relay_timer_arm(r, &r->batch_due, due - r->now_ms);
+}
+
+static int
+forward_any_delay(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_uplink; i++)
+		if (c->uplink[i].mode == CONF_MODE_BATCH &&
+		    c->uplink[i].max_delay_ms >= 0)
+			return 1;
+	return 0;
 }
 
 void
@@ -905,10 +968,15 @@ forward_pump(struct relay *r)
 	memset(&s, 0, sizeof(s));
 	s.r = r;
 	s.wall_ms = clock_wall_ms();
+	s.max_delay = forward_any_delay(r->conf);
 	for (side = 0; side < 2; side++) {
 		s.l = r->link[side];
 		if (link_state(s.l) != LINK_UP)
 			continue;
+		s.down = side == LINK_LOCAL;
+		s.paused = side == LINK_CENTRAL && !flow_central_open(r);
+		s.wan_left = side == LINK_CENTRAL ? flow_central_left(r) :
+		    INT64_MAX;
 		s.raw_budget = link_window_free(s.l);
 		max = s.raw_budget;
 		/* Frame members take no slot: only the frame will. */
@@ -925,7 +993,14 @@ forward_pump(struct relay *r)
 		forward_drops(r, &s, forward_dirname[relay_out_dir(side)]);
 		expired += e;
 		if (side == LINK_CENTRAL && r->batcher != NULL)
-			forward_batch_step(r);
+			forward_batch_step(r, s.paused);
+		/*
+		 * The pass spent the budget itself: the next pass accounts
+		 * what it wrote and arms the wait; QoS 0 brings no PUBACK to
+		 * wake the loop for it.
+		 */
+		if (s.paused && !r->flow_wait.armed)
+			relay_timer_arm(r, &r->flow_wait, FORWARD_FLOW_RECHECK_MS);
 	}
 	if (expired > 0) {
 		r->st.dropped_expired += expired;

@@ -76,6 +76,9 @@ link_free(struct link *l)
 	free(l->in);
 	free(l->out);
 	free(l->q0.v);
+	link_alias_reset(l);
+	free(l->alias_topic);
+	free(l->alias_hash);
 	free(l);
 }
 
@@ -93,6 +96,7 @@ link_close(struct link *l)
 	l->ping_sent_ms = 0;
 	l->deadline_ms = -1;
 	l->read_dry = 0;
+	link_alias_reset(l);
 	link_slots_down(l);
 	l->state = LINK_DOWN;
 }
@@ -173,6 +177,25 @@ link_out_shrink(struct link *l)
 	l->out = nb;
 	l->out_cap = LINK_OUT_INIT;
 	l->out_off = l->out_len = 0;
+}
+
+/* Notes a QoS 0 publish's cookie; 0 or -1 (no memory). */
+int
+link_q0_add(struct link *l, int64_t cookie)
+{
+	struct link_cookies *c = &l->q0;
+	int64_t *nv;
+	size_t ncap;
+
+	if (c->n == c->cap) {
+		ncap = c->cap != 0 ? c->cap * 2 : 256;
+		if ((nv = realloc(c->v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = cookie;
+	return 0;
 }
 
 /*
@@ -320,6 +343,11 @@ link_connect(struct link *l, const struct conf_broker *b,
 	l->keepalive_s = (uint16_t)b->keepalive;
 	l->max_in = max_packet;
 	l->max_out = 0;
+	if (link_alias_setup(l, b->protocol == 5 ? b->topic_alias_max : 0) !=
+	    0) {
+		snprintf(err, errlen, "broker %s: out of memory", b->address[0]);
+		return LINK_ERR_NOMEM;
+	}
 	l->cap = b->max_inflight > 0 && (size_t)b->max_inflight < l->window ?
 	    (size_t)b->max_inflight : l->window;
 	l->limit = l->cap;

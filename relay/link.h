@@ -142,6 +142,9 @@ struct link_stats {
 	uint64_t packets_out;
 	uint64_t writes;	/* transport writes */
 	uint64_t refused;	/* malformed or oversized packets refused */
+	uint64_t aliased;	/* publishes sent as a topic alias alone */
+	uint32_t aliases;	/* topic aliases set on this connection */
+	uint32_t alias_max;	/* how many it may set (0: none) */
 };
 
 /*
@@ -162,7 +165,12 @@ void link_free(struct link *l);
  * asks for a persistent session (clean start 0; MQTT 5: session expiry
  * 0xFFFFFFFF), announces b->max_inflight as Receive Maximum and
  * max_packet as Maximum Packet Size (MQTT 5); a bigger inbound packet is
- * refused and ends the connection. The outcome comes as on_up or
+ * refused and ends the connection. With MQTT 5 and b->topic_alias_max > 0
+ * our publishes use topic aliases, as many as the smaller of
+ * b->topic_alias_max and the broker's Topic Alias Maximum (CONNACK): the
+ * first that many topics published a second time on the connection get
+ * one, set with that publish, and later publishes to them carry the
+ * alias alone. The outcome comes as on_up or
  * on_down. Returns LINK_OK or LINK_ERR_* with "broker ADDR: why" in err;
  * the link is then DOWN.
  */

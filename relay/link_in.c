@@ -238,33 +238,17 @@ link_put_publish(struct link *l, const struct mqtt_publish *p, char *err,
 	return LINK_OK;
 }
 
-static int
-link_q0_add(struct link *l, int64_t cookie)
-{
-	struct link_cookies *c = &l->q0;
-	int64_t *nv;
-	size_t ncap;
-
-	if (c->n == c->cap) {
-		ncap = c->cap != 0 ? c->cap * 2 : 256;
-		if ((nv = realloc(c->v, ncap * sizeof(*nv))) == NULL)
-			return -1;
-		c->v = nv;
-		c->cap = ncap;
-	}
-	c->v[c->n++] = cookie;
-	return 0;
-}
-
 int
 link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
     int64_t cookie, char *err, size_t errlen)
 {
-	uint8_t props[1024];
+	uint8_t props[1024 + 3];
 	struct mqtt_publish p;
 	ssize_t held = link_slot_held(l, cookie);
 	size_t pl, idx = 0;
-	int rc;
+	uint16_t alias = 0;
+	uint32_t h = 0;
+	int rc, known = 0;
 
 	if (l->state != LINK_UP)
 		return LINK_ERR_STATE;
@@ -278,9 +262,10 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 	p.payload = m->payload;
 	p.payload_len = m->payload_len;
 	if (l->protocol == 5) {
-		if ((pl = link_pub_props(m, wall_ms, props, sizeof(props))) ==
-		    (size_t)-1)
+		if ((pl = link_pub_props(m, wall_ms, props, sizeof(props) -
+		    3)) == (size_t)-1)
 			pl = 0;	/* Oversized properties are dropped, not it. */
+		alias = link_alias_put(l, &p, props, &pl, &known, &h);
 		p.props = props;
 		p.props_len = pl;
 	}
@@ -296,6 +281,9 @@ link_publish(struct link *l, const struct queue_msg *m, int64_t wall_ms,
 	}
 	if ((rc = link_put_publish(l, &p, err, errlen)) != LINK_OK)
 		return rc;
+	if (alias != 0 && !known)
+		link_alias_commit(l, alias, m->topic, h);
+	l->st.aliased += known;
 	if (p.qos == 0)
 		return link_q0_add(l, cookie) == 0 ? LINK_OK : LINK_ERR_NOMEM;
 	if (held >= 0) {
@@ -457,6 +445,12 @@ link_on_connack(struct link *l, const struct mqtt_packet *p)
 		l->keepalive_s = pr->server_keepalive;
 	if (MQTT_HAS(pr, MQTT_P_MAX_QOS))
 		l->max_qos = pr->max_qos;
+	/* No Topic Alias Maximum: the broker takes no alias (3.2.2.3.8). */
+	l->alias_max = 0;
+	if (MQTT_HAS(pr, MQTT_P_TOPIC_ALIAS_MAX))
+		l->alias_max = pr->topic_alias_max < l->alias_conf ?
+		    pr->topic_alias_max : l->alias_conf;
+	l->st.alias_max = l->alias_max;
 	l->state = LINK_UP;
 	l->deadline_ms = -1;
 	link_slots_up(l, p->u.connack.session_present);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqtt/mqtt.h"
 #include "relay/link.h"
 
 struct dial;
@@ -27,6 +28,7 @@ struct transport_ops;
 #define LINK_CONNECT_MS		15000
 #define LINK_CONNACK_MS		15000
 #define LINK_WHY_MAX		320
+#define LINK_ALIAS_SEEN		256	/* topics seen once, remembered */
 
 /*
  * An in-flight slot; slot i carries packet id i + 1. A QoS 2 id keeps
@@ -97,6 +99,21 @@ struct link {
 	uint16_t next_sub_id;
 	struct link_cookies q0;
 	char *topic;			/* owned; LINK_TOPIC_MAX + 1 */
+	/*
+	 * Topic aliases of our publishes (MQTT 5), this connection only:
+	 * alias i + 1 stands for alias_topic[i]. The first alias_max topics
+	 * published a second time get one, for the life of the connection;
+	 * alias_seen remembers (hashes of) the last LINK_ALIAS_SEEN topics
+	 * published once (docs/design.md, "Few WAN bytes").
+	 */
+	uint16_t alias_conf;		/* the config's topic_alias_max */
+	uint16_t alias_max;		/* min(alias_conf, the broker's) */
+	uint16_t alias_used;
+	char **alias_topic;		/* owned; alias_conf entries */
+	uint32_t *alias_hash;		/* owned; FNV-1a of each topic */
+	uint32_t alias_seen[LINK_ALIAS_SEEN];	/* a ring of hashes */
+	uint16_t alias_seen_n;
+	uint16_t alias_seen_next;
 	struct link_stats st;
 };
 
@@ -105,6 +122,7 @@ void link_fail(struct link *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int link_out_reserve(struct link *l, size_t n);
 size_t link_out_pending(const struct link *l);
+int link_q0_add(struct link *l, int64_t cookie);
 
 /* link_in.c */
 int link_mqtt_version(const struct link *l);	/* MQTT_V5 or MQTT_V311 */
@@ -113,5 +131,21 @@ int64_t link_ping_wait_ms(const struct link *l);
 void link_read(struct link *l, int64_t now_ms);
 void link_keepalive(struct link *l, int64_t now_ms);
 void link_slots_down(struct link *l);
+
+/* link_alias.c */
+/* Room for n aliases; 0 or -1 when out of memory. */
+int link_alias_setup(struct link *l, int n);
+/* Forgets the connection's aliases (the link goes down). */
+void link_alias_reset(struct link *l);
+/*
+ * The alias of p's topic (NUL-terminated at p->topic.p), appended to
+ * props at *pl (room for 3 more bytes); with *known the broker has it
+ * and p's topic is emptied. 0: no alias. *h: the topic's hash, for
+ * link_alias_commit once the publish is queued.
+ */
+uint16_t link_alias_put(struct link *l, struct mqtt_publish *p,
+    uint8_t *props, size_t *pl, int *known, uint32_t *h);
+void link_alias_commit(struct link *l, uint16_t a, const char *t,
+    uint32_t h);
 
 #endif

@@ -92,7 +92,8 @@ static int64_t
 loop_timeout(const struct relay *r)
 {
 	const struct relay_timer *t[] = { &r->reconnect[0], &r->reconnect[1],
-	    &r->expire, &r->stop, &r->batch_due, &r->store_probe };
+	    &r->expire, &r->stop, &r->batch_due, &r->store_probe,
+	    &r->flow_wait };
 	int64_t best = LOOP_POLL_MAX_MS, left;
 	size_t i;
 
@@ -315,6 +316,7 @@ loop_iterate(struct relay *r)
 			    r->now_ms);
 	loop_link_ticks(r);
 	(void)loop_timer_due(r, &r->batch_due);
+	(void)loop_timer_due(r, &r->flow_wait);
 	if (rc > 0)
 		ctl_dispatch(r->ctl, pfd + n, nctl, loop_ctl_handler, r);
 	if (loop_sig_hup) {
@@ -523,6 +525,7 @@ loop_close(struct relay *r)
 	unpack_free(r->unpack);		/* after the queue that calls it */
 	ctl_free(r->ctl);
 	route_free(r->routes);
+	flow_free(r);
 	loop_sig_fd = -1;
 	for (side = 0; side < 2; side++)
 		if (r->wake[side] >= 0)

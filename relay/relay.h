@@ -25,6 +25,7 @@
 #include "platform/log.h"
 #include "platform/tls.h"
 #include "relay/backoff.h"
+#include "relay/budget.h"
 #include "relay/link.h"
 #include "relay/route.h"
 #include "storage/queue.h"
@@ -156,6 +157,14 @@ struct relay {
 	struct relay_timer stop;
 	struct relay_timer batch_due;	/* the open frame's linger ends */
 	struct relay_timer store_probe;	/* durable_probe() */
+	struct relay_timer flow_wait;	/* a budget or rate opens (flow.c) */
+	struct budget_wan wan;		/* max_wan_rate, daily_wan_quota */
+	int wan_loaded;			/* wan set up from the store */
+	int64_t wan_saved_ms;		/* when its use was last stored */
+	struct budget_bucket *down_rate;	/* owned; per downlink route */
+	size_t n_down_rate;
+	const struct conf *down_rate_conf;	/* the conf it was built for */
+	uint64_t down_held;		/* downlink sends held by max_rate */
 	int connect_failed[2];		/* failures since the last success */
 	int64_t up_since_ms[2];		/* when the link last came up */
 	int64_t down_since_ms[2];	/* when it last stopped relaying (the
@@ -198,6 +207,20 @@ void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */
 void forward_status(struct relay *r, const char *state);
+
+/*
+ * flow.c: the WAN budget and the downlink rates (see the file's head).
+ * flow_central_open: accounts the central link's bytes; 1 when traffic
+ * that is not priority may go, else 0 (flow_wait is armed). flow_down_take:
+ * 1 when downlink message m may go now (its route's token taken), 0 when
+ * it waits. flow_free: at exit, and at a reload (built again lazily).
+ */
+int flow_central_open(struct relay *r);
+/* flow_central_left: bytes the WAN budget still allows now (INT64_MAX: no
+ * limit); a pass stops sending other than priority traffic there. */
+int64_t flow_central_left(const struct relay *r);
+int flow_down_take(struct relay *r, const struct queue_msg *m);
+void flow_free(struct relay *r);
 
 /*
  * durable.c: the commit step (see the file's head). durable_owe: an

@@ -210,6 +210,7 @@ reload_apply(struct relay *r)
 			reload_unsubscribe(r, (enum link_side)side, ot, nt);
 	r->conf = nc;
 	r->routes = nt;
+	flow_free(r);	/* The downlink rates follow the new routes. */
 	log_set_level((enum log_level)nc->log_level);
 	queue_set_limits(r->queue, nc->store_max_bytes,
 	    nc->store_full == CONF_DROP_NEWEST ? QUEUE_DROP_NEWEST :

@@ -11,6 +11,7 @@ struct route_dirtab {
 	const struct conf_route *routes;	/* borrowed from the conf */
 	size_t n;
 	char **filters;		/* prefix + topic, owned */
+	char **dest;		/* the other side's prefix + topic, owned */
 	int *qos;
 };
 
@@ -28,7 +29,8 @@ route_build(struct route_dirtab *d, const struct conf_route *r, size_t n,
 	d->n = n;
 	d->filters = calloc(n + 1, sizeof(*d->filters));
 	d->qos = calloc(n + 1, sizeof(*d->qos));
-	if (d->filters == NULL || d->qos == NULL)
+	d->dest = calloc(n + 1, sizeof(*d->dest));
+	if (d->filters == NULL || d->qos == NULL || d->dest == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
 		const char *pfx = which == ROUTE_UP ? r[i].local_prefix :
@@ -36,6 +38,11 @@ route_build(struct route_dirtab *d, const struct conf_route *r, size_t n,
 
 		if (asprintf(&d->filters[i], "%s%s", pfx, r[i].topic) == -1) {
 			d->filters[i] = NULL;
+			return -1;
+		}
+		if (asprintf(&d->dest[i], "%s%s", which == ROUTE_UP ?
+		    r[i].remote_prefix : r[i].local_prefix, r[i].topic) == -1) {
+			d->dest[i] = NULL;
 			return -1;
 		}
 		d->qos[i] = r[i].qos;
@@ -69,7 +76,10 @@ route_free(struct route_table *t)
 	for (d = 0; d < 2; d++) {
 		for (i = 0; t->dir[d].filters != NULL && i < t->dir[d].n; i++)
 			free(t->dir[d].filters[i]);
+		for (i = 0; t->dir[d].dest != NULL && i < t->dir[d].n; i++)
+			free(t->dir[d].dest[i]);
 		free(t->dir[d].filters);
+		free(t->dir[d].dest);
 		free(t->dir[d].qos);
 	}
 	free(t);
@@ -111,5 +121,21 @@ route_map(const struct route_table *t, enum route_dir d, const char *topic,
 			return NULL;
 		return r;
 	}
+	return NULL;
+}
+
+const struct conf_route *
+route_of_dest(const struct route_table *t, enum route_dir d,
+    const char *topic, size_t *idx)
+{
+	const struct route_dirtab *dt = &t->dir[d];
+	size_t i;
+
+	for (i = 0; i < dt->n; i++)
+		if (topic_matches(dt->dest[i], topic)) {
+			if (idx != NULL)
+				*idx = i;
+			return &dt->routes[i];
+		}
 	return NULL;
 }

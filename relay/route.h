@@ -47,4 +47,15 @@ size_t route_filters(const struct route_table *t, enum route_dir d,
 const struct conf_route *route_map(const struct route_table *t,
     enum route_dir d, const char *topic, char *out, size_t cap);
 
+/*
+ * route_of_dest: the route of direction d a queued message came by, from
+ * its destination topic (topic, borrowed): the first route whose
+ * destination filter (remote_prefix + topic for ROUTE_UP, local_prefix +
+ * topic for ROUTE_DOWN) matches it. Returns the route (borrowed from the
+ * conf), its index in *idx (idx may be NULL), or NULL. For what the queue
+ * does not store per message (max_delay_ms, max_rate).
+ */
+const struct conf_route *route_of_dest(const struct route_table *t,
+    enum route_dir d, const char *topic, size_t *idx);
+
 #endif

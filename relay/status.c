@@ -31,7 +31,7 @@
 #include "relay/unpack.h"
 
 #define STATUS_DEPTH	4
-#define STATUS_SAMPLES	96
+#define STATUS_SAMPLES	112
 #define STATUS_NAME	96
 #define STATUS_LABELS	160
 
@@ -324,6 +324,33 @@ status_link(struct status_out *o, const struct relay *r,
 	status_u64(o, "refused", STATUS_COUNTER, ls->refused);
 	status_num(o, "down_s", STATUS_GAUGE, up ? 0 :
 	    (clock_mono_ms() - r->down_since_ms[side]) / 1000);
+	/* Topic aliases of our publishes (relay/link_alias.c). */
+	status_u64(o, "topic_aliases", STATUS_GAUGE, ls->aliases);
+	status_u64(o, "topic_alias_max", STATUS_GAUGE, ls->alias_max);
+	status_u64(o, "aliased", STATUS_COUNTER, ls->aliased);
+	status_close(o);
+}
+
+/*
+ * The WAN budget (relay/flow.c), inside "wan": tokens are bytes
+ * (negative: a debt the rate pays back), used_today counts both ways
+ * since 00:00 UTC.
+ */
+static void
+status_budget(struct status_out *o, const struct relay *r)
+{
+	const struct budget_wan *w = &r->wan;
+
+	status_open(o, "budget", NULL, NULL);
+	status_u64(o, "max_wan_rate", STATUS_GAUGE, r->conf->max_wan_rate);
+	status_num(o, "tokens", STATUS_GAUGE, w->rate.rate != 0 ?
+	    w->rate.milli / 1000 : 0);
+	status_u64(o, "daily_wan_quota", STATUS_GAUGE,
+	    r->conf->daily_wan_quota);
+	status_u64(o, "used_today", STATUS_GAUGE, w->used);
+	status_num(o, "paused", STATUS_BOOL, w->paused);
+	status_u64(o, "pauses", STATUS_COUNTER, w->pauses);
+	status_u64(o, "downlink_held", STATUS_COUNTER, r->down_held);
 	status_close(o);
 }
 
@@ -350,6 +377,7 @@ status_wan(struct status_out *o, const struct relay *r)
 	    ls.handshakes_resumed);
 	status_u64(o, "handshakes_failed", STATUS_COUNTER,
 	    ls.handshakes_failed);
+	status_budget(o, r);
 	status_close(o);
 }
 
@@ -559,6 +587,12 @@ status_text(struct status_buf *b, const struct relay *r)
 	status_put(b, "dropped  full %" PRIu64 ", expired %" PRIu64
 	    ", refused %" PRIu64 ", no route %" PRIu64 "\n", s->dropped_full,
 	    s->dropped_expired, s->dropped_rejected, s->dropped_noroute);
+	if (r->conf->max_wan_rate != 0 || r->conf->daily_wan_quota != 0)
+		status_put(b, "wan      %s; %" PRIu64 " B used today of %" PRIu64
+		    " (0: no quota), rate %" PRIu64 " B/s (0: no limit)\n",
+		    r->wan.paused ? "PAUSED: priority routes only" : "open",
+		    r->wan.used, r->conf->daily_wan_quota,
+		    r->conf->max_wan_rate);
 	status_put(b, "store    journal %s%s\n", queue_journal(r->queue),
 	    r->store_unwritable ? ", not writable" : "");
 }

@@ -76,13 +76,15 @@ def _batch_relay(relay_factory, batch, priority=None):
     return relay
 
 
-def _records(binary, col, mqtt5=True):
+def _records(binary, col, mqtt5=True, content_type=None):
+    """content_type: the ContentType the frames must carry (None: none,
+    the default of config batch option content_type)."""
     out, seqs = [], []
     for m in _frames(col):
         assert m.topic == BATCH_TOPIC
         if mqtt5:  # a 3.1.1 subscriber sees no properties
             ct = getattr(m.properties, "ContentType", None)
-            assert ct == "application/vnd.pushrelay.batch", ct
+            assert ct == content_type, ct
         head, recs = _decode(binary, m.payload)
         assert head["gateway"] == "gw-test" and head["count"] == len(recs)
         seqs.append(head["seq"])
@@ -115,6 +117,35 @@ def test_batches_carry_every_message_in_order_and_compressed(
                                 frame_bytes / raw))
     assert frame_bytes < raw / 2, "frames should be far smaller than raw"
     assert s["batches"]["frames"] == len(seqs) >= 4
+
+
+def test_content_type_only_when_configured(pushrelay_bin, relay_factory,
+                                          local_broker, central_broker,
+                                          clients, telemetry):
+    """Frames carry no content type by default (the unpacker knows them by
+    topic and magic); option content_type 1 puts it back, and a frame then
+    costs its 34 bytes more on the WAN."""
+    sizes = {}
+    for ct in ("0", "1"):
+        relay = _batch_relay(relay_factory, {"linger_ms": "0",
+                                             "content_type": ct})
+        col = clients.collector(central_broker, BATCH_TOPIC, protocol=5)
+        pub = clients.publisher(local_broker)
+        msgs = telemetry(5)
+        tx0 = relay.status()["central"]["tx_bytes"]
+        pub.publish_many(msgs[:1])
+        wait_until(lambda: len(_frames(col)) == 1, T(20),
+                   what="one frame at the central broker")
+        relay.wait_status(lambda s: s["central"]["inflight"] == 0,
+                          what="the frame acknowledged")
+        sizes[ct] = relay.status()["central"]["tx_bytes"] - tx0
+        got, _ = _records(pushrelay_bin, col, content_type=None if ct == "0"
+                          else "application/vnd.pushrelay.batch")
+        assert got == [(UP + t, p) for t, p in msgs[:1]]
+        relay.stop()
+        col.close()
+        pub.close()
+    assert sizes["1"] - sizes["0"] == 34, sizes
 
 
 def test_backlog_is_cut_into_full_frames(pushrelay_bin, relay_factory,

@@ -50,6 +50,21 @@ def set_(section, key, value):
 #  marker: text on the offending line, option name or "syntax")
 OPTION_CASES = [
     ("bad_qos", set_("up", "qos", "3"), None, "option qos '3'", "qos"),
+    # issue #14: the WAN flow options
+    ("max_delay_ms_range", set_("up", "max_delay_ms", "3600001"), None,
+     "option max_delay_ms", "max_delay_ms"),
+    ("max_delay_ms_in_downlink", set_("down", "max_delay_ms", "10"), None,
+     "option max_delay_ms", "max_delay_ms"),
+    ("max_rate_in_uplink", set_("up", "max_rate", "10"), None,
+     "option max_rate", "max_rate"),
+    ("max_rate_not_a_number", set_("down", "max_rate", "fast"), None,
+     "option max_rate", "max_rate"),
+    ("max_wan_rate_bad_size", set_("relay", "max_wan_rate", "1X"), None,
+     "option max_wan_rate", "max_wan_rate"),
+    ("daily_wan_quota_bad", set_("relay", "daily_wan_quota", "-5"), None,
+     "option daily_wan_quota", "daily_wan_quota"),
+    ("topic_alias_max_range", set_("central", "topic_alias_max", "70000"), None,
+     "option topic_alias_max", "topic_alias_max"),
     ("qos_not_a_number", set_("down", "qos", "one"), None, "option qos 'one'", "qos"),
     ("unknown_option", set_("up", "qso", "1"), None, "option qso", "qso"),
     ("unknown_relay_option", set_("relay", "stroe", "/tmp/q.db"), None,

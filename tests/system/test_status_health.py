@@ -154,6 +154,10 @@ def json_to_samples(s):
         for k, v in s[group].items():
             if isinstance(v, str):
                 continue
+            if isinstance(v, dict):  # wan.budget (issue #14)
+                for k2, v2 in v.items():
+                    put("pushrelay_%s_%s_%s" % (group, k, k2), {}, v2)
+                continue
             put("pushrelay_%s_%s" % (group, k), {}, v)
     return out
 

@@ -594,3 +594,32 @@ def test_check_refuses_weak_or_unknown_tls_ciphers(pushrelay_bin, tmp_path,
                       (10, "unknown cipher suite")):
         assert re.search(r"%s:%d: option tls_ciphers: .*%s" % (f, line, why),
                          err), err
+
+
+def test_daily_wan_quota_counts_tls_records(tmp_path, registry, pki,
+                                            relay_factory, local_broker,
+                                            clients, telemetry):
+    """With TLS the WAN budget counts TLS records (status wan, more than
+    the MQTT bytes inside them); over the quota the rest waits in the
+    queue, as over plain TCP."""
+    central = TlsCentral(tmp_path, registry, pki)
+    central.broker.start()
+    relay = _tls_relay(relay_factory, central)
+    c = relay.conf_path.read_text().replace(
+        "config relay 'main'",
+        "config relay 'main'\n\toption daily_wan_quota '6000'", 1)
+    relay.conf_path.write_text(c)
+    relay.hup()
+    relay.wait_log(r"reload: configuration applied")
+    msgs = telemetry(100)
+    clients.publisher(local_broker).publish_many(msgs)
+    s = relay.wait_status(
+        lambda s: s["wan"]["budget"]["paused"] and
+        s["received"]["uplink"] == len(msgs) and
+        s["queue"]["uplink"]["inflight"] == 0,
+        what="the quota spent over TLS, the rest queued")
+    b = s["wan"]["budget"]
+    assert b["used_today"] >= 6000 and b["daily_wan_quota"] == 6000
+    assert s["queue"]["uplink"]["messages"] > 0
+    # TLS records cost more than the MQTT bytes inside them.
+    assert s["wan"]["tx_bytes"] > s["central"]["tx_bytes"]

@@ -39,8 +39,8 @@ test_example_file(void **state)
 	assert_string_equal(c->uplink[0].topic, "sensors/#");
 	assert_string_equal(c->uplink[0].remote_prefix, "gw/gw-0001/");
 	assert_string_equal(c->downlink[0].topic, "cmd/#");
-	assert_int_equal(c->local.line, 19);
-	assert_int_equal(c->central.line, 28);
+	assert_int_equal(c->local.line, 21);
+	assert_int_equal(c->central.line, 30);
 	conf_free(c);
 }
 
