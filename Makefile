@@ -30,12 +30,16 @@ LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ    := $(BUILD)/relay/main.o
 BIN         := $(BUILD)/pushrelay
 
+# The userspace WAN emulator the weak-network tests and bench-wan run
+# (tests/wan/wanem.c, docs/wan.md); a test tool, not part of the relay.
+WANEM       := $(BUILD)/wanem
+
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
 	bench fuzz fuzz-uci cross cross-test
-all: $(BIN) pushrelay
+all: $(BIN) pushrelay $(WANEM)
 
 pushrelay: $(BIN)
 	cp $(BIN) $@
@@ -51,6 +55,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CMOCKA_CFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(CMOCKA_LIBS) $(LDLIBS)
+
+$(WANEM): tests/wan/wanem.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # Installs the Debian packages the build and the tests need, when missing.
 deps:
