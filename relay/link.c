@@ -340,6 +340,7 @@ link_ready(struct link *l, int64_t now_ms)
 {
 	l->state = LINK_CONNECTING;
 	l->deadline_ms = now_ms + LINK_CONNACK_MS;
+	l->last_rx_ms = now_ms;
 	link_flush(l, now_ms);
 }
 
@@ -476,7 +477,7 @@ link_deadline(const struct link *l)
 	ka = (int64_t)l->keepalive_s * 1000;
 	if (l->ping_sent_ms != 0)
 		return l->ping_sent_ms + link_ping_wait_ms(l);
-	return l->last_tx_ms + ka;
+	return link_idle_since(l) + ka;
 }
 
 void

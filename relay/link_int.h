@@ -74,6 +74,7 @@ struct link {
 	uint32_t gen;
 	uint16_t keepalive_s;		/* the broker's Server Keep Alive wins */
 	int64_t last_tx_ms;
+	int64_t last_rx_ms;		/* bytes came in; set at CONNECT */
 	int64_t ping_sent_ms;		/* 0: no PINGREQ outstanding */
 	int64_t deadline_ms;		/* handshake or CONNACK; -1: none */
 	uint32_t max_in;		/* our Maximum Packet Size */
@@ -111,6 +112,7 @@ const char *link_io_reason(const struct link *l, int err);
 int64_t link_ping_wait_ms(const struct link *l);
 void link_read(struct link *l, int64_t now_ms);
 void link_keepalive(struct link *l, int64_t now_ms);
+int64_t link_idle_since(const struct link *l);
 void link_slots_down(struct link *l);
 
 #endif

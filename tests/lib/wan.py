@@ -217,3 +217,101 @@ def wait_for(pred, timeout, what, interval=0.02):
             raise WanError("timed out after %.1fs waiting for %s"
                            % (timeout, what))
         time.sleep(interval)
+
+
+class WanRig:
+    """The whole pipeline across the emulated WAN, for tests and bench-wan:
+
+        gateway ns:  local broker <- relay            (publisher here)
+                                       | wan0, shaped by wanem
+        central ns:  central broker <- unpacker       (collectors here)
+
+    add: a callable that takes each started object for cleanup and returns
+    it (the tests' registry.add); the Wan itself is added first, so it is
+    closed last. relay_central: options merged over the relay's central
+    section (keepalive, reconnect_*). mode: the uplink route's mode
+    ("batch" starts an unpacker). tls: the relay reaches the central
+    broker over TLS (a CA and a server certificate for CENTRAL_ADDR are
+    made in workdir).
+    """
+
+    def __init__(self, workdir, add, binary, profile="3g", seed=1,
+                 mode="batch", tls=False, relay_central=None,
+                 relay_opts=None, uplinks=None):
+        import harness
+        self.h = harness
+        self.workdir = Path(workdir)
+        self.add = add
+        self.binary = binary
+        self.wan = add(Wan(profile, seed, log_dir=self.workdir))
+        self.mode = mode
+        self.tls = tls
+        self.unpacker = None
+        wan_port = harness.free_port()
+        extra = ["listener %d %s" % (wan_port, CENTRAL_ADDR)]
+        if tls:
+            d = self.workdir / "pki"
+            d.mkdir(exist_ok=True)
+            harness.make_ca(d, "ca")
+            harness.make_cert(d, "server", "ca", CENTRAL_ADDR,
+                              "IP:%s" % CENTRAL_ADDR)
+            os.chmod(d, 0o755)
+            self.ca = str(d / "ca.pem")
+            extra += ["cafile %s" % self.ca,
+                      "certfile %s" % (d / "server.pem"),
+                      "keyfile %s" % (d / "server.key")]
+        with self.wan.central():
+            self.central = add(harness.Broker(self.workdir, "central",
+                                              extra_conf=extra)).start()
+            if mode == "batch":
+                self.unpacker = self._unpacker()
+        with self.wan.gateway():
+            self.local = add(harness.Broker(self.workdir, "local")).start()
+        central = {"address": ["%s:%d" % (CENTRAL_ADDR, wan_port)],
+                   "reconnect_min": "1", "reconnect_max": None}
+        if tls:
+            central.update({"tls": "1", "ca_file": self.ca})
+        central.update(relay_central or {})
+        self.relay = self._relay(central, relay_opts or {}, uplinks)
+
+    def _unpacker(self):
+        h = self.h
+        workdir = self.workdir / "unpack"
+        workdir.mkdir(exist_ok=True)
+        sockdir = h.short_dir()
+        config = h.unpack_config(workdir, sockdir / "ctl.sock",
+                                 self.central.port, log_level="info")
+        u = self.add(h.Unpacker(self.binary, workdir, config,
+                                sockdir=sockdir))
+        u.start()
+        u.wait_connected()
+        return u
+
+    def _relay(self, central, relay_opts, uplinks):
+        h = self.h
+        workdir = self.workdir / "relay"
+        workdir.mkdir(exist_ok=True)
+        sockdir = h.short_dir()
+        config = h.default_config(workdir, sockdir / "ctl.sock",
+                                  self.local.port, 0)
+        config.relay["log_level"] = "info"
+        config.relay.update(relay_opts)
+        config.central.update(central)
+        if uplinks is not None:
+            config.uplinks = [dict(u) for u in uplinks]
+        else:
+            config.uplinks[0]["mode"] = self.mode
+        r = self.add(h.Relay(self.binary, workdir, config, sockdir=sockdir))
+        with self.wan.gateway():
+            r.start()
+        r.wait_connected(timeout=h.T(60))
+        return r
+
+    def collector(self, topics, **kw):
+        with self.wan.central():
+            return self.add(self.h.Collector(self.central.port, topics,
+                                             **kw)).start()
+
+    def publisher(self, **kw):
+        with self.wan.gateway():
+            return self.add(self.h.Publisher(self.local.port, **kw)).start()
