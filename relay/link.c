@@ -321,7 +321,9 @@ link_connect(struct link *l, const struct conf_broker *b,
 	memset(&dc, 0, sizeof(dc));
 	dc.address = b->address;
 	dc.n_address = b->n_address;
-	dc.connect_timeout_ms = LINK_CONNECT_MS;
+	dc.connect_timeout_ms = l->connect_ms > 0 ? l->connect_ms :
+	    LINK_CONNECT_MS;
+	l->unanswered = 0;
 	dc.proxy = b->proxy;
 	dc.proxy_user = b->proxy_username;
 	dc.proxy_pass = b->proxy_password;
@@ -404,6 +406,7 @@ link_dial_step(struct link *l, short revents, int64_t now_ms)
 		link_dialed(l, fd, now_ms);
 		return;
 	}
+	l->unanswered = rc == DIAL_ERR_TIMEOUT;
 	link_fail(l, "connect: %s", why);
 }
 
@@ -585,6 +588,18 @@ const struct link_stats *
 link_stats(const struct link *l)
 {
 	return &l->st;
+}
+
+void
+link_set_connect_timeout(struct link *l, int ms)
+{
+	l->connect_ms = ms > 0 ? ms : 0;
+}
+
+int
+link_unanswered(const struct link *l)
+{
+	return l->unanswered;
 }
 
 void *

@@ -75,6 +75,8 @@ struct link {
 	uint16_t keepalive_s;		/* the broker's Server Keep Alive wins */
 	int64_t last_tx_ms;
 	int64_t last_rx_ms;		/* bytes came in; set at CONNECT */
+	int connect_ms;			/* dial timeout; 0: LINK_CONNECT_MS */
+	int unanswered;			/* the last dial got no answer */
 	int64_t ping_sent_ms;		/* 0: no PINGREQ outstanding */
 	int64_t deadline_ms;		/* handshake or CONNACK; -1: none */
 	uint32_t max_in;		/* our Maximum Packet Size */

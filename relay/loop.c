@@ -518,6 +518,7 @@ relay_run(struct conf *c)
 	r->conf = c;
 	r->wake[0] = r->wake[1] = -1;
 	r->now_ms = r->started_ms = clock_mono_ms();
+	r->wan_lost_ms = -1;
 	if (loop_open(r) == 0) {
 		loop_signals(r);
 		qos2_restore(r);

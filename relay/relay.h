@@ -156,6 +156,10 @@ struct relay {
 	struct relay_timer store_probe;	/* durable_probe() */
 	int connect_failed[2];		/* failures since the last success */
 	int64_t up_since_ms[2];		/* when the link last came up */
+	int probing;			/* the next central attempt probes
+					   the path (forward.c) */
+	int64_t wan_lost_ms;		/* a central connection ended;
+					   -1: none yet */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */

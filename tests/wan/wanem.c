@@ -4,9 +4,10 @@
  * between the two in one poll loop, shaping each direction as a cellular
  * link does: serialization at a rate with a tail-drop byte queue (the
  * modem's buffer), propagation delay with jitter, random loss, reordering,
- * and link cuts ("reset": every TCP segment is answered with a RST, as
- * when the path is known to be gone; "silent": everything is dropped, so
- * only keepalives and TCP_USER_TIMEOUT notice).
+ * and link cuts ("reset": every segment of a TCP connection is answered
+ * with a RST, as when the path is known to be gone, and new connections'
+ * SYNs are dropped; "silent": everything is dropped, so only keepalives
+ * and TCP_USER_TIMEOUT notice).
  *
  * Why userspace: the kernels this suite runs on may lack sch_netem and
  * sch_tbf (the test machine has neither, nor modprobe); TUN is there.
@@ -272,7 +273,9 @@ answer_rst(int fd, const unsigned char *b, size_t len)
 	if (ihl < 20 || len < ihl + 20)
 		return 0;
 	flags = b[ihl + 13];
-	if (flags & 0x04)
+	/* A RST gets no answer; nor does a SYN: a new connection into a
+	 * cut link times out, as it does when the modem has no service. */
+	if ((flags & 0x04) || (flags & 0x12) == 0x02)
 		return 0;
 	plen = len - ihl - (size_t)(b[ihl + 12] >> 4) * 4;
 	seq = get32(b + ihl + 4);
