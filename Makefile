@@ -38,7 +38,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench fuzz fuzz-uci cross cross-test
+	bench bench-wan fuzz fuzz-uci cross cross-test
 all: $(BIN) pushrelay $(WANEM)
 
 pushrelay: $(BIN)
@@ -130,6 +130,11 @@ demo: deps all
 
 bench: deps all
 	$(PYTHON) tests/bench/run
+
+# pushrelay and Mosquitto's bridge over the emulated WAN (tests/bench/wan,
+# docs/wan.md); needs root for the network namespaces.
+bench-wan: deps all
+	$(PYTHON) tests/bench/wan
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -237,7 +237,7 @@ class WanRig:
 
     def __init__(self, workdir, add, binary, profile="3g", seed=1,
                  mode="batch", tls=False, relay_central=None,
-                 relay_opts=None, uplinks=None):
+                 relay_opts=None, uplinks=None, relay=True, batch=None):
         import harness
         self.h = harness
         self.workdir = Path(workdir)
@@ -263,7 +263,7 @@ class WanRig:
         with self.wan.central():
             self.central = add(harness.Broker(self.workdir, "central",
                                               extra_conf=extra)).start()
-            if mode == "batch":
+            if mode == "batch" and relay:
                 self.unpacker = self._unpacker()
         with self.wan.gateway():
             self.local = add(harness.Broker(self.workdir, "local")).start()
@@ -272,7 +272,11 @@ class WanRig:
         if tls:
             central.update({"tls": "1", "ca_file": self.ca})
         central.update(relay_central or {})
-        self.relay = self._relay(central, relay_opts or {}, uplinks)
+        self.wan_port = wan_port
+        self.batch = batch
+        self.relay = None
+        if relay:
+            self.relay = self._relay(central, relay_opts or {}, uplinks)
 
     def _unpacker(self):
         h = self.h
@@ -302,6 +306,9 @@ class WanRig:
         else:
             config.uplinks[0]["mode"] = self.mode
         r = self.add(h.Relay(self.binary, workdir, config, sockdir=sockdir))
+        if self.batch:
+            r.write_config(config.render() + "\nconfig batch\n" + "".join(
+                "\toption %s '%s'\n" % kv for kv in self.batch.items()))
         with self.wan.gateway():
             r.start()
         r.wait_connected(timeout=h.T(60))
