@@ -4,11 +4,14 @@
  * packets that arrive are handled in link_in.c.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mqtt/mqtt.h"
@@ -371,6 +374,17 @@ static void
 link_dialed(struct link *l, int fd, int64_t now_ms)
 {
 	char why[LINK_WHY_MAX];
+	int lowat = LINK_NOTSENT_LOWAT;
+
+	/*
+	 * The central link keeps what is not sent yet in its own buffer
+	 * rather than the kernel's (which would take megabytes): on a slow
+	 * link a frame built later, with an alarm in it, would wait behind
+	 * all of them (docs/wan.md). Only a hint: failure changes nothing.
+	 */
+	if (l->side == LINK_CENTRAL)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		    sizeof(lowat));
 
 	if (l->tls != NULL) {
 		if (tls_wrap(l->tls, fd, dial_host(l->dial), &l->ops,

@@ -21,6 +21,8 @@ struct transport_ops;
 #define LINK_OUT_INIT		(64u * 1024)
 /* Above this many unwritten bytes, link_publish() says "later". */
 #define LINK_OUT_MARK		(256u * 1024)
+/* Unsent bytes the kernel may hold for the central link (see link.c). */
+#define LINK_NOTSENT_LOWAT	16384
 /* What one link_io() reads at most before the owner commits. */
 #define LINK_READ_PASS		(256u * 1024)
 #define LINK_CONNECT_MS		15000
