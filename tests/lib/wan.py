@@ -112,8 +112,24 @@ class WanError(AssertionError):
     pass
 
 
+def remove_stale():
+    """Delete the namespaces of test processes that died without their
+    cleanup (kill -9 of pytest): prwPID-* whose PID is gone."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith("prw") or "-" not in name:
+            continue
+        pid = name[3:].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+            _ip("netns", "del", name, check=False)
+
+
 class Wan:
     def __init__(self, profile="off", seed=1, log_dir=None):
+        remove_stale()
         tag = "prw%d-%d" % (os.getpid(), next(_counter))
         self.gw_ns = tag + "-gw"
         self.central_ns = tag + "-c"
@@ -205,6 +221,27 @@ class Wan:
         for ns in reversed(self.made):
             _ip("netns", "del", ns, check=False)
         self.made = []
+
+
+def flap_schedule(duration, rnd, min_silent=10):
+    """The `flap` profile's cuts over `duration` seconds of 3g: a cut of
+    5-60 s every 1-3 minutes (gap from the end of the last one), at random
+    from rnd (a random.Random); one of them, picked at random, silent and
+    at least min_silent s long (so that keepalive must notice it), the
+    others reset. A list of (start s, kind, length s)."""
+    cuts, t = [], 0.0
+    while True:
+        t += rnd.uniform(60, 180)
+        length = rnd.uniform(5, 60)
+        if t + length > duration:
+            break
+        cuts.append([t, "reset", length])
+        t += length
+    if cuts:
+        c = rnd.choice(cuts)
+        c[1] = "silent"
+        c[2] = max(c[2], min_silent)
+    return [tuple(c) for c in cuts]
 
 
 def wait_for(pred, timeout, what, interval=0.02):

@@ -137,7 +137,7 @@ def test_resume_within_2s_of_the_link_plus_one_handshake(
 
 
 def test_flap_soak_loses_nothing_and_drains(tmp_path, registry,
-                                            pushrelay_bin):
+                                            pushrelay_bin, seeded_random):
     """$FLAP_S seconds at 50 msg/s over 3g in batch mode through the
     unpacker, with three cuts: a reset, a silent one, a reset; the last
     ends the load. Every message arrives once, every topic in order, and
@@ -147,11 +147,21 @@ def test_flap_soak_loses_nothing_and_drains(tmp_path, registry,
     pub = rig.publisher()
     msgs = telemetry_messages(int(FLAP_S * 50) + 500)
     stream = PacedStream(pub, msgs, 50).start()
-    # (start as a fraction of the load, kind, length in s)
-    cuts = [(0.15, "reset", 6), (0.40, "silent", 12), (0.80, "reset", 8)]
+    if FLAP_S >= 300:
+        # The issue's flap profile: 5-60 s cuts every 1-3 minutes, one
+        # silent; the load ends with the last cut.
+        cuts = wan.flap_schedule(FLAP_S, seeded_random,
+                                 min_silent=2 * KEEPALIVE)
+        assert any(k == "silent" for _, k, _ in cuts), cuts
+    else:
+        # (start s, kind, length s): the same, compressed into a minute.
+        cuts = [(0.15 * FLAP_S, "reset", 6), (0.40 * FLAP_S, "silent", 12),
+                (0.80 * FLAP_S, "reset", 8)]
+    print("\ncuts: %s" % ", ".join("%s %.0f s at %.0f s" % (k, n, t)
+                                   for t, k, n in cuts))
     t0 = time.monotonic()
-    for frac, kind, length in cuts:
-        while time.monotonic() - t0 < frac * FLAP_S:
+    for start, kind, length in cuts:
+        while time.monotonic() - t0 < start:
             stream.check()
             time.sleep(0.2)  # timed wait: the flap schedule
         rig.wan.cut(kind)
