@@ -8,10 +8,11 @@
 set -e
 # python3-pytest-xdist: `make system` and `make cross-test` run the system
 # tests in parallel (Makefile, cross/cross.mk). The cross compilers,
-# qemu-user and the ARM libraries come from cross/sysroot.sh.
+# qemu-user and the ARM libraries come from cross/sysroot.sh. iproute2:
+# ip and ss for the WAN emulator's namespaces (tests/lib/wan.py).
 PKGS="build-essential pkg-config libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-pytest-xdist python3-paho-mqtt procps
-lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd"
+lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd iproute2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
