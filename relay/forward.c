@@ -526,6 +526,15 @@ forward_send_one(void *arg, const struct queue_msg *m)
 		return forward_send_member(s, m);
 	if (s->raw_budget == 0)
 		return 1;
+	/*
+	 * A frame waits while inflight_frames publishes are unacknowledged:
+	 * more would only fill the modem's queue, and the next frame, with
+	 * an alarm in it, would wait behind them (docs/wan.md). Members
+	 * stay messages meanwhile, so an alarm is framed first.
+	 */
+	if (m->priority == FORWARD_FRAME_PRIO && link_inflight(s->l) >=
+	    (size_t)s->r->conf->batch.inflight_frames)
+		return 1;
 	rc = link_publish(s->l, m, s->wall_ms, m->id, s->r->err,
 	    sizeof(s->r->err));
 	if (rc == LINK_ERR_PACKET || rc == LINK_ERR_TOO_LARGE)

@@ -10,8 +10,7 @@ silently, so that only the relay's keepalive notices.
 - after a cut the relay is back within 2 s of the link's return plus one
   handshake, whatever the cut lasted, and over TLS that handshake is a
   resumed one;
-- alarms overtake a backlog draining over 3g (with max_inflight 4, as
-  docs/config.md recommends for that);
+- alarms overtake a backlog draining over 3g;
 - the flap soak, shortened for CI (about a minute at 50 msg/s, three cuts,
   one of them silent): nothing lost, nothing twice, every topic in order,
   and the backlog gone within twice the last cut's length.
@@ -206,9 +205,8 @@ def test_flap_soak_loses_nothing_and_drains(tmp_path, registry,
 
 def test_alarms_overtake_a_backlog_on_3g(tmp_path, registry, pushrelay_bin):
     """20,000 messages queued during a cut drain over 3g; meanwhile an
-    alarm (a batch route with priority 10) every 0.1 s. With the setting
-    config.md recommends for alarms on a slow link (`max_inflight 4`),
-    nine in ten alarms arrive within 2 RTT + the serialization of one
+    alarm (a batch route with priority 10) every 0.1 s. With at most
+    `inflight_frames` (4) frames unacknowledged, nine in ten alarms arrive within 2 RTT + the serialization of one
     frame (0.3 s + 64 KB at 1 Mbit/s = 0.82 s), not behind the backlog,
     and the rest at most one TCP retransmission later; the backlog loses
     nothing and keeps its order."""
@@ -216,8 +214,7 @@ def test_alarms_overtake_a_backlog_on_3g(tmp_path, registry, pushrelay_bin):
                 "qos": "1", "mode": "batch"},
                {"topic": "alarms/#", "remote_prefix": "gw/%i/",
                 "qos": "1", "mode": "batch", "priority": "10"}]
-    rig = _rig(tmp_path, registry, pushrelay_bin, uplinks=uplinks,
-               relay_central={"max_inflight": "4"})
+    rig = _rig(tmp_path, registry, pushrelay_bin, uplinks=uplinks)
     col = rig.collector(UP + "sensors/#")
     alarms = rig.collector(UP + "alarms/#")  # a connection of their own
     pub = rig.publisher()
