@@ -465,6 +465,13 @@ link_pollfd(const struct link *l, int *fd, short *events)
 	}
 }
 
+/* The older of the last write and the last read. */
+int64_t
+link_idle_since(const struct link *l)
+{
+	return l->last_rx_ms < l->last_tx_ms ? l->last_rx_ms : l->last_tx_ms;
+}
+
 int64_t
 link_deadline(const struct link *l)
 {

@@ -27,13 +27,6 @@ link_io_reason(const struct link *l, int err)
 	return strerror(err);
 }
 
-/* The older of the last write and the last read. */
-int64_t
-link_idle_since(const struct link *l)
-{
-	return l->last_rx_ms < l->last_tx_ms ? l->last_rx_ms : l->last_tx_ms;
-}
-
 /* How long a PINGREQ may wait for its PINGRESP. */
 int64_t
 link_ping_wait_ms(const struct link *l)
