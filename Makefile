@@ -47,15 +47,18 @@ MAIN_OBJ    := $(BUILD)/relay/main.o
 BIN         := $(BUILD)/pushrelay
 
 FLASHSHIM   := $(BUILD)/tests/libflashshim.so
+# The userspace WAN emulator the weak-network tests and bench-wan run
+# (tests/wan/wanem.c, docs/wan.md); a test tool, not part of the relay.
+WANEM       := $(BUILD)/wanem
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean install test unit system system-aedes asan demo deps \
-	bench bench-bytes fuzz fuzz-uci cross cross-test mbedtls3-sysroot tls-test-mbedtls3 \
-	dist openwrt-check
+	bench bench-bytes bench-wan fuzz fuzz-uci cross cross-test mbedtls3-sysroot \
+	tls-test-mbedtls3 dist openwrt-check
 # MBEDTLS=3 leaves ./pushrelay (the default build's copy) alone.
-all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay)
+all: $(BIN) $(if $(filter 3,$(MBEDTLS)),,pushrelay) $(WANEM)
 
 pushrelay: $(BIN)
 	cp $(BIN) $@
@@ -77,6 +80,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 $(BUILD)/framesize: tests/bench/framesize.c $(LIB_OBJS)
 	$(CC) $(WARN) $(CPPFLAGS) $(PC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(LIB_OBJS) $(LDLIBS)
+
+$(WANEM): tests/wan/wanem.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # Installs the Debian packages the build and the tests need, when missing.
 deps:
@@ -178,6 +185,11 @@ bench: deps all
 # The WAN bytes rows alone (issue #14): 1, 5, 100 msg/s, flood, idle.
 bench-bytes: deps all
 	$(PYTHON) tests/bench/wanbytes
+
+# pushrelay and Mosquitto's bridge over the emulated WAN (tests/bench/wan,
+# docs/wan.md); needs root for the network namespaces.
+bench-wan: deps all
+	$(PYTHON) tests/bench/wan
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

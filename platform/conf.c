@@ -104,6 +104,8 @@ static const struct confval_policy batch_policy[] = {
 	    max_bytes, "65536", 256, 4 * 1024 * 1024),
 	NUM("linger_ms", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
 	    linger_ms, "200", 0, 60000),
+	NUM("inflight_frames", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
+	    inflight_frames, "4", 1, 1024),
 	ENUM("compress", struct conf_batch, compress, "lz4", compress_names, 0),
 	NUM("qos", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch, qos, "1",
 	    0, 2),

@@ -152,6 +152,7 @@ struct conf_batch {
 	int max_messages;	/* records per frame */
 	int max_bytes;		/* uncompressed topic+payload bytes per frame */
 	int linger_ms;		/* longest a message waits for company */
+	int inflight_frames;	/* frames sent and not acknowledged */
 	enum conf_compress compress;
 	int qos;
 	int frame_version;	/* 1 or 2 (docs/frame-format.md) */

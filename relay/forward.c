@@ -25,6 +25,22 @@
 #define FORWARD_LOG_EVERY_MS	60000
 /* A connection up this long resets the reconnect backoff when it ends. */
 #define FORWARD_STABLE_MS	10000
+/*
+ * After the central link was lost, the path is probed rather than backed
+ * off from: a connect that nothing answers gives up after
+ * FORWARD_PROBE_CONNECT_MS and the next starts FORWARD_PROBE_GAP_MS later,
+ * so a SYN goes out at least every second (the kernel alone would resend
+ * it after 1, 3, 7 s, and the backoff would wait up to reconnect_max on
+ * top) and the relay is back within about a second of the link. A SYN
+ * into a dead path costs the central side nothing; a refusal (the broker
+ * answered: it is down or busy) or a TLS or MQTT failure ends the probing
+ * and the backoff takes over, as it does FORWARD_PROBE_FOR_MS into an
+ * outage, to bound what a long one costs a metered link (~60 bytes a
+ * second while it lasts). docs/wan.md has the measurements.
+ */
+#define FORWARD_PROBE_CONNECT_MS	2000
+#define FORWARD_PROBE_GAP_MS		100
+#define FORWARD_PROBE_FOR_MS		300000
 /* Stored frames go before any raw route's messages (priorities 0..255). */
 #define FORWARD_FRAME_PRIO	256
 /* Appended to the batch topic: where the unpacker asks for a dictionary. */
@@ -103,7 +119,34 @@ forward_forget(struct relay *r, enum link_side side)
 	queue_release_all(r->queue, relay_out_dir(side));
 	if (r->state == RELAY_RUNNING)
 		relay_timer_arm(r, &r->reconnect[side],
+		    side == LINK_CENTRAL && r->probing ? FORWARD_PROBE_GAP_MS :
 		    backoff_next(&r->backoff[side]));
+}
+
+/*
+ * Whether the next central attempt probes (see FORWARD_PROBE_CONNECT_MS):
+ * within FORWARD_PROBE_FOR_MS of the end of a connection, every connect
+ * has the short timeout; the next one follows at once after the loss of
+ * a connection that lasted and after an attempt nothing answered, else
+ * after the backoff's delay (a broker that hangs up at once or refuses).
+ */
+static void
+forward_probe_update(struct relay *r, struct link *l, int was_up, int stable)
+{
+	int window, was = r->probing;
+
+	if (was_up)
+		r->wan_lost_ms = r->now_ms;
+	window = r->wan_lost_ms >= 0 &&
+	    r->now_ms - r->wan_lost_ms < FORWARD_PROBE_FOR_MS;
+	if (was_up)
+		r->probing = stable;
+	else
+		r->probing = window && link_unanswered(l);
+	if (was && !r->probing && !window && link_unanswered(l))
+		log_info("central broker: no answer for %d s; reconnecting "
+		    "with backoff", FORWARD_PROBE_FOR_MS / 1000);
+	link_set_connect_timeout(l, window ? FORWARD_PROBE_CONNECT_MS : 0);
 }
 
 void
@@ -202,6 +245,8 @@ forward_on_up(void *arg, struct link *l, int session_present)
 	    link_address(l), session_present ? "resumed" : "new");
 	r->connect_failed[side] = 0;
 	r->up_since_ms[side] = r->now_ms;
+	if (side == LINK_CENTRAL)
+		r->probing = 0;
 	/* A new session: neither side holds a QoS 2 exchange any more. */
 	if (!session_present)
 		qos2_forget(r, side);
@@ -217,14 +262,20 @@ forward_on_down(void *arg, struct link *l, const char *why, int was_up)
 {
 	struct relay *r = arg;
 	enum link_side side = forward_side(r, l);
+	int stable;
 
 	/*
 	 * The backoff starts over only after a connection that lasted: one
 	 * that a broker or a hostile packet ends at once is retried ever
 	 * more slowly, not in a tight loop of log lines.
 	 */
-	if (was_up && r->now_ms - r->up_since_ms[side] >= FORWARD_STABLE_MS)
+	stable = was_up && r->now_ms - r->up_since_ms[side] >=
+	    FORWARD_STABLE_MS;
+
+	if (stable)
 		backoff_reset(&r->backoff[side]);
+	if (side == LINK_CENTRAL)
+		forward_probe_update(r, l, was_up, stable);
 	if (was_up) {
 		if (r->state == RELAY_RUNNING)
 			log_warn("%s broker %s: %s; reconnecting",
@@ -564,6 +615,15 @@ forward_send_one(void *arg, const struct queue_msg *m)
 	if (s->r->batcher != NULL && batcher_is_member(m))
 		return forward_send_member(s, m);
 	if (s->raw_budget == 0)
+		return 1;
+	/*
+	 * A frame waits while inflight_frames publishes are unacknowledged:
+	 * more would only fill the modem's queue, and the next frame, with
+	 * an alarm in it, would wait behind them (docs/wan.md). Members
+	 * stay messages meanwhile, so an alarm is framed first.
+	 */
+	if (m->priority == FORWARD_FRAME_PRIO && link_inflight(s->l) >=
+	    (size_t)s->r->conf->batch.inflight_frames)
 		return 1;
 	if (s->down && !flow_down_take(s->r, m))
 		return 1;

@@ -5,11 +5,14 @@
  * packets that arrive are handled in link_in.c.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mqtt/mqtt.h"
@@ -356,7 +359,9 @@ link_connect(struct link *l, const struct conf_broker *b,
 	memset(&dc, 0, sizeof(dc));
 	dc.address = b->address;
 	dc.n_address = b->n_address;
-	dc.connect_timeout_ms = LINK_CONNECT_MS;
+	dc.connect_timeout_ms = l->connect_ms > 0 ? l->connect_ms :
+	    LINK_CONNECT_MS;
+	l->unanswered = 0;
 	dc.proxy = b->proxy;
 	dc.proxy_user = b->proxy_username;
 	dc.proxy_pass = b->proxy_password;
@@ -375,6 +380,7 @@ link_ready(struct link *l, int64_t now_ms)
 {
 	l->state = LINK_CONNECTING;
 	l->deadline_ms = now_ms + LINK_CONNACK_MS;
+	l->last_rx_ms = now_ms;
 	link_flush(l, now_ms);
 }
 
@@ -403,6 +409,17 @@ static void
 link_dialed(struct link *l, int fd, int64_t now_ms)
 {
 	char why[LINK_WHY_MAX];
+	int lowat = LINK_NOTSENT_LOWAT;
+
+	/*
+	 * The central link keeps what is not sent yet in its own buffer
+	 * rather than the kernel's (which would take megabytes): on a slow
+	 * link a frame built later, with an alarm in it, would wait behind
+	 * all of them (docs/wan.md). Only a hint: failure changes nothing.
+	 */
+	if (l->side == LINK_CENTRAL)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		    sizeof(lowat));
 
 	if (l->tls != NULL) {
 		if (tls_wrap(l->tls, fd, dial_host(l->dial), &l->ops,
@@ -438,6 +455,7 @@ link_dial_step(struct link *l, short revents, int64_t now_ms)
 		link_dialed(l, fd, now_ms);
 		return;
 	}
+	l->unanswered = rc == DIAL_ERR_TIMEOUT;
 	link_fail(l, "connect: %s", why);
 }
 
@@ -482,6 +500,13 @@ link_pollfd(const struct link *l, int *fd, short *events)
 	}
 }
 
+/* The older of the last write and the last read. */
+int64_t
+link_idle_since(const struct link *l)
+{
+	return l->last_rx_ms < l->last_tx_ms ? l->last_rx_ms : l->last_tx_ms;
+}
+
 int64_t
 link_deadline(const struct link *l)
 {
@@ -511,7 +536,7 @@ link_deadline(const struct link *l)
 	ka = (int64_t)l->keepalive_s * 1000;
 	if (l->ping_sent_ms != 0)
 		return l->ping_sent_ms + link_ping_wait_ms(l);
-	return l->last_tx_ms + ka;
+	return link_idle_since(l) + ka;
 }
 
 void
@@ -619,6 +644,18 @@ const struct link_stats *
 link_stats(const struct link *l)
 {
 	return &l->st;
+}
+
+void
+link_set_connect_timeout(struct link *l, int ms)
+{
+	l->connect_ms = ms > 0 ? ms : 0;
+}
+
+int
+link_unanswered(const struct link *l)
+{
+	return l->unanswered;
 }
 
 void *

@@ -275,6 +275,21 @@ uint32_t link_gen(const struct link *l);	/* bumps with each connection */
 const char *link_name(const struct link *l);	/* "local" or "central" */
 const char *link_address(const struct link *l);	/* broker address in use */
 const struct link_stats *link_stats(const struct link *l);
+/*
+ * link_set_connect_timeout: how long the TCP connect of the next
+ * link_connect() may take, in ms (the kernel resends an unanswered SYN
+ * after 1, 3, 7 s: a short timeout and a new attempt resend it sooner);
+ * 0 restores the default (15 s). Kept until changed.
+ */
+void link_set_connect_timeout(struct link *l, int ms);
+
+/*
+ * link_unanswered: 1 when the last connection attempt failed because
+ * nothing answered the connect within its timeout (the path is down, not
+ * the broker: a refusal, a TLS or MQTT failure give 0), else 0.
+ */
+int link_unanswered(const struct link *l);
+
 /* link_tls_ctx: the TLS connection context while one is open, else NULL. */
 void *link_tls_ctx(const struct link *l);
 

@@ -378,7 +378,13 @@ link_keepalive(struct link *l, int64_t now_ms)
 			    "%lld ms", (long long)link_ping_wait_ms(l));
 		return;
 	}
-	if (now_ms - l->last_tx_ms < (int64_t)l->keepalive_s * 1000)
+	/*
+	 * A PINGREQ also when nothing came in for a keepalive: a link that
+	 * carries a steady upload never falls silent on our side, and without
+	 * it only TCP_USER_TIMEOUT (after the last unacknowledged write, and
+	 * the kernel's retransmission timer) would see the link die.
+	 */
+	if (now_ms - link_idle_since(l) < (int64_t)l->keepalive_s * 1000)
 		return;
 	if (l->state == LINK_CLOSING) {
 		/* No PINGREQ may follow our DISCONNECT, which is stuck. */
@@ -761,7 +767,6 @@ link_read(struct link *l, int64_t now_ms)
 	size_t total = 0;
 	ssize_t n;
 
-	(void)now_ms;
 	while (total < LINK_READ_PASS && l->in_len < l->in_cap) {
 		n = l->ops->read(l->tctx, l->in + l->in_len,
 		    l->in_cap - l->in_len);
@@ -786,6 +791,7 @@ link_read(struct link *l, int64_t now_ms)
 			return;
 		}
 		l->st.rx_bytes += (uint64_t)n;
+		l->last_rx_ms = now_ms;
 		l->in_len += (size_t)n;
 		total += (size_t)n;
 		if (link_parse(l) != 0)

@@ -23,6 +23,8 @@ struct transport_ops;
 #define LINK_OUT_INIT		(64u * 1024)
 /* Above this many unwritten bytes, link_publish() says "later". */
 #define LINK_OUT_MARK		(256u * 1024)
+/* Unsent bytes the kernel may hold for the central link (see link.c). */
+#define LINK_NOTSENT_LOWAT	16384
 /* What one link_io() reads at most before the owner commits. */
 #define LINK_READ_PASS		(256u * 1024)
 #define LINK_CONNECT_MS		15000
@@ -77,6 +79,9 @@ struct link {
 	uint32_t gen;
 	uint16_t keepalive_s;		/* the broker's Server Keep Alive wins */
 	int64_t last_tx_ms;
+	int64_t last_rx_ms;		/* bytes came in; set at CONNECT */
+	int connect_ms;			/* dial timeout; 0: LINK_CONNECT_MS */
+	int unanswered;			/* the last dial got no answer */
 	int64_t ping_sent_ms;		/* 0: no PINGREQ outstanding */
 	int64_t deadline_ms;		/* handshake or CONNACK; -1: none */
 	uint32_t max_in;		/* our Maximum Packet Size */
@@ -130,6 +135,7 @@ const char *link_io_reason(const struct link *l, int err);
 int64_t link_ping_wait_ms(const struct link *l);
 void link_read(struct link *l, int64_t now_ms);
 void link_keepalive(struct link *l, int64_t now_ms);
+int64_t link_idle_since(const struct link *l);
 void link_slots_down(struct link *l);
 
 /* link_alias.c */

@@ -568,6 +568,7 @@ relay_run(struct conf *c)
 	r->now_ms = r->started_ms = clock_mono_ms();
 	r->down_since_ms[LINK_LOCAL] = r->down_since_ms[LINK_CENTRAL] =
 	    r->started_ms;
+	r->wan_lost_ms = -1;
 	if (loop_open(r) == 0) {
 		loop_signals(r);
 		qos2_restore(r);

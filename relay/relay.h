@@ -171,6 +171,10 @@ struct relay {
 					   start, if it never did) */
 	uint32_t dict_req_id;		/* frame v2: last dictionary sent */
 	int64_t dict_req_ms;		/*   again on request, and when */
+	int probing;			/* the next central attempt probes
+					   the path (forward.c) */
+	int64_t wan_lost_ms;		/* a central connection ended;
+					   -1: none yet */
 	int subscribed[2];		/* the link's SUBACK came: it relays */
 	enum relay_state state;
 	int dirty;			/* uncommitted queue writes */

@@ -11,10 +11,11 @@ set -e
 # (tests/system/test_packaging.py).
 # python3-pytest-xdist: `make system` and `make cross-test` run the system
 # tests in parallel (Makefile, cross/cross.mk). The cross compilers,
-# qemu-user and the ARM libraries come from cross/sysroot.sh.
+# qemu-user and the ARM libraries come from cross/sysroot.sh. iproute2:
+# ip and ss for the WAN emulator's namespaces (tests/lib/wan.py).
 PKGS="build-essential pkg-config libsqlite3-dev liblz4-dev libmbedtls-dev libcmocka-dev openssl ca-certificates
 mosquitto mosquitto-clients python3-pytest python3-pytest-xdist python3-paho-mqtt procps
-lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd busybox"
+lz4 clang libclang-rt-14-dev libmosquitto-dev shellcheck systemd busybox iproute2"
 # chromium: tests/system/test_luci.py renders the LuCI status page
 # (openwrt/luci/luci-app-pushrelay) in headless Chromium; it skips,
 # saying so, where chromium is missing.

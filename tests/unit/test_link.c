@@ -354,6 +354,37 @@ test_keepalive(void **state)
 	assert_int_equal(link_state(t->l), LINK_DOWN);
 }
 
+/*
+ * A steady upload keeps our side busy but not the broker's: a link that
+ * writes QoS 0 every second and hears nothing still sends its PINGREQ a
+ * keepalive after the last byte in, and goes down half a keepalive later
+ * when no PINGRESP comes (a silently dead WAN, docs/wan.md).
+ */
+static void
+test_keepalive_counts_silence_in(void **state)
+{
+	struct t *t = *state;
+	struct queue_msg m = t_msg("up", "x", 0);
+	int64_t ka = 5000, i;
+
+	t->cb.keepalive = 5;
+	t_up(t, 0);
+	t->b.pingresp = 0;
+	for (i = 1; i < 5; i++) {
+		t->now = T0 + i * 1000;
+		assert_int_equal(t_publish(t, &m, i), LINK_OK);
+		PUMP_UNTIL(t, fb_count(t, MQTT_PUBLISH, 0) == (size_t)i);
+	}
+	assert_int_equal(fb_count(t, MQTT_PINGREQ, 0), 0);
+	assert_int_equal(link_deadline(t->l), T0 + ka);
+	t->now = T0 + ka;
+	assert_int_equal(t_publish(t, &m, 5), LINK_OK);
+	PUMP_UNTIL(t, fb_count(t, MQTT_PINGREQ, 0) == 1);
+	t->now = T0 + ka + ka / 2;
+	PUMP_UNTIL(t, t->r.n_down == 1);
+	assert_why(t, "no PINGRESP");
+}
+
 /* ---- Hostile input. ---- */
 
 /*
@@ -765,6 +796,7 @@ main(void)
 		T_BOTH(test_inbound),
 		T_BOTH(test_subscribe),
 		T_BOTH(test_keepalive),
+		T_BOTH(test_keepalive_counts_silence_in),
 		T_BOTH(test_hostile),
 		T_BOTH(test_before_connack),
 		T_V5(test_topic_alias),
