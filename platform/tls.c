@@ -4,7 +4,12 @@
  * connections share (see tls.h). The connections themselves are in
  * platform/tls_conn.c.
  */
+#include <sys/stat.h>
+
 #include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +95,40 @@ tls_file_problem(struct tls_report *r, enum tls_option opt,
 }
 
 /*
+ * mbedtls_x509_crt_parse_path, read with our own readdir: a 32-bit build
+ * of mbedTLS without large-file offsets (Debian's armhf before 13) gets
+ * EOVERFLOW from readdir on a 64-bit kernel's ext4 or overlay directory
+ * and stops after no file at all (armhf userlands on 64-bit kernels, and
+ * qemu-user). Regular files (after links) are parsed; the others and the
+ * files mbedTLS cannot parse are skipped, as mbedTLS does. 0, or -1 with
+ * errno when the directory cannot be read.
+ */
+static int
+tls_parse_dir(mbedtls_x509_crt *ca, const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int n;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			(void)mbedtls_x509_crt_parse_file(ca, path);
+		errno = 0;
+	}
+	n = errno;
+	closedir(d);
+	errno = n;
+	return n != 0 ? -1 : 0;
+}
+
+/*
  * Load the trust anchors. A bundle may hold certificates that mbedTLS
  * cannot parse (a positive return counts them); those are skipped as
  * long as at least one certificate loaded.
@@ -108,10 +147,10 @@ tls_load_ca(struct tls *t, const struct tls_conf *c, struct tls_report *r)
 			t->have_ca = 1;
 	}
 	if (tls_set(c->ca_path)) {
-		ret = mbedtls_x509_crt_parse_path(&t->ca, c->ca_path);
-		if (ret < 0)
-			tls_file_problem(r, TLS_OPT_CA_PATH, c->ca_path,
-			    "cannot read", ret);
+		if (tls_parse_dir(&t->ca, c->ca_path) != 0)
+			tls_problem(r, TLS_OPT_CA_PATH, 0, "tls: %s %s: cannot "
+			    "read: %s", tls_optname[TLS_OPT_CA_PATH],
+			    c->ca_path, strerror(errno));
 		else
 			t->have_ca = 1;
 	}
