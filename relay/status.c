@@ -437,7 +437,7 @@ status_figures_unpack(struct status_out *o, const struct relay *r)
 	status_u64(o, "over_share", STATUS_COUNTER, u.frames_over_share);
 	/* Frame v2 dictionaries (docs/frame-format.md). */
 	status_u64(o, "dictionaries", STATUS_COUNTER, u.dictionaries);
-	status_u64(o, "held", STATUS_GAUGE, u.frames_held);
+	status_u64(o, "held", STATUS_COUNTER, u.frames_held);
 	status_u64(o, "released", STATUS_COUNTER, u.frames_released);
 	status_u64(o, "dictionary_requests", STATUS_COUNTER, u.dict_requests);
 	status_close(o);
