@@ -18,7 +18,7 @@ FUZZ_TIME   ?= 60
 FUZZ_SAN    := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 FUZZ_SRCS   := relay/frame.c relay/frame_enc.c relay/frame_dec.c \
-	relay/frame_dec2.c mqtt/wire.c
+	relay/frame_dec2.c platform/hash.c mqtt/wire.c
 FUZZ_LIBS   := $(shell $(PKG_CONFIG) --libs liblz4 2>/dev/null || echo -llz4)
 FUZZ_DIR    := $(BUILD)/fuzz
 
