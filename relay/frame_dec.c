@@ -98,9 +98,8 @@ rd_len(struct frame_rd *rd, const char *what, uint64_t *v)
 		return rc;
 	if (*v > (uint64_t)(rd->end - rd->p))
 		return frame__rd_fail(rd, at, rd->short_code,
-		    "%s %llu, only %zu bytes "
-		    "left", what, (unsigned long long)*v,
-		    (size_t)(rd->end - rd->p));
+		    "%s %llu, only %zu bytes left", what,
+		    (unsigned long long)*v, (size_t)(rd->end - rd->p));
 	return FRAME_OK;
 }
 
@@ -162,8 +161,8 @@ dec_header(struct frame_rd *rd, struct frame_header *h)
 		    "body length %u over %u", h->body_len, FRAME_MAX_BODY);
 	if (h->body_len < 1 + (uint64_t)FRAME_MIN_RECORD * h->count)
 		return frame__rd_fail(rd, t + 12, FRAME_ERR_MALFORMED,
-		    "body length %u too small for %u "
-		    "records", h->body_len, h->count);
+		    "body length %u too small for %u records", h->body_len,
+		    h->count);
 	if (frame__get_le(t + 20, 4) != frame__xxh32(b, (size_t)(t + 20 - b)))
 		return frame__rd_fail(rd, t + 20, FRAME_ERR_CHECKSUM,
 		    "header checksum mismatch");
@@ -328,8 +327,7 @@ dec_sum(struct frame_rd *rd, const uint8_t *at, uint32_t i,
 	if (sums->max_expanded != 0 && sums->s.expanded > sums->max_expanded)
 		return frame__rd_fail(rd, at, FRAME_ERR_EXPANDED,
 		    "records 0..%u expand to %llu bytes of topic and payload, "
-		    "over %llu", i,
-		    (unsigned long long)sums->s.expanded,
+		    "over %llu", i, (unsigned long long)sums->s.expanded,
 		    (unsigned long long)sums->max_expanded);
 	return FRAME_OK;
 }
@@ -399,8 +397,8 @@ dec_lz4_info(struct frame_rd *rd, LZ4F_dctx *dctx, uint32_t body_len)
 		    "no LZ4 frame after the header");
 	if (body_len > FRAME_LZ4_MAX_RATIO * in)
 		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
-		    "body length %u cannot come from %zu bytes of "
-		    "LZ4", body_len, in);
+		    "body length %u cannot come from %zu bytes of LZ4",
+		    body_len, in);
 	r = LZ4F_getFrameInfo(dctx, &fi, rd->p, &in);
 	if (LZ4F_isError(r))
 		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
@@ -410,8 +408,8 @@ dec_lz4_info(struct frame_rd *rd, LZ4F_dctx *dctx, uint32_t body_len)
 		    "LZ4 frame is skippable or needs a dictionary");
 	if (fi.contentSize != 0 && fi.contentSize != body_len)
 		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
-		    "LZ4 content size %llu, header says "
-		    "%u", fi.contentSize, body_len);
+		    "LZ4 content size %llu, header says %u", fi.contentSize,
+		    body_len);
 	rd->p += in;
 	return FRAME_OK;
 }

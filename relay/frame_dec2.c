@@ -15,6 +15,24 @@
 #include "relay/frame.h"
 
 
+/* A dictionary id varint (docs, 2.3): 1..UINT32_MAX. */
+static int
+dec_dict_id(struct frame_rd *rd, uint32_t *id)
+{
+	const uint8_t *at = rd->p;
+	uint64_t v;
+	int rc;
+
+	if ((rc = frame__rd_varint(rd, UINT32_MAX, "dictionary id", &v)) !=
+	    FRAME_OK)
+		return rc;
+	if (v == 0)
+		return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
+		    "dictionary id 0");
+	*id = (uint32_t)v;
+	return FRAME_OK;
+}
+
 /*
  * Version 2 header (docs, 2.3): the fixed part, then varints, then the
  * check. The check covers the header and the body, so it is verified
@@ -59,13 +77,8 @@ frame__dec_header2(struct frame_rd *rd, struct frame_header *h)
 		return rc;
 	at = rd->p;
 	if (h->kind == FRAME_KIND_DICT) {
-		if ((rc = frame__rd_varint(rd, UINT32_MAX, "dictionary id",
-		    &v)) != FRAME_OK)
+		if ((rc = dec_dict_id(rd, &h->dict_id)) != FRAME_OK)
 			return rc;
-		if (v == 0)
-			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
-			    "dictionary id 0");
-		h->dict_id = (uint32_t)v;
 	} else {
 		if ((rc = frame__rd_varint(rd, UINT32_MAX, "record count",
 		    &v)) != FRAME_OK)
@@ -83,28 +96,22 @@ frame__dec_header2(struct frame_rd *rd, struct frame_header *h)
 	h->body_len = (uint32_t)v;
 	if (h->kind == FRAME_KIND_DICT && (v < 1 || v > FRAME_DICT_MAX))
 		return frame__rd_fail(rd, at, FRAME_ERR_LIMIT,
-		    "dictionary length %llu not in "
-		    "1..%u", (unsigned long long)v, FRAME_DICT_MAX);
+		    "dictionary length %llu not in 1..%u",
+		    (unsigned long long)v, FRAME_DICT_MAX);
 	if (v > FRAME_MAX_BODY)
 		return frame__rd_fail(rd, at, FRAME_ERR_LIMIT,
-		    "body length %llu over "
-		    "%u", (unsigned long long)v, FRAME_MAX_BODY);
+		    "body length %llu over %u", (unsigned long long)v,
+		    FRAME_MAX_BODY);
 	if (h->kind == FRAME_KIND_RECORDS &&
 	    v < 1 + (uint64_t)FRAME_MIN_RECORD * h->count)
 		return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
-		    "body length %u too small for %u "
-		    "records", h->body_len, h->count);
+		    "body length %u too small for %u records", h->body_len,
+		    h->count);
 	if (h->codec == FRAME_CODEC_LZ4_DICT) {
-		at = rd->p;
-		if ((rc = frame__rd_varint(rd, UINT32_MAX, "dictionary id",
-		    &v)) != FRAME_OK)
+		if ((rc = dec_dict_id(rd, &h->dict_id)) != FRAME_OK)
 			return rc;
-		if (v == 0)
-			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
-			    "dictionary id 0");
-		h->dict_id = (uint32_t)v;
-		if ((rc = frame__rd_need(rd, 4,
-		    "the dictionary check")) != FRAME_OK)
+		if ((rc = frame__rd_need(rd, 4, "the dictionary check")) !=
+		    FRAME_OK)
 			return rc;
 		h->dict_check = (uint32_t)frame__get_le(rd->p, 4);
 		rd->p += 4;
@@ -142,8 +149,8 @@ dec_v2_data(struct frame_rd *rd, const struct frame_header *h,
 		    "no LZ4 block after the header");
 	if (in > INT32_MAX || h->body_len > FRAME_LZ4_MAX_RATIO * in)
 		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
-		    "body length %u cannot come from %zu bytes of "
-		    "LZ4", h->body_len, in);
+		    "body length %u cannot come from %zu bytes of LZ4",
+		    h->body_len, in);
 	if (dict != NULL)
 		n = LZ4_decompress_safe_usingDict((const char *)rd->p,
 		    (char *)body, (int)in, (int)h->body_len,
