@@ -129,6 +129,21 @@ forward_dict_keep(struct relay *r, uint32_t id, const uint8_t *d, size_t len)
 }
 
 /*
+ * A dictionary frame of len bytes was pushed, evicting evicted older
+ * messages: counted, and this pass commits without waiting for group
+ * commit.
+ */
+static void
+forward_dict_stored(struct relay *r, uint64_t evicted, size_t len)
+{
+	r->st.dropped_full += evicted;
+	r->dirty = 1;
+	r->commit_now = 1;
+	r->st.dict_frames++;
+	r->st.batch_bytes += len;
+}
+
+/*
  * Stores a dictionary frame in the open transaction, before any frame
  * that names it: a new dictionary (resend 0), then the store's current
  * id and content change with it; or the current one again (resend 1).
@@ -179,11 +194,7 @@ forward_dict_push(struct relay *r, int resend)
 			durable_failed(r);
 		return -1;
 	}
-	r->st.dropped_full += evicted;
-	r->dirty = 1;
-	r->commit_now = 1;
-	r->st.dict_frames++;
-	r->st.batch_bytes += len;
+	forward_dict_stored(r, evicted, len);
 	log_info("batch: dictionary %u%s, frame %" PRId64 " of %zu bytes",
 	    batcher_dict_id(r->batcher), resend ? " sent again" : " made",
 	    seq, len);
@@ -259,11 +270,7 @@ forward_dict_request(struct relay *r, const struct link_msg *lm)
 		durable_failed(r);
 		goto out;
 	}
-	r->st.dropped_full += evicted;
-	r->dirty = 1;
-	r->commit_now = 1;
-	r->st.dict_frames++;
-	r->st.batch_bytes += flen;
+	forward_dict_stored(r, evicted, flen);
 	log_info("batch: dictionary %lu sent again on request, frame %" PRId64
 	    " of %zu bytes", id, seq, flen);
 out:
