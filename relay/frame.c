@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * frame: the parts of the batch frame codec shared by the encoder
- * (frame_enc.c) and the decoder (frame_dec.c): the error table, XXH32 and
- * the field checks. docs/frame-format.md is the specification.
+ * (frame_enc.c) and the decoder (frame_dec.c, frame_dec2.c): the error
+ * table, XXH32 and the field checks. docs/frame-format.md is the specification.
  */
 #include <stdio.h>
 #include <string.h>

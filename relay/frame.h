@@ -366,10 +366,11 @@ const char *frame_refusal_str(int why);
 const char *frame_strerror(int code);
 
 /*
- * Internal to relay/frame.c, frame_enc.c and frame_dec.c, in the manner of
- * LZ4F_STATIC_LINKING_ONLY: the layout constants of docs/frame-format.md
- * and the checks the encoder and the decoder share, so that the encoder
- * never writes a frame the decoder refuses. Not an API.
+ * Internal to relay/frame.c, frame_enc.c, frame_dec.c and frame_dec2.c,
+ * in the manner of LZ4F_STATIC_LINKING_ONLY: the layout constants of
+ * docs/frame-format.md and the checks the encoder and the decoder share,
+ * so that the encoder never writes a frame the decoder refuses; and the
+ * decoder's reader, shared by its two halves. Not an API.
  */
 #ifdef FRAME_INTERNAL
 /* Header layout: fixed part, gateway id, tail. */
@@ -423,6 +424,45 @@ int frame__check_props(const uint8_t *p, size_t len, size_t *at,
  */
 int frame__mqtt_topic(const uint8_t *t, size_t len);
 int frame__mqtt_props(const uint8_t *p, size_t len);
+/*
+ * The decoder's half shared by frame_dec.c (v1, the reader, the records)
+ * and frame_dec2.c (v2). A struct frame_rd walks one region (the frame,
+ * or the body) and turns every fault into an error code plus a message
+ * naming the offset, in the coordinates of struct frame_err.
+ */
+struct frame_rd {
+	const uint8_t *start;	/* offset base */
+	const uint8_t *p;
+	const uint8_t *end;
+	size_t base;		/* offset of start in the reported coordinates */
+	int in_body;
+	int short_code;		/* code for running off the end */
+	struct frame_err *err;
+};
+/* frame__get_le: the n-byte little-endian number at p. */
+uint64_t frame__get_le(const uint8_t *p, int n);
+/* frame__rd_fail: fills rd->err (if any) with the offset of at and the
+ * printf-style reason; returns code. */
+int frame__rd_fail(const struct frame_rd *rd, const uint8_t *at, int code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* frame__rd_need: FRAME_OK when n bytes are left, else rd->short_code. */
+int frame__rd_need(const struct frame_rd *rd, size_t n, const char *what);
+/* frame__rd_varint: a minimal LEB128 varint of at most 10 bytes, <= max. */
+int frame__rd_varint(struct frame_rd *rd, uint64_t max, const char *what,
+    uint64_t *v);
+/* frame__dec_records: the body's records (checking pass, o's summary,
+ * delivery to on_record); o and on_record may be NULL. */
+int frame__dec_records(const struct frame_rd *body,
+    const struct frame_header *h, const struct frame_dec_opts *o,
+    frame_on_record_fn on_record, void *arg);
+/* frame__dec_header2: the v2 header after its fixed 8 bytes are there. */
+int frame__dec_header2(struct frame_rd *rd, struct frame_header *h);
+/* frame__dec_v2: frame_decode_opts() for a v2 frame whose header h is
+ * peeked. */
+int frame__dec_v2(const uint8_t *buf, size_t len, struct frame_header *h,
+    const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
+    struct frame_err *err);
+
 #endif /* FRAME_INTERNAL */
 
 #endif

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * frame_dec: the batch frame decoder (relay/frame.h, docs/frame-format.md).
+ * frame_dec: the batch frame decoder (relay/frame.h, docs/frame-format.md):
+ * the reader, the version 1 header and LZ4 frame body, the records, and
+ * the entry points. Version 2 is in frame_dec2.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <lz4.h>
 #include <lz4frame.h>
 
 #define FRAME_INTERNAL
 #include "relay/frame.h"
 
-static uint64_t
-get_le(const uint8_t *p, int n)
+uint64_t
+frame__get_le(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
 	int i;
@@ -24,24 +25,10 @@ get_le(const uint8_t *p, int n)
 	return v;
 }
 
-/*
- * Decoder. A struct frame_rd walks one region (the frame, or the body)
- * and turns every fault into an error code plus a message naming the
- * offset, in the coordinates of struct frame_err.
- */
+/* The reader (struct frame_rd, frame.h). */
 
-struct frame_rd {
-	const uint8_t *start;	/* offset base */
-	const uint8_t *p;
-	const uint8_t *end;
-	size_t base;		/* offset of start in the reported coordinates */
-	int in_body;
-	int short_code;		/* code for running off the end */
-	struct frame_err *err;
-};
-
-static int
-rd_fail(const struct frame_rd *rd, const uint8_t *at, int code,
+int
+frame__rd_fail(const struct frame_rd *rd, const uint8_t *at, int code,
     const char *fmt, ...)
 {
 	struct frame_err *e = rd->err;
@@ -60,17 +47,19 @@ rd_fail(const struct frame_rd *rd, const uint8_t *at, int code,
 	return code;
 }
 
-static int
-rd_need(const struct frame_rd *rd, size_t n, const char *what)
+int
+frame__rd_need(const struct frame_rd *rd, size_t n, const char *what)
 {
 	if ((size_t)(rd->end - rd->p) >= n)
 		return FRAME_OK;
-	return rd_fail(rd, rd->end, rd->short_code, "ends inside %s", what);
+	return frame__rd_fail(rd, rd->end, rd->short_code, "ends inside %s",
+	    what);
 }
 
 /* Reads a minimal LEB128 varint of at most 10 bytes, <= max. */
-static int
-rd_varint(struct frame_rd *rd, uint64_t max, const char *what, uint64_t *v)
+int
+frame__rd_varint(struct frame_rd *rd, uint64_t max, const char *what,
+    uint64_t *v)
 {
 	const uint8_t *at = rd->p;
 	uint64_t b;
@@ -79,20 +68,20 @@ rd_varint(struct frame_rd *rd, uint64_t max, const char *what, uint64_t *v)
 	*v = 0;
 	do {
 		if (rd->p == rd->end)
-			return rd_fail(rd, rd->p, rd->short_code,
+			return frame__rd_fail(rd, rd->p, rd->short_code,
 			    "ends inside %s", what);
 		b = *rd->p++;
 		if (shift == 63 && b > 1)
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 			    "%s: varint over 64 bits", what);
 		*v |= (b & 0x7f) << shift;
 		shift += 7;
 	} while ((b & 0x80) != 0);
 	if (b == 0 && rd->p - at > 1)
-		return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 		    "%s: varint not in shortest form", what);
 	if (*v > max)
-		return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 		    "%s %llu over %llu", what, (unsigned long long)*v,
 		    (unsigned long long)max);
 	return FRAME_OK;
@@ -105,107 +94,12 @@ rd_len(struct frame_rd *rd, const char *what, uint64_t *v)
 	const uint8_t *at = rd->p;
 	int rc;
 
-	if ((rc = rd_varint(rd, UINT64_MAX, what, v)) != FRAME_OK)
+	if ((rc = frame__rd_varint(rd, UINT64_MAX, what, v)) != FRAME_OK)
 		return rc;
 	if (*v > (uint64_t)(rd->end - rd->p))
-		return rd_fail(rd, at, rd->short_code, "%s %llu, only %zu "
-		    "bytes left", what, (unsigned long long)*v,
-		    (size_t)(rd->end - rd->p));
-	return FRAME_OK;
-}
-
-/*
- * Version 2 header (docs, 2.3): the fixed part, then varints, then the
- * check. The check covers the header and the body, so it is verified
- * after decompression (frame_decode_opts), not here.
- */
-static int
-dec_header2(struct frame_rd *rd, struct frame_header *h)
-{
-	const uint8_t *b = rd->start, *at;
-	char why[FRAME_ERR_LEN];
-	uint64_t v;
-	size_t gl, bad;
-	int rc;
-
-	memset(h, 0, sizeof(*h));
-	if (b[5] > FRAME_CODEC_LZ4_DICT)
-		return rd_fail(rd, b + 5, FRAME_ERR_CODEC, "unknown codec %u",
-		    b[5]);
-	if (b[6] > FRAME_KIND_DICT)
-		return rd_fail(rd, b + 6, FRAME_ERR_MALFORMED,
-		    "unknown frame kind %u", b[6]);
-	if (b[6] == FRAME_KIND_DICT && b[5] == FRAME_CODEC_LZ4_DICT)
-		return rd_fail(rd, b + 5, FRAME_ERR_MALFORMED, "a dictionary "
-		    "frame cannot use a dictionary");
-	if ((gl = b[7]) < 1 || gl > FRAME_GWID_MAX)
-		return rd_fail(rd, b + 7, FRAME_ERR_MALFORMED,
-		    "gateway id length %zu not in 1..%d", gl, FRAME_GWID_MAX);
-	if ((rc = rd_need(rd, FRAME_FIXED_LEN + gl, "the header")) !=
-	    FRAME_OK)
-		return rc;
-	if (frame__check_gwid((const char *)b + 8, gl, &bad, why) != 0)
-		return rd_fail(rd, b + 8 + bad, FRAME_ERR_MALFORMED, "%s", why);
-	h->version = b[4];
-	h->codec = (enum frame_codec)b[5];
-	h->kind = (enum frame_kind)b[6];
-	memcpy(h->gateway_id, b + 8, gl);
-	h->gateway_id[gl] = '\0';
-	rd->p = b + 8 + gl;
-	if ((rc = rd_varint(rd, INT64_MAX, "sequence number", &h->seq)) !=
-	    FRAME_OK)
-		return rc;
-	at = rd->p;
-	if (h->kind == FRAME_KIND_DICT) {
-		if ((rc = rd_varint(rd, UINT32_MAX, "dictionary id", &v)) !=
-		    FRAME_OK)
-			return rc;
-		if (v == 0)
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
-			    "dictionary id 0");
-		h->dict_id = (uint32_t)v;
-	} else {
-		if ((rc = rd_varint(rd, UINT32_MAX, "record count", &v)) !=
-		    FRAME_OK)
-			return rc;
-		if (v > FRAME_MAX_RECORDS)
-			return rd_fail(rd, at, FRAME_ERR_LIMIT, "record count "
-			    "%llu over %u", (unsigned long long)v,
-			    FRAME_MAX_RECORDS);
-		h->count = (uint32_t)v;
-	}
-	at = rd->p;
-	if ((rc = rd_varint(rd, UINT32_MAX, "body length", &v)) != FRAME_OK)
-		return rc;
-	h->body_len = (uint32_t)v;
-	if (h->kind == FRAME_KIND_DICT && (v < 1 || v > FRAME_DICT_MAX))
-		return rd_fail(rd, at, FRAME_ERR_LIMIT, "dictionary length "
-		    "%llu not in 1..%u", (unsigned long long)v, FRAME_DICT_MAX);
-	if (v > FRAME_MAX_BODY)
-		return rd_fail(rd, at, FRAME_ERR_LIMIT, "body length %llu "
-		    "over %u", (unsigned long long)v, FRAME_MAX_BODY);
-	if (h->kind == FRAME_KIND_RECORDS &&
-	    v < 1 + (uint64_t)FRAME_MIN_RECORD * h->count)
-		return rd_fail(rd, at, FRAME_ERR_MALFORMED, "body length "
-		    "%u too small for %u records", h->body_len, h->count);
-	if (h->codec == FRAME_CODEC_LZ4_DICT) {
-		at = rd->p;
-		if ((rc = rd_varint(rd, UINT32_MAX, "dictionary id", &v)) !=
-		    FRAME_OK)
-			return rc;
-		if (v == 0)
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
-			    "dictionary id 0");
-		h->dict_id = (uint32_t)v;
-		if ((rc = rd_need(rd, 4, "the dictionary check")) != FRAME_OK)
-			return rc;
-		h->dict_check = (uint32_t)get_le(rd->p, 4);
-		rd->p += 4;
-	}
-	if ((rc = rd_need(rd, 4, "the check")) != FRAME_OK)
-		return rc;
-	rd->p += 4;
-	h->header_len = (size_t)(rd->p - b);
+		return frame__rd_fail(rd, at, rd->short_code,
+		    "%s %llu, only %zu bytes left", what,
+		    (unsigned long long)*v, (size_t)(rd->end - rd->p));
 	return FRAME_OK;
 }
 
@@ -218,55 +112,59 @@ dec_header(struct frame_rd *rd, struct frame_header *h)
 	size_t gl, at;
 	int rc;
 
-	if ((rc = rd_need(rd, 4, "the magic")) != FRAME_OK)
+	if ((rc = frame__rd_need(rd, 4, "the magic")) != FRAME_OK)
 		return rc;
 	if (memcmp(b, frame__magic, 4) != 0)
-		return rd_fail(rd, b, FRAME_ERR_MAGIC, "bad magic "
+		return frame__rd_fail(rd, b, FRAME_ERR_MAGIC, "bad magic "
 		    "%02x%02x%02x%02x, want 50524246 (\"PRBF\")",
 		    b[0], b[1], b[2], b[3]);
-	if ((rc = rd_need(rd, FRAME_FIXED_LEN, "the header")) != FRAME_OK)
+	if ((rc = frame__rd_need(rd, FRAME_FIXED_LEN,
+	    "the header")) != FRAME_OK)
 		return rc;
 	if (b[4] == FRAME_VERSION_2)
-		return dec_header2(rd, h);
+		return frame__dec_header2(rd, h);
 	if (b[4] != FRAME_VERSION)
-		return rd_fail(rd, b + 4, FRAME_ERR_VERSION, "unsupported "
-		    "version %u (this decoder reads versions %u and %u)", b[4],
+		return frame__rd_fail(rd, b + 4, FRAME_ERR_VERSION,
+		    "unsupported version %u (this decoder reads versions %u "
+		    "and %u)", b[4],
 		    FRAME_VERSION, FRAME_VERSION_2);
 	if (b[5] != FRAME_CODEC_NONE && b[5] != FRAME_CODEC_LZ4)
-		return rd_fail(rd, b + 5, FRAME_ERR_CODEC, "unknown codec %u",
-		    b[5]);
+		return frame__rd_fail(rd, b + 5, FRAME_ERR_CODEC,
+		    "unknown codec %u", b[5]);
 	if (b[6] != 0)
-		return rd_fail(rd, b + 6, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, b + 6, FRAME_ERR_MALFORMED,
 		    "reserved flags 0x%02x set", b[6]);
 	if ((gl = b[7]) < 1 || gl > FRAME_GWID_MAX)
-		return rd_fail(rd, b + 7, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, b + 7, FRAME_ERR_MALFORMED,
 		    "gateway id length %zu not in 1..%d", gl, FRAME_GWID_MAX);
-	if ((rc = rd_need(rd, FRAME_FIXED_LEN + gl + FRAME_TAIL_LEN,
+	if ((rc = frame__rd_need(rd, FRAME_FIXED_LEN + gl + FRAME_TAIL_LEN,
 	    "the header")) != FRAME_OK)
 		return rc;
 	if (frame__check_gwid((const char *)b + 8, gl, &at, why) != 0)
-		return rd_fail(rd, b + 8 + at, FRAME_ERR_MALFORMED, "%s", why);
+		return frame__rd_fail(rd, b + 8 + at, FRAME_ERR_MALFORMED, "%s",
+		    why);
 	t = b + 8 + gl;
 	memset(h, 0, sizeof(*h));
 	h->version = b[4];
 	h->codec = (enum frame_codec)b[5];
 	memcpy(h->gateway_id, b + 8, gl);
 	h->gateway_id[gl] = '\0';
-	h->seq = get_le(t, 8);
-	h->count = (uint32_t)get_le(t + 8, 4);
-	h->body_len = (uint32_t)get_le(t + 12, 4);
+	h->seq = frame__get_le(t, 8);
+	h->count = (uint32_t)frame__get_le(t + 8, 4);
+	h->body_len = (uint32_t)frame__get_le(t + 12, 4);
 	h->header_len = (size_t)(t + FRAME_TAIL_LEN - b);
 	if (h->count > FRAME_MAX_RECORDS)
-		return rd_fail(rd, t + 8, FRAME_ERR_LIMIT, "record count %u "
-		    "over %u", h->count, FRAME_MAX_RECORDS);
+		return frame__rd_fail(rd, t + 8, FRAME_ERR_LIMIT,
+		    "record count %u over %u", h->count, FRAME_MAX_RECORDS);
 	if (h->body_len > FRAME_MAX_BODY)
-		return rd_fail(rd, t + 12, FRAME_ERR_LIMIT, "body length %u "
-		    "over %u", h->body_len, FRAME_MAX_BODY);
+		return frame__rd_fail(rd, t + 12, FRAME_ERR_LIMIT,
+		    "body length %u over %u", h->body_len, FRAME_MAX_BODY);
 	if (h->body_len < 1 + (uint64_t)FRAME_MIN_RECORD * h->count)
-		return rd_fail(rd, t + 12, FRAME_ERR_MALFORMED, "body length "
-		    "%u too small for %u records", h->body_len, h->count);
-	if (get_le(t + 20, 4) != frame__xxh32(b, (size_t)(t + 20 - b)))
-		return rd_fail(rd, t + 20, FRAME_ERR_CHECKSUM,
+		return frame__rd_fail(rd, t + 12, FRAME_ERR_MALFORMED,
+		    "body length %u too small for %u records", h->body_len,
+		    h->count);
+	if (frame__get_le(t + 20, 4) != frame__xxh32(b, (size_t)(t + 20 - b)))
+		return frame__rd_fail(rd, t + 20, FRAME_ERR_CHECKSUM,
 		    "header checksum mismatch");
 	rd->p = t + FRAME_TAIL_LEN;
 	return FRAME_OK;
@@ -293,17 +191,17 @@ dec_topics(struct frame_rd *rd, uint32_t n, uint32_t *off, uint32_t *len)
 
 	for (i = 0; i < n; i++) {
 		at = rd->p;
-		if ((rc = rd_varint(rd, FRAME_MAX_TOPIC, "topic length",
+		if ((rc = frame__rd_varint(rd, FRAME_MAX_TOPIC, "topic length",
 		    &v)) != FRAME_OK)
 			return rc;
 		if (v == 0)
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 			    "empty topic %u", i);
-		if ((rc = rd_need(rd, v, "a topic")) != FRAME_OK)
+		if ((rc = frame__rd_need(rd, v, "a topic")) != FRAME_OK)
 			return rc;
 		if (frame__check_topic((const char *)rd->p, v, &bad, why) != 0)
-			return rd_fail(rd, rd->p + bad, FRAME_ERR_MALFORMED,
-			    "%s", why);
+			return frame__rd_fail(rd, rd->p + bad,
+			    FRAME_ERR_MALFORMED, "%s", why);
 		off[i] = (uint32_t)(rd->p - rd->start);
 		len[i] = (uint32_t)v |
 		    (uint32_t)frame__mqtt_topic(rd->p, v) << 16;
@@ -320,17 +218,18 @@ dec_ts(struct frame_rd *rd, int64_t *ts)
 	uint64_t z, m;
 	int rc;
 
-	if ((rc = rd_varint(rd, UINT64_MAX, "time step", &z)) != FRAME_OK)
+	if ((rc = frame__rd_varint(rd, UINT64_MAX, "time step",
+	    &z)) != FRAME_OK)
 		return rc;
 	m = z >> 1;
 	if ((z & 1) != 0) {
 		if (m >= (uint64_t)*ts)
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 			    "receive time before the epoch");
 		*ts -= (int64_t)(m + 1);
 	} else {
 		if (m > (uint64_t)(INT64_MAX - *ts))
-			return rd_fail(rd, at, FRAME_ERR_MALFORMED,
+			return frame__rd_fail(rd, at, FRAME_ERR_MALFORMED,
 			    "receive time past 2^63-1 ms");
 		*ts += (int64_t)m;
 	}
@@ -349,7 +248,8 @@ dec_optional(struct frame_rd *rd, unsigned flags, struct frame_record *r)
 	r->has_expiry = (flags & FRAME_F_EXPIRY) != 0;
 	r->expiry_s = 0;
 	if (r->has_expiry) {
-		if ((rc = rd_varint(rd, UINT32_MAX, "expiry", &v)) != FRAME_OK)
+		if ((rc = frame__rd_varint(rd, UINT32_MAX, "expiry",
+		    &v)) != FRAME_OK)
 			return rc;
 		r->expiry_s = (uint32_t)v;
 	}
@@ -360,10 +260,11 @@ dec_optional(struct frame_rd *rd, unsigned flags, struct frame_record *r)
 	if ((rc = rd_len(rd, "properties length", &v)) != FRAME_OK)
 		return rc;
 	if (v == 0)
-		return rd_fail(rd, rd->p - 1, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p - 1, FRAME_ERR_MALFORMED,
 		    "properties flag set but length 0");
 	if (frame__check_props(rd->p, v, &bad, why) != 0)
-		return rd_fail(rd, rd->p + bad, FRAME_ERR_MALFORMED, "%s", why);
+		return frame__rd_fail(rd, rd->p + bad, FRAME_ERR_MALFORMED,
+		    "%s", why);
 	if (r->refused == FRAME_REC_OK)
 		r->refused = frame__mqtt_props(rd->p, v);
 	r->props = rd->p;
@@ -381,19 +282,20 @@ dec_record(struct frame_rd *rd, uint32_t ntopics, const uint32_t *off,
 	uint64_t v;
 	int rc;
 
-	if ((rc = rd_need(rd, 1, "a record")) != FRAME_OK)
+	if ((rc = frame__rd_need(rd, 1, "a record")) != FRAME_OK)
 		return rc;
 	flags = *rd->p;
 	if ((flags & FRAME_F_RESERVED) != 0 || (flags & FRAME_F_QOS) == 3)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "bad record flags 0x%02x", flags);
 	rd->p++;
 	r->qos = (int)(flags & FRAME_F_QOS);
 	r->retain = (flags & FRAME_F_RETAIN) != 0;
 	if (ntopics == 0)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "record but no topics");
-	if ((rc = rd_varint(rd, ntopics - 1, "topic index", &v)) != FRAME_OK)
+	if ((rc = frame__rd_varint(rd, ntopics - 1, "topic index",
+	    &v)) != FRAME_OK)
 		return rc;
 	r->topic = (const char *)rd->start + off[v];
 	r->topic_len = DEC_TOPIC_LEN(len[v]);
@@ -423,9 +325,9 @@ dec_sum(struct frame_rd *rd, const uint8_t *at, uint32_t i,
 	sums->s.expanded += r->topic_len + (uint64_t)r->payload_len;
 	sums->s.refused += r->refused != FRAME_REC_OK;
 	if (sums->max_expanded != 0 && sums->s.expanded > sums->max_expanded)
-		return rd_fail(rd, at, FRAME_ERR_EXPANDED, "records 0..%u "
-		    "expand to %llu bytes of topic and payload, over %llu", i,
-		    (unsigned long long)sums->s.expanded,
+		return frame__rd_fail(rd, at, FRAME_ERR_EXPANDED,
+		    "records 0..%u expand to %llu bytes of topic and payload, "
+		    "over %llu", i, (unsigned long long)sums->s.expanded,
 		    (unsigned long long)sums->max_expanded);
 	return FRAME_OK;
 }
@@ -446,11 +348,11 @@ dec_body(struct frame_rd *rd, uint32_t count, struct dec_sums *sums,
 	uint64_t n;
 	int rc;
 
-	if ((rc = rd_varint(rd, count, "topic count", &n)) != FRAME_OK)
+	if ((rc = frame__rd_varint(rd, count, "topic count", &n)) != FRAME_OK)
 		return rc;
 	/* Each entry takes 2 bytes at least: bounds the index by the body. */
 	if (n > (uint64_t)(rd->end - rd->p) / 2)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "%llu topics cannot fit in the body",
 		    (unsigned long long)n);
 	if (n > 0) {
@@ -475,7 +377,7 @@ dec_body(struct frame_rd *rd, uint32_t count, struct dec_sums *sums,
 		}
 	}
 	if (rd->p != rd->end)
-		rc = rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		rc = frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "%zu bytes after record %u", (size_t)(rd->end - rd->p),
 		    count);
 out:
@@ -491,21 +393,23 @@ dec_lz4_info(struct frame_rd *rd, LZ4F_dctx *dctx, uint32_t body_len)
 	size_t in = (size_t)(rd->end - rd->p), r;
 
 	if (in == 0)
-		return rd_fail(rd, rd->p, FRAME_ERR_TRUNCATED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_TRUNCATED,
 		    "no LZ4 frame after the header");
 	if (body_len > FRAME_LZ4_MAX_RATIO * in)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "body length "
-		    "%u cannot come from %zu bytes of LZ4", body_len, in);
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		    "body length %u cannot come from %zu bytes of LZ4",
+		    body_len, in);
 	r = LZ4F_getFrameInfo(dctx, &fi, rd->p, &in);
 	if (LZ4F_isError(r))
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "LZ4 frame "
-		    "header: %s", LZ4F_getErrorName(r));
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		    "LZ4 frame header: %s", LZ4F_getErrorName(r));
 	if (fi.frameType != LZ4F_frame || fi.dictID != 0)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "LZ4 frame is "
-		    "skippable or needs a dictionary");
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		    "LZ4 frame is skippable or needs a dictionary");
 	if (fi.contentSize != 0 && fi.contentSize != body_len)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "LZ4 content "
-		    "size %llu, header says %u", fi.contentSize, body_len);
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		    "LZ4 content size %llu, header says %u", fi.contentSize,
+		    body_len);
 	rd->p += in;
 	return FRAME_OK;
 }
@@ -522,22 +426,22 @@ dec_lz4_data(struct frame_rd *rd, LZ4F_dctx *dctx, uint8_t *body,
 		out = body_len - done;
 		r = LZ4F_decompress(dctx, body + done, &out, rd->p, &in, NULL);
 		if (LZ4F_isError(r))
-			return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+			return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 			    "LZ4: %s", LZ4F_getErrorName(r));
 		rd->p += in;
 		done += out;
 		if (r != 0 && in == 0 && out == 0)
 			return rd->p == rd->end ?
-			    rd_fail(rd, rd->p, FRAME_ERR_TRUNCATED,
+			    frame__rd_fail(rd, rd->p, FRAME_ERR_TRUNCATED,
 			    "LZ4 frame ends early") :
-			    rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+			    frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 			    "LZ4 content longer than %u bytes", body_len);
 	}
 	if (rd->p != rd->end)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "%zu bytes after the LZ4 frame", (size_t)(rd->end - rd->p));
 	if (done != body_len)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
+		return frame__rd_fail(rd, rd->p, FRAME_ERR_MALFORMED,
 		    "LZ4 content is %zu bytes, header says %u", done, body_len);
 	return FRAME_OK;
 }
@@ -585,8 +489,8 @@ frame_decode(const uint8_t *buf, size_t len, struct frame_header *hp,
 }
 
 /* The body's records: the checking pass, the summary, the delivery. */
-static int
-dec_records(const struct frame_rd *body, const struct frame_header *h,
+int
+frame__dec_records(const struct frame_rd *body, const struct frame_header *h,
     const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg)
 {
 	struct dec_sums sums;
@@ -607,154 +511,6 @@ dec_records(const struct frame_rd *body, const struct frame_header *h,
 	return dec_body(&rd, h->count, NULL, on_record, arg);
 }
 
-/*
- * Version 2 data part into body (body_len bytes): stored, or one LZ4
- * block, with dict (dict_len bytes) when not NULL. rd covers the data.
- */
-static int
-dec_v2_data(struct frame_rd *rd, const struct frame_header *h,
-    const uint8_t *dict, size_t dict_len, uint8_t *body)
-{
-	size_t in = (size_t)(rd->end - rd->p);
-	int n;
-
-	if (h->codec == FRAME_CODEC_NONE) {
-		if (in != h->body_len)
-			return rd_fail(rd, in < h->body_len ? rd->end :
-			    rd->p + h->body_len, in < h->body_len ?
-			    FRAME_ERR_TRUNCATED : FRAME_ERR_MALFORMED,
-			    "data part is %zu bytes, header says %u", in,
-			    h->body_len);
-		memcpy(body, rd->p, in);
-		return FRAME_OK;
-	}
-	if (in == 0)
-		return rd_fail(rd, rd->p, FRAME_ERR_TRUNCATED,
-		    "no LZ4 block after the header");
-	if (in > INT32_MAX || h->body_len > FRAME_LZ4_MAX_RATIO * in)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "body length "
-		    "%u cannot come from %zu bytes of LZ4", h->body_len, in);
-	if (dict != NULL)
-		n = LZ4_decompress_safe_usingDict((const char *)rd->p,
-		    (char *)body, (int)in, (int)h->body_len,
-		    (const char *)dict, (int)dict_len);
-	else
-		n = LZ4_decompress_safe((const char *)rd->p, (char *)body,
-		    (int)in, (int)h->body_len);
-	if (n < 0)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "LZ4 block "
-		    "malformed or longer than %u bytes", h->body_len);
-	if ((uint32_t)n != h->body_len)
-		return rd_fail(rd, rd->p, FRAME_ERR_MALFORMED, "LZ4 content "
-		    "is %d bytes, header says %u", n, h->body_len);
-	return FRAME_OK;
-}
-
-/* The v2 check (the header's last 4 bytes) over the header and body. */
-static int
-dec_v2_check(struct frame_rd *rd, const struct frame_header *h,
-    const uint8_t *body)
-{
-	const uint8_t *at = rd->start + h->header_len - 4;
-
-	if (get_le(at, 4) != frame__xxh32_seed(body, h->body_len,
-	    frame__xxh32(rd->start, h->header_len - 4)))
-		return rd_fail(rd, at, FRAME_ERR_CHECKSUM, "check mismatch");
-	return FRAME_OK;
-}
-
-/* The dictionary a codec 2 frame names, from the caller, checked. */
-static int
-dec_v2_dict(struct frame_rd *rd, const struct frame_header *h,
-    const struct frame_dec_opts *o, void *arg, const uint8_t **dict,
-    size_t *len)
-{
-	const uint8_t *at = rd->start + h->header_len - 8;
-
-	*dict = NULL;
-	*len = 0;
-	if (h->codec != FRAME_CODEC_LZ4_DICT)
-		return FRAME_OK;
-	if (o == NULL || o->get_dict == NULL ||
-	    o->get_dict(arg, h, dict, len) != 0 || *dict == NULL ||
-	    *len < 1 || *len > FRAME_DICT_MAX ||
-	    frame_dict_check(*dict, *len) != h->dict_check)
-		return rd_fail(rd, at, FRAME_ERR_NODICT, "dictionary %u "
-		    "(check %08x) of gateway %s is missing", h->dict_id,
-		    h->dict_check, h->gateway_id);
-	return FRAME_OK;
-}
-
-static int
-dec_v2(const uint8_t *buf, size_t len, struct frame_header *h,
-    const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
-    struct frame_err *err)
-{
-	struct frame_rd rd = { buf, buf + h->header_len, buf + len, 0, 0,
-	    FRAME_ERR_TRUNCATED, err }, body;
-	const uint8_t *dict;
-	uint8_t *owned;
-	size_t dict_len;
-	int rc;
-
-	if (h->kind != FRAME_KIND_RECORDS)
-		return rd_fail(&rd, buf + 6, FRAME_ERR_INVAL, "a dictionary "
-		    "frame, not records");
-	if ((rc = dec_v2_dict(&rd, h, o, arg, &dict, &dict_len)) != FRAME_OK)
-		return rc;
-	/* Checked against the data part before anything is allocated. */
-	if (h->codec == FRAME_CODEC_NONE ? len - h->header_len !=
-	    h->body_len : h->body_len > FRAME_LZ4_MAX_RATIO *
-	    (len - h->header_len))
-		return dec_v2_data(&rd, h, NULL, 0, NULL);
-	if (h->codec == FRAME_CODEC_NONE) {
-		/* Stored: read in place, as with version 1. */
-		owned = NULL;
-		body = (struct frame_rd){ buf, rd.p, rd.p + h->body_len,
-		    h->header_len, 0, FRAME_ERR_MALFORMED, err };
-		body.start = rd.p;
-		if ((rc = dec_v2_check(&rd, h, rd.p)) == FRAME_OK)
-			rc = dec_records(&body, h, o, on_record, arg);
-		return rc;
-	}
-	if ((owned = malloc(h->body_len)) == NULL)
-		return FRAME_ERR_NOMEM;
-	if ((rc = dec_v2_data(&rd, h, dict, dict_len, owned)) == FRAME_OK &&
-	    (rc = dec_v2_check(&rd, h, owned)) == FRAME_OK) {
-		body = (struct frame_rd){ owned, owned, owned + h->body_len,
-		    0, 1, FRAME_ERR_MALFORMED, err };
-		rc = dec_records(&body, h, o, on_record, arg);
-	}
-	free(owned);
-	return rc;
-}
-
-int
-frame_dict_decode(const uint8_t *buf, size_t len, struct frame_header *hp,
-    uint8_t *out, size_t cap, size_t *out_len, struct frame_err *err)
-{
-	struct frame_header hh, *h = hp != NULL ? hp : &hh;
-	struct frame_rd rd;
-	int rc;
-
-	if ((rc = frame_peek(buf, len, h, err)) != FRAME_OK)
-		return rc;
-	rd = (struct frame_rd){ buf, buf + h->header_len, buf + len, 0, 0,
-	    FRAME_ERR_TRUNCATED, err };
-	if (h->version != FRAME_VERSION_2 || h->kind != FRAME_KIND_DICT)
-		return rd_fail(&rd, buf + 4, FRAME_ERR_INVAL, "not a "
-		    "dictionary frame");
-	if (out == NULL || cap < h->body_len)
-		return rd_fail(&rd, rd.p, FRAME_ERR_NOSPACE, "dictionary of "
-		    "%u bytes, room for %zu", h->body_len, cap);
-	if ((rc = dec_v2_data(&rd, h, NULL, 0, out)) != FRAME_OK ||
-	    (rc = dec_v2_check(&rd, h, out)) != FRAME_OK)
-		return rc;
-	h->dict_check = frame_dict_check(out, h->body_len);
-	*out_len = h->body_len;
-	return FRAME_OK;
-}
-
 int
 frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *hp,
     const struct frame_dec_opts *o, frame_on_record_fn on_record, void *arg,
@@ -769,7 +525,7 @@ frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *hp,
 	if ((rc = frame_peek(buf, len, h, err)) != FRAME_OK)
 		return rc;
 	if (h->version == FRAME_VERSION_2)
-		return dec_v2(buf, len, h, o, on_record, arg, err);
+		return frame__dec_v2(buf, len, h, o, on_record, arg, err);
 	rd = (struct frame_rd){ buf, buf + h->header_len, buf + len, 0, 0,
 	    FRAME_ERR_TRUNCATED, err };
 	sum_at = rd.p - 8;
@@ -777,7 +533,8 @@ frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *hp,
 	body.short_code = FRAME_ERR_MALFORMED;
 	if (h->codec == FRAME_CODEC_NONE) {
 		if (len - h->header_len != h->body_len)
-			return rd_fail(&rd, len - h->header_len < h->body_len ?
+			return frame__rd_fail(&rd,
+			    len - h->header_len < h->body_len ?
 			    rd.end : rd.p + h->body_len,
 			    len - h->header_len < h->body_len ?
 			    FRAME_ERR_TRUNCATED : FRAME_ERR_MALFORMED,
@@ -789,12 +546,12 @@ frame_decode_opts(const uint8_t *buf, size_t len, struct frame_header *hp,
 		body = (struct frame_rd){ owned, owned, owned + h->body_len,
 		    0, 1, FRAME_ERR_MALFORMED, err };
 	}
-	if (get_le(sum_at, 4) != frame__xxh32(body.p, h->body_len)) {
-		rc = rd_fail(&rd, sum_at, FRAME_ERR_CHECKSUM,
+	if (frame__get_le(sum_at, 4) != frame__xxh32(body.p, h->body_len)) {
+		rc = frame__rd_fail(&rd, sum_at, FRAME_ERR_CHECKSUM,
 		    "content checksum mismatch");
 		goto out;
 	}
-	rc = dec_records(&body, h, o, on_record, arg);
+	rc = frame__dec_records(&body, h, o, on_record, arg);
 out:
 	free(owned);
 	return rc;

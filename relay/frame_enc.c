@@ -9,6 +9,8 @@
 #include <lz4frame.h>
 #include <lz4hc.h>
 
+#include "platform/hash.h"
+
 #define FRAME_INTERNAL
 #include "relay/frame.h"
 
@@ -253,11 +255,9 @@ frame_enc_body_len(const struct frame_enc *e)
 static size_t
 enc_topic_slot(const struct frame_enc *e, const char *t, size_t len)
 {
-	uint32_t h = 2166136261u, k;
-	size_t i, s;
+	uint32_t h = hash_fnv1a(t, len), k;
+	size_t s;
 
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)t[i]) * 16777619u;
 	for (s = h & (e->nslots - 1);; s = (s + 1) & (e->nslots - 1)) {
 		if ((k = e->slots[s]) == 0)
 			return s;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/hash.h"
 #include "relay/frame.h"
 #include "relay/gwshare.h"
 
@@ -25,18 +26,6 @@ struct gwshare {
 	size_t n;
 	int stale;
 };
-
-/* FNV-1a, 32 bits. */
-static size_t
-gwshare_hash(const char *id, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)id[i]) * 16777619u;
-	return h;
-}
 
 struct gwshare *
 gwshare_new(const char *tmpl)
@@ -125,7 +114,7 @@ gwshare_find(const struct gwshare *g, const char *id, size_t len)
 {
 	struct gwshare_entry **pe;
 
-	pe = &g->bucket[gwshare_hash(id, len) & (g->nbucket - 1)];
+	pe = &g->bucket[hash_fnv1a(id, len) & (g->nbucket - 1)];
 	for (; *pe != NULL; pe = &(*pe)->next)
 		if ((*pe)->len == len && memcmp((*pe)->id, id, len) == 0)
 			break;
@@ -144,7 +133,7 @@ gwshare_grow(struct gwshare *g)
 	for (i = 0; i < g->nbucket; i++)
 		for (e = g->bucket[i]; e != NULL; e = next) {
 			next = e->next;
-			k = gwshare_hash(e->id, e->len) & (n - 1);
+			k = hash_fnv1a(e->id, e->len) & (n - 1);
 			e->next = nb[k];
 			nb[k] = e;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mqtt/mqtt.h"
+#include "platform/hash.h"
 #include "relay/link_int.h"
 
 /* Room for n aliases (kept across connections: n changes on a reload). */
@@ -44,17 +45,6 @@ link_alias_reset(struct link *l)
 	l->alias_seen_n = l->alias_seen_next = 0;
 	l->st.aliases = 0;
 	l->st.alias_max = 0;
-}
-
-static uint32_t
-link_alias_fnv(const char *t, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (uint8_t)t[i]) * 16777619u;
-	return h;
 }
 
 /*
@@ -126,7 +116,7 @@ link_alias_put(struct link *l, struct mqtt_publish *p, uint8_t *props,
 {
 	uint16_t alias;
 
-	*h = link_alias_fnv(p->topic.p, p->topic.len);
+	*h = hash_fnv1a(p->topic.p, p->topic.len);
 	alias = link_alias_find(l, p->topic.p, p->topic.len, *h, known);
 	if (alias == 0)
 		return 0;

@@ -11,8 +11,9 @@
  *
  * The work is split by job: loop.c runs the poll loop, timers, signals
  * and the lifecycle; forward.c moves messages between the links and the
- * queue; status.c renders the status reply; reload.c applies a new
- * configuration. Thread: main loop only.
+ * queue (forward_frame.c: its batch frames and dictionary); status.c
+ * renders the status reply; reload.c applies a new configuration.
+ * Thread: main loop only.
  */
 #ifndef PUSHRELAY_RELAY_H
 #define PUSHRELAY_RELAY_H
@@ -211,6 +212,20 @@ void forward_subscribe(struct relay *r, enum link_side side);
 void forward_connect(struct relay *r, enum link_side side);
 /* Publishes state ("online", "offline") retained at the status topic. */
 void forward_status(struct relay *r, const char *state);
+/* Stored frames go before any raw route's messages (priorities 0..255). */
+#define FORWARD_FRAME_PRIO	256
+
+/*
+ * forward_frame.c: batch frames and the frame v2 dictionary, in the open
+ * transaction. forward_batch_step: closes the open frame when it is due
+ * (only one with a priority member while paused), else arms batch_due.
+ * forward_dict_session: a new central session: the current dictionary
+ * once more. forward_dict_request: lm (borrowed) asks for a dictionary
+ * by id; stores its frame again if the relay still has it.
+ */
+void forward_batch_step(struct relay *r, int paused);
+void forward_dict_session(struct relay *r);
+void forward_dict_request(struct relay *r, const struct link_msg *lm);
 
 /*
  * flow.c: the WAN budget and the downlink rates (see the file's head).

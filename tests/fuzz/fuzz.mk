@@ -17,7 +17,8 @@ FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_SAN    := -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
-FUZZ_SRCS   := relay/frame.c relay/frame_enc.c relay/frame_dec.c mqtt/wire.c
+FUZZ_SRCS   := relay/frame.c relay/frame_enc.c relay/frame_dec.c \
+	relay/frame_dec2.c platform/hash.c mqtt/wire.c
 FUZZ_LIBS   := $(shell $(PKG_CONFIG) --libs liblz4 2>/dev/null || echo -llz4)
 FUZZ_DIR    := $(BUILD)/fuzz
 
