@@ -74,8 +74,12 @@ def test_v2_with_dictionary_round_trip(relay_factory, unpacker_factory,
     """A paced stream through relay and unpacker: dictionaries are made
     (more than one: 4 KiB, then 8 KiB), sent once each, stored by the
     unpacker; every message arrives once and in order, nothing held."""
+    # At most 100 messages a frame: a slow machine that lets a backlog
+    # grow would otherwise pack the stream into two or three big frames,
+    # too few for the dictionary to grow after the first.
     relay, unpacker, col = _pipeline(relay_factory, unpacker_factory,
-                                     clients, central_broker)
+                                     clients, central_broker,
+                                     batch={"max_messages": "100"})
     frames = clients.collector(central_broker, "pushrelay/+/batch",
                                protocol=311)
     pub = clients.publisher(local_broker)

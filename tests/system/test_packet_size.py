@@ -12,6 +12,7 @@ connection goes on. (Closing it instead, as the hardening issue proposed,
 made Mosquitto send the message again after every reconnect.)
 """
 
+import os
 import pytest
 
 from harness import T
@@ -49,5 +50,8 @@ def test_a_packet_over_the_limit_is_refused_without_buffering(
                        r"max_packet_size: dropped")
     assert not any(m.topic == UP + "sensors/huge" for m in col.snapshot())
     grown = _hwm_kb(relay.proc.pid) - before
-    # Under 2x the limit plus a constant: never the 50 MiB.
-    assert grown < 2 * 256 + 1024, "peak RSS grew by %d KiB" % grown
+    # Under 2x the limit plus a constant: never the 50 MiB. Under qemu-user
+    # (make cross-test) the code qemu translates on first use counts in the
+    # process's RSS too: a larger constant, still far from 50 MiB.
+    const = 4096 if os.environ.get("PUSHRELAY_WRAP") else 1024
+    assert grown < 2 * 256 + const, "peak RSS grew by %d KiB" % grown
