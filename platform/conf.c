@@ -103,7 +103,7 @@ static const struct confval_policy batch_policy[] = {
 	NUM("max_bytes", CONFVAL_SIZE, CONFVAL_K_INT, struct conf_batch,
 	    max_bytes, "65536", 256, 4 * 1024 * 1024),
 	NUM("linger_ms", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
-	    linger_ms, "200", 0, 60000),
+	    linger_ms, "1000", 0, 60000),
 	NUM("inflight_frames", CONFVAL_UINT, CONFVAL_K_INT, struct conf_batch,
 	    inflight_frames, "4", 1, 1024),
 	ENUM("compress", struct conf_batch, compress, "lz4", compress_names, 0),
