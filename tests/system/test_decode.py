@@ -18,9 +18,12 @@ from harness import bin_argv
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frame-format.md"
 
 
-def _examples():
+def _hex_blocks(section):
+    """The frames written as hex dumps under the ### SECTION.n headings of
+    docs/frame-format.md, one per heading."""
     text = DOC.read_text()
-    blocks = re.findall(r"### 7\.\d[^\n]*\n.*?```\n(.*?)```", text, re.S)
+    blocks = re.findall(r"### %s\.\d[^\n]*\n.*?```\n(.*?)```" % section,
+                        text, re.S)
     frames = []
     for b in blocks:
         data = bytearray()
@@ -29,6 +32,11 @@ def _examples():
             if m:
                 data += bytes.fromhex(m.group(1).replace(" ", ""))
         frames.append(bytes(data))
+    return frames
+
+
+def _examples():
+    frames = _hex_blocks(7)
     assert len(frames) == 2, "the document should hold two worked examples"
     return frames
 
@@ -36,16 +44,7 @@ def _examples():
 def _examples_v2():
     """Section 9's version 2 vectors: codec 0, codec 1, the dictionary
     frame, codec 2."""
-    text = DOC.read_text()
-    blocks = re.findall(r"### 9\.\d[^\n]*\n.*?```\n(.*?)```", text, re.S)
-    frames = []
-    for b in blocks:
-        data = bytearray()
-        for line in b.splitlines():
-            m = re.match(r"[0-9a-f]{8}: ((?:[0-9a-f]{2} ?)+)", line)
-            if m:
-                data += bytes.fromhex(m.group(1).replace(" ", ""))
-        frames.append(bytes(data))
+    frames = _hex_blocks(9)
     assert len(frames) == 4, "the document should hold four v2 vectors"
     return frames
 
