@@ -57,6 +57,7 @@ import itertools
 import json
 import os
 import pwd
+import random
 import re
 import shlex
 import shutil
@@ -170,23 +171,47 @@ def tail(path, n=60):
     return "\n".join(lines[-n:])
 
 
-_given_ports = collections.deque(maxlen=256)
+# Ports for the tests' listeners come from below the kernel's ephemeral
+# range (32768-60999 by default), one slice per pytest-xdist worker: a
+# port the kernel hands out for binding to 0 can go to another worker in
+# the next moment, or become the local port of some client's connection
+# before the broker listens on it (seen with 4 workers: aedes failed with
+# EADDRINUSE).
+_PORT_BASE = 20000
+_PORT_SLICE = 1300
+_port_next = None
+
+
+def _port_slice():
+    """This process's slice of ports: (first, count)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        k = int(worker[2:]) % 8
+    else:
+        k = 8                   # not under xdist: a slice of its own
+    return _PORT_BASE + k * _PORT_SLICE, _PORT_SLICE
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now, and not
-    one this process handed out lately: the kernel may offer a port it
-    just freed again, and two listeners of one test (a broker's plain and
-    TLS ports) then got the same one (seen under load: "Address already
-    in use")."""
-    for _ in range(100):
+    """A TCP port on 127.0.0.1 that nothing listens on right now, from this
+    worker's slice (see _PORT_BASE), never the same twice in a row of
+    _PORT_SLICE: two listeners of one test (a broker's plain and TLS
+    ports) must not get the same one."""
+    global _port_next
+    first, count = _port_slice()
+    if _port_next is None:
+        _port_next = random.randrange(count)
+    for _ in range(count):
+        port = first + _port_next
+        _port_next = (_port_next + 1) % count
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _given_ports:
-            _given_ports.append(port)
-            return port
-    raise HarnessError("no fresh free port after 100 tries")
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise HarnessError("no free port in %d-%d" % (first, first + count - 1))
 
 
 def port_open(port, host="127.0.0.1"):
