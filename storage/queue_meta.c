@@ -70,26 +70,37 @@ queue_meta_set(struct queue *q, const char *key, int64_t val, char *err,
 	return QUEUE_OK;
 }
 
-int
-queue_meta_clear(struct queue *q, const char *prefix, char *err,
-    size_t errlen)
+/*
+ * Runs sql, a statement with one text parameter (key) that returns no
+ * rows, in the queue's open transaction (begun if none is).
+ */
+static int
+queue_meta_exec(struct queue *q, const char *sql, const char *key,
+    const char *what, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (q == NULL || prefix == NULL)
-		return QUEUE_ERR_INVAL;
 	if ((rc = queue_file_begin(q, err, errlen)) != QUEUE_OK)
 		return rc;
-	rc = sqlite3_prepare_v2(queue_file_db(q), "DELETE FROM meta WHERE "
-	    "substr(key, 1, length(?1)) = ?1", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(queue_file_db(q), sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return queue_meta_fail(q, st, rc, "meta clear", err, errlen);
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+		return queue_meta_fail(q, st, rc, what, err, errlen);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		return queue_meta_fail(q, st, rc, "meta clear", err, errlen);
+		return queue_meta_fail(q, st, rc, what, err, errlen);
 	sqlite3_finalize(st);
 	return QUEUE_OK;
+}
+
+int
+queue_meta_clear(struct queue *q, const char *prefix, char *err,
+    size_t errlen)
+{
+	if (q == NULL || prefix == NULL)
+		return QUEUE_ERR_INVAL;
+	return queue_meta_exec(q, "DELETE FROM meta WHERE substr(key, 1, "
+	    "length(?1)) = ?1", prefix, "meta clear", err, errlen);
 }
 
 int
@@ -178,23 +189,11 @@ int
 queue_blob_del(struct queue *q, const char *key, int prefix, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	if (q == NULL || key == NULL)
 		return QUEUE_ERR_INVAL;
-	if ((rc = queue_file_begin(q, err, errlen)) != QUEUE_OK)
-		return rc;
-	rc = sqlite3_prepare_v2(queue_file_db(q), prefix ? "DELETE FROM blob "
-	    "WHERE substr(key, 1, length(?1)) = ?1" : "DELETE FROM blob WHERE "
-	    "key = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return queue_meta_fail(q, st, rc, "blob del", err, errlen);
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		return queue_meta_fail(q, st, rc, "blob del", err, errlen);
-	sqlite3_finalize(st);
-	return QUEUE_OK;
+	return queue_meta_exec(q, prefix ? "DELETE FROM blob WHERE substr(key, "
+	    "1, length(?1)) = ?1" : "DELETE FROM blob WHERE key = ?1", key,
+	    "blob del", err, errlen);
 }
 
 int

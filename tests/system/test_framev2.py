@@ -37,6 +37,14 @@ def _pipeline(relay_factory, unpacker_factory, clients, central_broker,
     return relay, unpacker, col
 
 
+def _drop_dicts(unpacker):
+    """Deletes the unpacker's dictionaries of gw-test (it must be stopped)."""
+    db = sqlite3.connect(str(unpacker.store_path))
+    db.execute("DELETE FROM blob WHERE key LIKE 'dict/gw-test/%'")
+    db.commit()
+    db.close()
+
+
 def _details(relay, unpacker):
     return lambda: "relay %s\nunpacker %s\n%s" % (
         json.dumps(relay.status()), json.dumps(unpacker.status()),
@@ -251,10 +259,7 @@ def test_a_missing_dictionary_comes_on_request(relay_factory,
     _dict_in_use(relay)
     reconnects = relay.status()["central"]["reconnects"]
     unpacker.stop()
-    db = sqlite3.connect(str(unpacker.store_path))
-    db.execute("DELETE FROM blob WHERE key LIKE 'dict/gw-test/%'")
-    db.commit()
-    db.close()
+    _drop_dicts(unpacker)
     unpacker.start()
     unpacker.wait_connected()
     pub.publish_many(second, timeout=T(60))
@@ -278,10 +283,7 @@ def test_a_missing_dictionary_comes_on_request(relay_factory,
     relay.wait_status(lambda s: s["batches"]["messages"] == len(msgs),
                       what="every message framed")
     assert relay.status()["batches"]["dictionary_id"] > old
-    db = sqlite3.connect(str(unpacker.store_path))
-    db.execute("DELETE FROM blob WHERE key LIKE 'dict/gw-test/%'")
-    db.commit()
-    db.close()
+    _drop_dicts(unpacker)
     unpacker.start()
     unpacker.wait_connected()
     _wait_all(col, msgs, T(60), _details(relay, unpacker))
