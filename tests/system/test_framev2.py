@@ -82,12 +82,14 @@ def test_v2_with_dictionary_round_trip(relay_factory, unpacker_factory,
     """A paced stream through relay and unpacker: dictionaries are made
     (more than one: 4 KiB, then 8 KiB), sent once each, stored by the
     unpacker; every message arrives once and in order, nothing held."""
-    # At most 100 messages a frame: a slow machine that lets a backlog
-    # grow would otherwise pack the stream into two or three big frames,
-    # too few for the dictionary to grow after the first.
+    # At most 20 messages (~2.3 KB of records) a frame: the first
+    # dictionary is made from the bodies seen once they pass 4 KiB, so it
+    # stays under the 8 KiB cap and can grow. A slow machine that lets a
+    # backlog grow packed 60 or more messages into the first frame, whose
+    # body alone filled the cap: one dictionary, never a second.
     relay, unpacker, col = _pipeline(relay_factory, unpacker_factory,
                                      clients, central_broker,
-                                     batch={"max_messages": "100"})
+                                     batch={"max_messages": "20"})
     frames = clients.collector(central_broker, "pushrelay/+/batch",
                                protocol=311)
     pub = clients.publisher(local_broker)
